@@ -1,0 +1,177 @@
+"""The dataset catalog (``datasets.yaml``): datasets declared as data.
+
+A malformed entry is a :class:`CatalogError` naming the file, the dataset and
+the field; an unknown name is an :class:`UnknownDatasetError` listing the known
+ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TASKS = ("regression", "classification")
+URL_SCHEMES = ("http", "https", "file")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class CatalogError(ValueError):
+    """The catalog file is malformed."""
+
+
+class UnknownDatasetError(KeyError):
+    """A dataset name that the catalog does not hold."""
+
+    def __init__(self, name: str, known: list[str]):
+        super().__init__(name)
+        self.name, self.known = name, known
+
+    def __str__(self) -> str:
+        return f"unknown dataset {self.name!r}; known datasets: {', '.join(self.known) or 'none'}"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    url: str
+    task: str
+    target: str
+    features: tuple[str, ...]
+    categorical: tuple[str, ...] = ()
+    suite: str = ""
+    sha256: str | None = None
+    rename: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    def source_url(self, mirror: str | None) -> str:
+        """The URL to download: ``<mirror>/<name>.csv`` when a mirror is set."""
+        if not mirror:
+            return self.url
+        if "://" in mirror:
+            return f"{mirror.rstrip('/')}/{self.name}.csv"
+        return Path(mirror, f"{self.name}.csv").resolve().as_uri()
+
+    def clean(self, column: str) -> str:
+        """A column's name after the catalog's ``rename``."""
+        return self.rename.get(column, column)
+
+    @property
+    def target_column(self) -> str:
+        return self.clean(self.target)
+
+    @property
+    def feature_columns(self) -> tuple[str, ...]:
+        return tuple(self.clean(c) for c in self.features)
+
+    @property
+    def categorical_columns(self) -> tuple[str, ...]:
+        return tuple(self.clean(c) for c in self.categorical)
+
+
+def _require(entry: Mapping, key: str, where: str, kind: type | tuple[type, ...]):
+    if key not in entry or entry[key] is None:
+        raise CatalogError(f"{where}: missing required field '{key}'")
+    value = entry[key]
+    if not isinstance(value, kind):
+        raise CatalogError(f"{where}: field '{key}' must be {_kind(kind)}, got {value!r}")
+    return value
+
+
+def _kind(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join({str: "text", list: "a list", dict: "a mapping"}.get(k, k.__name__) for k in kinds)
+
+
+def parse_entry(name: str, entry: Mapping, source: str = "catalog") -> DatasetSpec:
+    """Check one catalog entry and turn it into a :class:`DatasetSpec`."""
+    where = f"{source}: dataset '{name}'"
+    if not isinstance(entry, Mapping):
+        raise CatalogError(f"{where}: entry must be a mapping of fields")
+    if not _NAME.match(str(name)):
+        raise CatalogError(f"{where}: name must be lowercase letters, digits, '-' or '_'")
+    url = _require(entry, "url", where, str)
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in URL_SCHEMES:
+        raise CatalogError(f"{where}: field 'url' must be an http, https or file URL, got {url!r}")
+    task = _require(entry, "task", where, str)
+    if task not in TASKS:
+        raise CatalogError(f"{where}: field 'task' must be one of {', '.join(TASKS)}, got {task!r}")
+    target = _require(entry, "target", where, str)
+    features = _require(entry, "features", where, list)
+    if not features or not all(isinstance(f, str) for f in features):
+        raise CatalogError(f"{where}: field 'features' must be a non-empty list of column names")
+    if target in features:
+        raise CatalogError(f"{where}: field 'features' must not contain the target {target!r}")
+    categorical = entry.get("categorical") or []
+    if not isinstance(categorical, list) or not set(categorical) <= set(features):
+        raise CatalogError(f"{where}: field 'categorical' must be a list of feature columns")
+    rename = entry.get("rename") or {}
+    if not isinstance(rename, Mapping):
+        raise CatalogError(f"{where}: field 'rename' must be a mapping of CSV name to new name")
+    sha = entry.get("sha256")
+    if sha is not None and not (isinstance(sha, str) and _SHA256.match(sha)):
+        raise CatalogError(f"{where}: field 'sha256' must be 64 lowercase hex digits or null")
+    return DatasetSpec(
+        name=name,
+        url=url,
+        task=task,
+        target=target,
+        features=tuple(features),
+        categorical=tuple(categorical),
+        suite=str(entry.get("suite") or name),
+        sha256=sha,
+        rename=dict(rename),
+        description=str(entry.get("description") or ""),
+    )
+
+
+def load_catalog(path: Path) -> dict[str, DatasetSpec]:
+    """Read and check every entry of a catalog file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: catalog file not found") from None
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+    entries = doc.get("datasets") if isinstance(doc, Mapping) else None
+    if not isinstance(entries, Mapping):
+        raise CatalogError(f"{path}: expected a top-level 'datasets:' mapping")
+    return {name: parse_entry(name, entry, str(path)) for name, entry in entries.items()}
+
+
+def get_spec(catalog: Mapping[str, DatasetSpec], name: str) -> DatasetSpec:
+    try:
+        return catalog[name]
+    except KeyError:
+        raise UnknownDatasetError(name, sorted(catalog)) from None
+
+
+def append_entry(path: Path, spec: DatasetSpec) -> None:
+    """Add an entry at the end of the catalog file, keeping its comments."""
+    import yaml
+
+    entry = {
+        "description": spec.description,
+        "url": spec.url,
+        "task": spec.task,
+        "target": spec.target,
+        "features": list(spec.features),
+        "categorical": list(spec.categorical),
+        "suite": spec.suite,
+        "sha256": spec.sha256,
+    }
+    if spec.rename:
+        entry["rename"] = dict(spec.rename)
+    block = yaml.safe_dump({spec.name: entry}, allow_unicode=True, sort_keys=False)
+    indented = "".join(f"  {line}\n" for line in block.splitlines())
+    path = Path(path)
+    text = path.read_text(encoding="utf-8") if path.exists() else "datasets:\n"
+    if not text.endswith("\n"):
+        text += "\n"
+    path.write_text(text + "\n" + indented, encoding="utf-8")

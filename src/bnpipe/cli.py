@@ -1,0 +1,319 @@
+"""``bnpipe``: the command line.
+
+Heavy libraries (TensorFlow, MLflow, Great Expectations, Prefect) are imported
+inside the commands that need them: ``bnpipe datasets`` answers at once.
+Exit codes: 0 success, 1 data or runtime failure, 2 usage error. Errors are one
+clear line; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from bnpipe.settings import Settings, load_settings
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit code 2."""
+
+
+def _offline_env(settings: Settings) -> None:
+    """Hygiene for everything this process starts, and Prefect's home in the project."""
+    for key, value in {
+        "DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "GX_ANALYTICS_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PREFECT_HOME": str(settings.state_dir / "prefect"),
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "BNPIPE_XLA_CACHE_DIR": str(settings.state_dir / "xla-cache"),
+    }.items():
+        os.environ.setdefault(key, value)
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def _catalog(settings: Settings):
+    from bnpipe.catalog import load_catalog
+
+    return load_catalog(settings.catalog_path)
+
+
+def _spec(settings: Settings, name: str):
+    from bnpipe.catalog import UnknownDatasetError, get_spec
+
+    try:
+        return get_spec(_catalog(settings), name)
+    except UnknownDatasetError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_datasets(args, settings: Settings) -> int:
+    catalog = _catalog(settings)
+    width = max((len(n) for n in catalog), default=4)
+    for name, spec in catalog.items():
+        print(f"{name:<{width}}  {spec.task:<14}  target={spec.target:<8}  {len(spec.features)} features  {spec.description}")
+    return 0
+
+
+def cmd_validate(args, settings: Settings) -> int:
+    from bnpipe import ingest, validation
+
+    spec = _spec(settings, args.dataset)
+    snap = ingest.download(
+        spec, ingest.DataCache(settings.cache_dir), mirror=settings.data_mirror,
+        retries=settings.download_retries, retry_delay=settings.download_retry_delay,
+        timeout=settings.download_timeout, max_bytes=settings.max_download_bytes,
+        offline=args.offline, log=lambda m: print(m, file=sys.stderr),
+    )
+    print(f"{spec.name}: {snap.url} sha256 {snap.sha256} ({snap.size} bytes)")
+    report = validation.validate(ingest.read_csv(snap.path), settings.expectations_dir / f"{spec.suite}.json", spec.name)
+    print(report.summary())
+    return 0 if report.success else 1
+
+
+def cmd_run(args, settings: Settings) -> int:
+    from bnpipe.comparison import ConfigError, RunConfig
+
+    for name in args.datasets:
+        _spec(settings, name)  # unknown names are usage errors, before anything starts
+    try:
+        RunConfig(
+            epochs=args.epochs, seeds=args.seeds, batch_size=args.batch_size, optimizer=args.optimizer,
+            learning_rate=args.learning_rate, input_scaling=args.input_scaling,
+            split_seed=args.split_seed, engine=args.engine,
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    started = time.perf_counter()
+    print(f"bnpipe: training plain and bn on {', '.join(args.datasets)}: {args.seeds} seed(s) x {args.epochs} epochs, engine {args.engine}", flush=True)
+    from flows.bn_comparison import bn_comparison
+
+    results = bn_comparison(
+        datasets=list(args.datasets), epochs=args.epochs, seeds=args.seeds, batch_size=args.batch_size,
+        optimizer=args.optimizer, learning_rate=args.learning_rate, input_scaling=args.input_scaling,
+        split_seed=args.split_seed, engine=args.engine, register_model=not args.no_register, offline=args.offline,
+    )
+    print()
+    for result in results.values():
+        print(format_result(result))
+        print()
+    print(f"done in {time.perf_counter() - started:.1f} s. Open the MLflow UI: {mlflow_ui_hint(settings)}")
+    return 0
+
+
+def format_result(result: dict) -> str:
+    """The terminal table: the same numbers as the parent run and the report."""
+    from bnpipe import report
+    from bnpipe.evaluation import metric_names
+    from bnpipe.models import VARIANTS
+    from bnpipe.stats import Summary
+
+    m = result["metrics"]
+    metrics = metric_names(result["task"])
+    summaries = {
+        v: {k: Summary(m[f"{v}_{k}_mean"], m[f"{v}_{k}_std"], result["seeds"]) for k in metrics} for v in VARIANTS
+    }
+    lines = [f"{result['dataset']} ({result['task']}, {result['seeds']} seeds, data {result['data_sha256'][:12]}, MLflow run {result['run_id']})"]
+    lines.append(report.format_table(report.comparison_table(summaries, metrics), report.comparison_headers(metrics)))
+    primary = result["primary_metric"]
+    lo, hi = m[f"bn_minus_plain_{primary}_ci_low"], m[f"bn_minus_plain_{primary}_ci_high"]
+    lines.append(f"bn - plain {primary}: {m[f'bn_minus_plain_{primary}_mean']:+.4g} (95% CI {lo:+.4g} to {hi:+.4g})  winner: {result['winner']}")
+    if result.get("diverged"):
+        lines.append(f"diverged and left out: {', '.join(result['diverged'])}")
+    if result.get("promotion"):
+        p = result["promotion"]
+        lines.append(f"registry: {p['model_name']} v{p['version']} {'promoted to @champion' if p['promoted'] else 'registered; champion kept'} ({p['reason']})")
+    return "\n".join(lines)
+
+
+def mlflow_ui_hint(settings: Settings) -> str:
+    uri = settings.tracking_uri
+    if uri.startswith("http"):
+        return uri
+    return f".venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
+
+
+def cmd_dataset_init(args, settings: Settings) -> int:
+    from bnpipe import ingest, validation
+    from bnpipe.catalog import DatasetSpec, append_entry, load_catalog, parse_entry
+
+    catalog = load_catalog(settings.catalog_path) if settings.catalog_path.exists() else {}
+    if args.name in catalog:
+        raise UsageError(f"dataset {args.name!r} is already in {settings.catalog_path}")
+    suite_path = settings.expectations_dir / f"{args.name}.json"
+    if suite_path.exists():
+        raise UsageError(f"{suite_path} exists already; remove it or choose another name")
+    url = args.url if "://" in args.url else Path(args.url).resolve().as_uri()
+    data = ingest.fetch(url, timeout=settings.download_timeout, max_bytes=settings.max_download_bytes)
+    ingest.check_csv(data, dataset=args.name, url=url)
+    import io
+
+    import pandas as pd
+
+    df = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
+    if args.target not in df.columns:
+        raise UsageError(f"target {args.target!r} is not a column of {url}; columns: {', '.join(map(str, df.columns))}")
+    features = [c for c in df.columns if c != args.target]
+    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(df[c])]
+    task = args.task or infer_task(df[args.target])
+    entry = {
+        "description": args.description or f"added by bnpipe dataset init from {ingest.redact(url)}",
+        "url": url, "task": task, "target": args.target, "features": features,
+        "categorical": categorical, "suite": args.name, "sha256": None,
+    }
+    spec: DatasetSpec = parse_entry(args.name, entry, str(settings.catalog_path))
+    suite = validation.draft_suite(df, args.name, target=args.target, task=task, categorical=categorical)
+    report = validation.validate(df, _write_suite(validation, suite, suite_path), args.name)
+    if not report.success:
+        suite_path.unlink(missing_ok=True)
+        raise RuntimeError(f"the drafted suite does not pass on its own data:\n{report.summary()}")
+    append_entry(settings.catalog_path, spec)
+    print(f"added {args.name!r} to {settings.catalog_path}: {task}, target {args.target!r}, {len(features)} features ({len(categorical)} categorical: {', '.join(categorical) or 'none'})")
+    print(f"drafted {suite_path} with {report.evaluated} expectations; review its ranges and value sets, then: bnpipe run {args.name}")
+    return 0
+
+
+def _write_suite(validation, suite: dict, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    validation.write_suite(suite, path)
+    return path
+
+
+def infer_task(target) -> str:
+    """Text, or a few whole-number codes, is a class label; anything else a quantity."""
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(target):
+        return "classification"
+    values = target.dropna()
+    whole = bool((values == values.round()).all())
+    return "classification" if whole and values.nunique() <= 10 else "regression"
+
+
+def cmd_predict(args, settings: Settings) -> int:
+    import pandas as pd
+
+    from bnpipe import tracking
+
+    spec = _spec(settings, args.dataset)
+    rows = pd.read_csv(args.input, encoding="utf-8-sig")
+    missing = [c for c in spec.features if c not in rows.columns]
+    if missing:
+        raise DataError(f"{args.input}: missing required column(s) for {spec.name}: {', '.join(missing)}")
+    _offline_env(settings)
+    tracking.connect(settings.tracking_uri)
+    import mlflow
+
+    name = tracking.registered_model_name(spec.name)
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    except Exception as exc:  # noqa: BLE001
+        raise DataError(f"no champion for {spec.name}: models:/{name}@champion cannot be loaded ({str(exc).splitlines()[0]}); run `bnpipe run {spec.name}` first") from None
+    predictions = model.predict(rows[list(spec.features)])
+    out = pd.concat([rows.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
+    if args.output:
+        out.to_csv(args.output, index=False)
+        print(f"wrote {len(out)} rows to {args.output} ({name}@champion)")
+    else:
+        out.to_csv(sys.stdout, index=False)
+    return 0
+
+
+class DataError(Exception):
+    """Bad data or a missing prerequisite: exit code 1."""
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bnpipe", description="Plain vs BatchNormalization MLP comparison pipeline.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("datasets", help="list the catalog's datasets (fast)")
+    s.set_defaults(func=cmd_datasets)
+
+    s = sub.add_parser("validate", help="download a dataset and check it against its GX suite (exit 0 or 1)")
+    s.add_argument("dataset")
+    s.add_argument("--offline", action="store_true", help="use the last good cached download")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("run", help="run the bn-comparison flow on one or more datasets")
+    s.add_argument("datasets", nargs="+", metavar="DATASET")
+    s.add_argument("--epochs", type=int, default=1000)
+    s.add_argument("--seeds", type=int, default=5, help="seeds per variant (default 5)")
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--optimizer", default="rmsprop", help="any Keras optimizer name (default rmsprop)")
+    s.add_argument("--learning-rate", type=float, default=None, help="default: the optimizer's Keras default")
+    s.add_argument("--input-scaling", choices=("none", "standard"), default="none")
+    s.add_argument("--split-seed", type=int, default=42)
+    s.add_argument("--engine", choices=("compiled", "fit"), default="compiled", help="compiled (default) or Keras fit")
+    s.add_argument("--no-register", action="store_true", help="do not register or promote a model")
+    s.add_argument("--offline", action="store_true", help="train on the last good cached download")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("dataset", help="manage catalog entries")
+    dsub = s.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
+    i = dsub.add_parser("init", help="draft a catalog entry and an expectation suite from a CSV")
+    i.add_argument("name")
+    i.add_argument("--url", required=True, help="http(s) or file URL, or a local path")
+    i.add_argument("--target", required=True)
+    i.add_argument("--task", choices=("regression", "classification"), default=None, help="default: inferred from the target")
+    i.add_argument("--description", default="")
+    i.set_defaults(func=cmd_dataset_init)
+
+    s = sub.add_parser("predict", help="score raw CSV rows with the dataset's @champion model")
+    s.add_argument("dataset")
+    s.add_argument("--input", required=True, type=Path)
+    s.add_argument("--output", type=Path, default=None, help="CSV to write (default: standard output)")
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("stack", help="the local Prefect + MLflow stack: up, down, status")
+    s.add_argument("action", choices=("up", "down", "status"))
+    s.set_defaults(func=cmd_stack)
+    return p
+
+
+def cmd_stack(args, settings: Settings) -> int:
+    from bnpipe import stack
+
+    return {"up": stack.up, "down": stack.down, "status": stack.status}[args.action](settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    _offline_env(settings)
+    try:
+        return args.func(args, settings)
+    except UsageError as exc:
+        print(f"bnpipe: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bnpipe: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line unless --debug
+        if args.debug:
+            raise
+        from bnpipe.catalog import CatalogError
+
+        code = 2 if isinstance(exc, CatalogError) else 1
+        message = str(exc).strip() or type(exc).__name__
+        print(f"bnpipe: error: {message}", file=sys.stderr)
+        if "\n" not in message:
+            print("(run with --debug for the traceback)", file=sys.stderr)
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Download a dataset's CSV, check it is a CSV, and keep it content-addressed.
+
+The SHA-256 of the downloaded bytes is both the cache key and the lineage id
+logged on every run. A download that fails or is not a well-formed CSV never
+touches the cache, so the last good copy survives; ``offline=True`` uses it.
+
+Retries live here rather than in the Prefect task so that the CLI's
+``validate`` and the flow share one policy: transient faults (connection
+refused, timeouts, HTTP 5xx, a truncated body) are retried with exponential
+backoff; permanent ones (HTTP 4xx, a missing file, an HTML page, an oversized
+body) fail at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import socket
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bnpipe.catalog import URL_SCHEMES, DatasetSpec
+
+
+class DownloadError(RuntimeError):
+    """A dataset could not be downloaded, or what came back is not a usable CSV."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One downloaded, content-addressed copy of a dataset."""
+
+    dataset: str
+    url: str
+    sha256: str
+    path: Path
+    size: int
+    fetched_at: str
+    from_cache: bool = False
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        return d
+
+
+def redact(url: str) -> str:
+    """The URL without user:password or query string, safe to log."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024) -> bytes:
+    """Fetch the bytes at an http, https or file URL (one attempt)."""
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in URL_SCHEMES:
+        raise DownloadError(f"{redact(url)}: unsupported URL scheme {scheme!r} (use http, https or file)")
+    shown = redact(url)
+    if scheme == "file":
+        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+        if not path.is_file():
+            raise DownloadError(f"{shown}: no such file")
+        if path.stat().st_size > max_bytes:
+            raise DownloadError(f"{shown}: file is larger than the {max_bytes} byte cap")
+        return path.read_bytes()
+    request = urllib.request.Request(url, headers={"User-Agent": "bnpipe"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            expected = response.headers.get("Content-Length")
+            if expected is not None and int(expected) > max_bytes:
+                raise DownloadError(f"{shown}: body of {expected} bytes exceeds the {max_bytes} byte cap")
+            body = response.read(max_bytes + 1)
+    except urllib.error.HTTPError as exc:
+        transient = exc.code >= 500 or exc.code in (408, 429)
+        raise DownloadError(f"{shown}: HTTP {exc.code} {exc.reason}", transient=transient) from None
+    except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(f"{shown}: {reason}", transient=True) from None
+    except http_client_errors() as exc:
+        raise DownloadError(f"{shown}: connection broken ({exc})", transient=True) from None
+    if len(body) > max_bytes:
+        raise DownloadError(f"{shown}: body exceeds the {max_bytes} byte cap")
+    if expected is not None and len(body) != int(expected):
+        raise DownloadError(
+            f"{shown}: truncated body ({len(body)} of {expected} bytes)", transient=True
+        )
+    return body
+
+
+def http_client_errors() -> tuple[type[BaseException], ...]:
+    import http.client
+
+    return (http.client.IncompleteRead, http.client.RemoteDisconnected)
+
+
+def check_csv(data: bytes, *, dataset: str, url: str) -> int:
+    """Reject what is not a well-formed CSV; return its number of data rows."""
+    where = f"{dataset}: {redact(url)}"
+    if not data.strip():
+        raise DownloadError(f"{where}: empty body, expected a CSV")
+    head = data[:2048].lstrip().lower()
+    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<")) or b"<html" in head:
+        raise DownloadError(f"{where}: got an HTML/XML page, not a CSV")
+    if b"\x00" in data:
+        raise DownloadError(f"{where}: binary content, not a CSV")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DownloadError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()
+    if len(rows) < 2:
+        raise DownloadError(f"{where}: header only, no data rows")
+    width = len(rows[0])
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != width:
+            hint = " (truncated body?)" if number == len(rows) else ""
+            raise DownloadError(
+                f"{where}: line {number} has {len(row)} fields, the header has {width}{hint}"
+            )
+    return len(rows) - 1
+
+
+class DataCache:
+    """``<root>/<dataset>/<sha256>.csv`` plus a ``latest.json`` pointer per dataset."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _pointer(self, dataset: str) -> Path:
+        return self.root / dataset / "latest.json"
+
+    def store(self, dataset: str, url: str, data: bytes) -> Snapshot:
+        digest = hashlib.sha256(data).hexdigest()
+        folder = self.root / dataset
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{digest}.csv"
+        if not path.exists():
+            _atomic_write(path, data)
+        snap = Snapshot(
+            dataset=dataset,
+            url=redact(url),
+            sha256=digest,
+            path=path,
+            size=len(data),
+            fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        _atomic_write(self._pointer(dataset), json.dumps(snap.to_dict(), indent=2).encode())
+        return snap
+
+    def latest(self, dataset: str) -> Snapshot | None:
+        pointer = self._pointer(dataset)
+        if not pointer.is_file():
+            return None
+        d = json.loads(pointer.read_text())
+        d["path"] = Path(d["path"])
+        d["from_cache"] = True
+        snap = Snapshot(**d)
+        return snap if snap.path.is_file() else None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def download(
+    spec: DatasetSpec,
+    cache: DataCache,
+    *,
+    mirror: str | None = None,
+    retries: int = 3,
+    retry_delay: float = 1.0,
+    timeout: float = 30.0,
+    max_bytes: int = 200 * 1024 * 1024,
+    offline: bool = False,
+    log: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Snapshot:
+    """Download ``spec``'s CSV into the cache and return the snapshot.
+
+    ``offline=True`` skips the network and returns the last good copy (with a
+    warning), or fails when there is none.
+    """
+    url = spec.source_url(mirror)
+    if offline:
+        snap = cache.latest(spec.name)
+        if snap is None:
+            raise DownloadError(f"{spec.name}: offline, and no cached copy to use")
+        log(f"warning: {spec.name}: offline, using the cached copy {snap.sha256[:12]} from {snap.fetched_at}")
+        return snap
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            data = fetch(url, timeout=timeout, max_bytes=max_bytes)
+            check_csv(data, dataset=spec.name, url=url)
+            break
+        except DownloadError as exc:
+            if not exc.transient or attempt > retries:
+                tries = f" after {attempt} attempts" if attempt > 1 else ""
+                raise DownloadError(f"{spec.name}: download failed{tries}: {exc}") from None
+            delay = retry_delay * 2 ** (attempt - 1)
+            log(f"{spec.name}: {exc}; retry {attempt} of {retries} in {delay:g} s")
+            sleep(delay)
+    digest = hashlib.sha256(data).hexdigest()
+    if spec.sha256 and digest != spec.sha256:
+        raise DownloadError(
+            f"{spec.name}: {redact(url)}: sha256 {digest} does not match the catalog pin {spec.sha256}"
+        )
+    return cache.store(spec.name, url, data)
+
+
+def read_csv(path: Path):
+    """Read a cached CSV as pandas does for every stage after download."""
+    import pandas as pd
+
+    return pd.read_csv(path, encoding="utf-8-sig")

@@ -1,0 +1,79 @@
+"""The logged model: raw CSV rows in, predictions out, preprocessing inside.
+
+Imported only where a model is logged or loaded (it imports MLflow).
+Serving cannot skew from training: the fitted :class:`Preprocessor` travels
+with the Keras weights as an artifact of the same MLflow model.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import mlflow
+import mlflow.pyfunc
+
+from bnpipe.features import Preprocessor
+from bnpipe.models import predict_frame
+
+PIP_REQUIREMENTS = [
+    "tensorflow-cpu==2.21.0",
+    "keras==3.15.1",
+    "pandas==3.1.1",
+    "numpy==2.4.6",
+    "pyyaml==6.0.3",
+    "mlflow==3.17.2",
+]
+_CODE_PATH = str(Path(__file__).resolve().parent)  # ships bnpipe with the model
+
+
+class BnpipeModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: ``predict(raw_rows) -> DataFrame``."""
+
+    def load_context(self, context):
+        import keras
+
+        self.model = keras.models.load_model(context.artifacts["keras_model"], compile=False)
+        with open(context.artifacts["preprocessor"], encoding="utf-8") as fh:
+            self.pre = Preprocessor.from_dict(json.load(fh))
+
+    def predict(self, context, model_input, params=None):
+        return predict_frame(self.model, self.pre, model_input)
+
+
+def signature(pre: Preprocessor):
+    """Raw feature columns in (numbers as double, categories as text); predictions out."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema(
+        [
+            ColSpec("string" if clean in pre.categories else "double", raw)
+            for raw, clean in zip(pre.raw_features, pre.features, strict=True)
+        ]
+    )
+    if pre.task == "classification":
+        outputs = Schema(
+            [ColSpec("string", "label")] + [ColSpec("double", f"proba_{c}") for c in pre.classes]
+        )
+    else:
+        outputs = Schema([ColSpec("double", "prediction")])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def log_model(keras_model, pre: Preprocessor, *, name: str = "model"):
+    """Log ``keras_model`` + ``pre`` as a pyfunc model to the active run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path = Path(tmp, "model.keras")
+        keras_model.save(model_path)
+        pre_path = Path(tmp, "preprocessor.json")
+        pre_path.write_text(json.dumps(pre.to_dict(), ensure_ascii=False, indent=2), "utf-8")
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=BnpipeModel(),
+            artifacts={"keras_model": str(model_path), "preprocessor": str(pre_path)},
+            code_paths=[_CODE_PATH],
+            signature=signature(pre),
+            pip_requirements=PIP_REQUIREMENTS,
+        )

@@ -1,0 +1,92 @@
+"""Runtime settings, read from the environment when asked for (never at import).
+
+Every path the project writes to derives from one project folder, so a clone
+runs anywhere and nothing names a path of one machine:
+
+* ``BNPIPE_PROJECT_DIR`` - the project folder (default: the checkout this code
+  lives in when it holds ``datasets.yaml``, else the current directory).
+* ``BNPIPE_CATALOG`` - the dataset catalog (default ``<project>/datasets.yaml``).
+* ``BNPIPE_EXPECTATIONS_DIR`` - GX suites (default ``<project>/expectations``).
+* ``BNPIPE_STATE_DIR`` - caches and local server state (default ``<project>/.bnpipe``).
+* ``BNPIPE_DATA_MIRROR`` - a directory or http(s) base URL; ``<mirror>/<name>.csv``
+  replaces a dataset's upstream URL.
+* ``MLFLOW_TRACKING_URI`` - default ``sqlite:///<project>/mlflow.db`` with
+  artifacts in ``<project>/mlartifacts``.
+* ``BNPIPE_DOWNLOAD_RETRIES`` (3), ``BNPIPE_DOWNLOAD_RETRY_DELAY`` (1.0 s, doubled
+  each retry), ``BNPIPE_DOWNLOAD_TIMEOUT`` (30 s), ``BNPIPE_MAX_DOWNLOAD_MB`` (200).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+_CODE_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    catalog_path: Path
+    expectations_dir: Path
+    state_dir: Path
+    data_mirror: str | None
+    tracking_uri: str
+    artifact_root: Path
+    download_retries: int = 3
+    download_retry_delay: float = 1.0
+    download_timeout: float = 30.0
+    max_download_bytes: int = 200 * 1024 * 1024
+
+    @property
+    def cache_dir(self) -> Path:
+        """Content-addressed download cache: ``<state>/cache/<dataset>/<sha256>.csv``."""
+        return self.state_dir / "cache"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Local copies of validation reports (kept even when MLflow is down)."""
+        return self.state_dir / "reports"
+
+
+def _default_project_dir(env: Mapping[str, str]) -> Path:
+    if env.get("BNPIPE_PROJECT_DIR"):
+        return Path(env["BNPIPE_PROJECT_DIR"]).resolve()
+    if (_CODE_CHECKOUT / "datasets.yaml").is_file():
+        return _CODE_CHECKOUT
+    return Path.cwd().resolve()
+
+
+def _mirror(value: str | None) -> str | None:
+    """A mirror directory is resolved against the current directory once, here."""
+    if not value:
+        return None
+    if "://" in value:
+        return value.rstrip("/")
+    return str(Path(value).expanduser().resolve())
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``env`` (default: ``os.environ``)."""
+    env = os.environ if env is None else env
+    project = _default_project_dir(env)
+    state = Path(env.get("BNPIPE_STATE_DIR") or project / ".bnpipe").resolve()
+    artifact_root = project / "mlartifacts"
+    tracking_uri = env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project / 'mlflow.db'}"
+    return Settings(
+        project_dir=project,
+        catalog_path=Path(env.get("BNPIPE_CATALOG") or project / "datasets.yaml").resolve(),
+        expectations_dir=Path(
+            env.get("BNPIPE_EXPECTATIONS_DIR") or project / "expectations"
+        ).resolve(),
+        state_dir=state,
+        data_mirror=_mirror(env.get("BNPIPE_DATA_MIRROR")),
+        tracking_uri=tracking_uri,
+        artifact_root=artifact_root,
+        download_retries=int(env.get("BNPIPE_DOWNLOAD_RETRIES", 3)),
+        download_retry_delay=float(env.get("BNPIPE_DOWNLOAD_RETRY_DELAY", 1.0)),
+        download_timeout=float(env.get("BNPIPE_DOWNLOAD_TIMEOUT", 30.0)),
+        max_download_bytes=int(float(env.get("BNPIPE_MAX_DOWNLOAD_MB", 200)) * 1024 * 1024),
+    )

@@ -1,0 +1,275 @@
+"""MLflow tracking by the contract (DESIGN.md section 3), through explicit run ids.
+
+Runs are created and ended with :class:`mlflow.MlflowClient` so that a run
+never depends on a thread's fluent "active run" stack, and every run this
+module opens is ended FINISHED, FAILED or KILLED by the code that opened it.
+MLflow is imported lazily: ``bnpipe datasets`` never pays for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+PARENT_TAG = "mlflow.parentRunId"
+METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
+
+
+class TrackingError(RuntimeError):
+    """The MLflow tracking store cannot be used."""
+
+
+def experiment_name(dataset: str) -> str:
+    return f"bn-comparison-{dataset}"
+
+
+def registered_model_name(dataset: str) -> str:
+    return f"bnpipe-{dataset}"
+
+
+def redact_uri(uri: str) -> str:
+    """A tracking URI without credentials, for messages and logs."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password or parts.username:
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        parts = parts._replace(netloc=netloc)
+    return urllib.parse.urlunsplit(parts)
+
+
+def artifact_root_for(tracking_uri: str, default_root: Path) -> str | None:
+    """Where a new experiment keeps artifacts: beside a SQLite store; the
+    server's own choice for an http(s) store."""
+    if tracking_uri.startswith("sqlite:///"):
+        db = Path(tracking_uri.removeprefix("sqlite:///"))
+        if not db.is_absolute():
+            db = Path.cwd() / db
+        return (db.parent / "mlartifacts").resolve().as_uri()
+    if "://" not in tracking_uri or tracking_uri.startswith("file:"):
+        return default_root.resolve().as_uri()
+    return None
+
+
+def connect(tracking_uri: str):
+    """Point MLflow at ``tracking_uri`` and check the store answers."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    # A dead server should fail in seconds, not after minutes of retries.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    import mlflow
+    from mlflow import MlflowClient
+
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as exc:  # noqa: BLE001 - any failure here means "unusable store"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrackingError(
+            f"MLflow tracking store {redact_uri(tracking_uri)} is unreachable: {first}"
+        ) from None
+    return client
+
+
+def ensure_experiment(client, name: str, artifact_location: str | None) -> str:
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        if exp.lifecycle_stage == "deleted":
+            client.restore_experiment(exp.experiment_id)
+        return exp.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location)
+    except Exception:
+        exp = client.get_experiment_by_name(name)  # created concurrently
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def _params(params: Mapping[str, object]):
+    from mlflow.entities import Param
+
+    return [Param(k, "None" if v is None else str(v)) for k, v in params.items()]
+
+
+def _metrics(values: Mapping[str, float], step: int = 0):
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    return [Metric(k, float(v), now, step) for k, v in values.items()]
+
+
+def log_params(client, run_id: str, params: Mapping[str, object]) -> None:
+    client.log_batch(run_id, params=_params(params))
+
+
+def log_metrics(client, run_id: str, values: Mapping[str, float]) -> None:
+    if values:
+        client.log_batch(run_id, metrics=_metrics(values))
+
+
+def set_tags(client, run_id: str, tags: Mapping[str, object]) -> None:
+    from mlflow.entities import RunTag
+
+    client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+def log_curves(client, run_id: str, history: Mapping[str, Iterable[float]]) -> None:
+    """Per-epoch curves (step = epoch, from 0) with ``log_batch``, chunked."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    points = [
+        Metric(key, float(v), now, step)
+        for key, values in history.items()
+        for step, v in enumerate(values)
+    ]
+    for i in range(0, len(points), METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=points[i : i + METRICS_PER_BATCH])
+
+
+def log_json(client, run_id: str, obj: object, artifact_file: str) -> None:
+    client.log_text(run_id, json.dumps(obj, indent=2, ensure_ascii=False, default=str), artifact_file)
+
+
+def start_run(client, experiment_id: str, *, run_name: str, tags: Mapping[str, object], parent_id: str | None = None) -> str:
+    tags = {k: str(v) for k, v in tags.items()}
+    if parent_id:
+        tags[PARENT_TAG] = parent_id
+    return client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+
+
+def end_run(client, run_id: str, status: str = "FINISHED") -> None:
+    client.set_terminated(run_id, status=status)
+
+
+def status_for(exc: BaseException | None) -> str:
+    """The MLflow status a run ends with after ``exc`` (None: success)."""
+    if exc is None:
+        return "FINISHED"
+    return "KILLED" if isinstance(exc, KeyboardInterrupt | SystemExit) else "FAILED"
+
+
+def close_open_runs(client, experiment_id: str, *, parent_id: str | None = None, status: str = "FAILED") -> list[str]:
+    """End runs left RUNNING (all of them in the experiment, or one parent's children).
+
+    Called when a flow fails, and at the start of every flow run to clean up
+    after a process that was killed before it could end its runs.
+    """
+    from mlflow.entities import ViewType
+
+    query = "attributes.status = 'RUNNING'"
+    closed = []
+    for run in client.search_runs([experiment_id], query, run_view_type=ViewType.ALL, max_results=1000):
+        if parent_id is None or run.data.tags.get(PARENT_TAG) == parent_id:
+            client.set_terminated(run.info.run_id, status=status)
+            closed.append(run.info.run_id)
+    return closed
+
+
+def log_child_run(
+    client,
+    experiment_id: str,
+    parent_id: str,
+    *,
+    variant: str,
+    seed: int,
+    params: Mapping[str, object],
+    history: Mapping[str, list[float]],
+    metrics: Mapping[str, float],
+    keras_model,
+    preprocessor,
+    log_model: bool = True,
+) -> str:
+    """One child run per (variant, seed): params, curves, test metrics, model."""
+    import mlflow
+
+    run_id = start_run(
+        client,
+        experiment_id,
+        run_name=f"{variant}-seed{seed}",
+        tags={"variant": variant, "seed": seed},
+        parent_id=parent_id,
+    )
+    try:
+        log_params(client, run_id, {"variant": variant, "seed": seed, **params})
+        log_curves(client, run_id, history)
+        finite = {k: v for k, v in metrics.items() if not math.isnan(v)}
+        log_metrics(client, run_id, finite)
+        diverged = any(not math.isfinite(v) for vs in history.values() for v in vs[-1:]) or len(finite) < len(metrics)
+        if diverged:
+            set_tags(client, run_id, {"diverged": "true"})
+            end_run(client, run_id, "FAILED")
+            return run_id
+        if log_model:
+            from bnpipe import serving
+
+            with mlflow.start_run(run_id=run_id):
+                serving.log_model(keras_model, preprocessor, name="model")
+        else:
+            end_run(client, run_id)
+    except BaseException as exc:
+        end_run(client, run_id, status_for(exc))
+        raise
+    return run_id
+
+
+class ParentRun:
+    """A handle on one flow run's parent MLflow run, passed between tasks.
+
+    It is plain data (URI and ids); the client is made on first use.
+    """
+
+    def __init__(self, tracking_uri: str, experiment_id: str, run_id: str):
+        self.tracking_uri, self.experiment_id, self.run_id = tracking_uri, experiment_id, run_id
+        self._client = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_client": None}
+
+    def __repr__(self) -> str:
+        return f"ParentRun(experiment_id={self.experiment_id!r}, run_id={self.run_id!r})"
+
+    @property
+    def client(self):
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            self._client = MlflowClient(self.tracking_uri)
+        return self._client
+
+    def tag(self, tags: Mapping[str, object]) -> None:
+        set_tags(self.client, self.run_id, tags)
+
+    def log_params(self, params: Mapping[str, object]) -> None:
+        log_params(self.client, self.run_id, params)
+
+    def log_metrics(self, values: Mapping[str, float]) -> None:
+        log_metrics(self.client, self.run_id, {k: v for k, v in values.items() if not math.isnan(v)})
+
+    def log_json(self, obj: object, artifact_file: str) -> None:
+        log_json(self.client, self.run_id, obj, artifact_file)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self.client.log_text(self.run_id, text, artifact_file)
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def end(self, exc: BaseException | None = None) -> None:
+        """End this run and any child still RUNNING: FINISHED, FAILED or KILLED."""
+        status = status_for(exc)
+        if exc is not None:
+            message = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
+            self.tag({"error": f"{type(exc).__name__}: {message}"})
+        close_open_runs(self.client, self.experiment_id, parent_id=self.run_id, status=status_for(exc or RuntimeError()))
+        end_run(self.client, self.run_id, status)

@@ -1,0 +1,57 @@
+"""Download and validate a dataset."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from bnpipe import ingest
+from bnpipe.catalog import DatasetSpec
+from bnpipe.settings import Settings
+from bnpipe.tracking import ParentRun
+
+
+@task(name="download", cache_policy=NO_CACHE, timeout_seconds=900)
+def download_dataset(spec: DatasetSpec, settings: Settings, parent: ParentRun, offline: bool = False) -> ingest.Snapshot:
+    """Fetch the CSV (mirror-aware, retried with backoff) into the content-addressed cache;
+    tag the parent run with its SHA-256 lineage id."""
+    logger = get_run_logger()
+    snap = ingest.download(
+        spec,
+        ingest.DataCache(settings.cache_dir),
+        mirror=settings.data_mirror,
+        retries=settings.download_retries,
+        retry_delay=settings.download_retry_delay,
+        timeout=settings.download_timeout,
+        max_bytes=settings.max_download_bytes,
+        offline=offline,
+        log=logger.warning,
+    )
+    logger.info("%s: %d bytes, sha256 %s (%s)", spec.name, snap.size, snap.sha256, snap.url)
+    parent.tag({"data_sha256": snap.sha256, "source_url": snap.url, "data_bytes": snap.size})
+    return snap
+
+
+@task(name="validate", cache_policy=NO_CACHE, timeout_seconds=600)
+def validate_dataset(spec: DatasetSpec, snap: ingest.Snapshot, settings: Settings, parent: ParentRun) -> tuple[pd.DataFrame, str]:
+    """Check the CSV against ``expectations/<suite>.json``; keep the report locally
+    and on the parent run; stop the flow before training when it fails.
+
+    Returns the frame and the report's summary text."""
+    from bnpipe import validation
+
+    df = ingest.read_csv(snap.path)
+    report = validation.validate(df, settings.expectations_dir / f"{spec.suite}.json", spec.name)
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    local = settings.reports_dir / f"{spec.name}-{snap.sha256[:12]}-validation.json"
+    local.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str), "utf-8")
+    parent.log_json(report.to_dict(), "validation.json")
+    parent.tag({"validation": "passed" if report.success else "failed", "data_rows": report.rows})
+    logger = get_run_logger()
+    if not report.success:
+        raise validation.DataValidationError(report)
+    logger.info("%s: %d rows passed %d expectations of suite %r", spec.name, report.rows, report.evaluated, spec.suite)
+    return df, report.summary()

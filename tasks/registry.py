@@ -1,0 +1,69 @@
+"""Register the leading model and apply the champion rule."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from bnpipe import registry, tracking
+from bnpipe.catalog import DatasetSpec
+from bnpipe.comparison import ComparisonSummary, SeedResult, best_result
+from bnpipe.evaluation import higher_is_better
+from bnpipe.features import Encoded
+from bnpipe.settings import Settings
+from bnpipe.tracking import ParentRun
+
+
+@task(name="register", cache_policy=NO_CACHE)
+def register_best(
+    parent: ParentRun,
+    spec: DatasetSpec,
+    data: Encoded,
+    results: Sequence[SeedResult],
+    summary: ComparisonSummary,
+    settings: Settings,
+) -> registry.Decision | None:
+    """Register the leading variant's best seed as a new version of ``bnpipe-<dataset>``;
+    move ``@champion`` to it only when it beats the champion on today's test rows."""
+    import mlflow
+
+    logger = get_run_logger()
+    leader = summary.leader()
+    best = best_result([r for r in results if r.variant == leader], summary.primary, higher_is_better(summary.primary))
+    if best is None or best.run_id is None:
+        logger.warning("%s: every seed diverged; nothing registered, champion unchanged", spec.name)
+        parent.tag({"promotion": "skipped: no finite model"})
+        return None
+    name = tracking.registered_model_name(spec.name)
+    with registry.registry_lock(settings.state_dir / "locks" / f"registry-{spec.name}.lock"):
+        client = parent.client
+        champion = registry.current_champion(client, name)
+        champion_pred = None
+        if champion is not None:
+            model = mlflow.pyfunc.load_model(f"models:/{name}@{registry.CHAMPION}")
+            frame = model.predict(data.split.test[list(spec.features)])
+            champion_pred = registry.prediction_array(frame, spec.task, data.pre.classes)
+        promote, reason, score, champ_score, interval = registry.decide(
+            task=spec.task, metric=summary.primary, y_true=data.y_test_true,
+            challenger_pred=best.predictions, champion_pred=champion_pred,
+        )
+        decision = registry.Decision(
+            model_name=name, promoted=promote, reason=reason, metric=summary.primary,
+            challenger_run_id=best.run_id, challenger_variant=best.variant, challenger_score=score,
+            previous_champion=str(champion.version) if champion is not None else None,
+            champion_score=champ_score, interval=interval,
+        )
+        registry.register(
+            client, decision, f"runs:/{best.run_id}/model",
+            tags={"dataset": spec.name, "variant": best.variant, "seed": str(best.seed), "parent_run_id": parent.run_id},
+        )
+    parent.log_text(registry.decision_json(decision), "promotion.json")
+    parent.tag({
+        "promotion": "promoted" if decision.promoted else "kept",
+        "registered_version": decision.version,
+        "champion_version": decision.version if decision.promoted else (decision.previous_champion or ""),
+    })
+    logger.info("%s: registered %s version %s; %s: %s", spec.name, name, decision.version, "PROMOTED to champion" if promote else "champion kept", reason)
+    return decision

@@ -1,0 +1,105 @@
+"""Open, fill and close the MLflow runs of one comparison."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from bnpipe import tracking
+from bnpipe.catalog import DatasetSpec
+from bnpipe.comparison import RunConfig, SeedResult
+from bnpipe.features import Encoded
+from bnpipe.settings import Settings
+from bnpipe.tracking import ParentRun
+
+
+def _git_commit(settings: Settings) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=settings.project_dir, capture_output=True, text=True, timeout=10
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@task(name="open-parent-run", cache_policy=NO_CACHE, retries=0)
+def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings, learning_rate: float) -> ParentRun:
+    """Create the experiment if needed, end runs a killed process left RUNNING,
+    and start this flow run's parent run with its tags and params."""
+    from prefect.runtime import flow_run
+
+    logger = get_run_logger()
+    client = tracking.connect(settings.tracking_uri)
+    exp_id = tracking.ensure_experiment(
+        client,
+        tracking.experiment_name(spec.name),
+        tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
+    )
+    stale = tracking.close_open_runs(client, exp_id, status="KILLED")
+    if stale:
+        logger.warning("%s: ended %d run(s) a previous process left RUNNING: %s", spec.name, len(stale), ", ".join(stale))
+    flow_run_id = flow_run.get_id() or "none"
+    run_id = tracking.start_run(
+        client,
+        exp_id,
+        run_name=f"{spec.name}-{flow_run.get_name() or 'local'}",
+        tags={
+            "dataset": spec.name,
+            "task_type": spec.task,
+            "git_commit": _git_commit(settings),
+            "prefect_flow_run_id": flow_run_id,
+            "source_url": spec.source_url(settings.data_mirror),
+        },
+    )
+    parent = ParentRun(settings.tracking_uri, exp_id, run_id)
+    parent.log_params({**_run_params(config, learning_rate), "split_seed": config.split_seed, "seeds": config.seeds, "engine": config.engine})
+    logger.info("%s: MLflow run %s in experiment %s (%s)", spec.name, run_id, tracking.experiment_name(spec.name), tracking.redact_uri(settings.tracking_uri))
+    return parent
+
+
+def _run_params(config: RunConfig, learning_rate: float) -> dict[str, object]:
+    return {
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "optimizer": config.optimizer,
+        "learning_rate": learning_rate,
+        "input_scaling": config.input_scaling,
+    }
+
+
+@task(name="log-seed-runs", cache_policy=NO_CACHE)
+def log_seed_runs(
+    parent: ParentRun,
+    results: Sequence[SeedResult],
+    data: Encoded,
+    config: RunConfig,
+    learning_rate: float,
+    data_sha256: str,
+) -> list[SeedResult]:
+    """One child run per (variant, seed): params, per-epoch curves, test metrics, model."""
+    logger = get_run_logger()
+    params = {**_run_params(config, learning_rate), "engine": config.engine, "split_seed": config.split_seed, "data_sha256": data_sha256}
+    for r in results:
+        r.run_id = tracking.log_child_run(
+            parent.client,
+            parent.experiment_id,
+            parent.run_id,
+            variant=r.variant,
+            seed=r.seed,
+            params=params,
+            history=r.history,
+            metrics=r.metrics,
+            keras_model=r.model,
+            preprocessor=data.pre,
+        )
+        state = "DIVERGED (run FAILED, model not logged)" if r.diverged else "logged"
+        logger.info("%s-seed%d: %s %s", r.variant, r.seed, _fmt(r.metrics), state)
+    return list(results)
+
+
+def _fmt(metrics: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.4g}" for k, v in metrics.items())

@@ -1,0 +1,27 @@
+"""Shared fixtures. Real data is read through BNPIPE_DATA_MIRROR (never copied here)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Offline hygiene for everything the tests start.
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def data_mirror() -> Path:
+    """The directory holding the notebook's CSVs (``../shared/data`` by default)."""
+    mirror = os.environ.get("BNPIPE_DATA_MIRROR") or str(REPO.parent / "shared" / "data")
+    path = Path(mirror).resolve()
+    if not (path / "boston.csv").is_file():
+        pytest.fail(f"real data not found under {path}: set BNPIPE_DATA_MIRROR to ../shared/data")
+    return path
