@@ -32,7 +32,7 @@ def register_best(
     logger = get_run_logger()
     leader = summary.leader()
     best = best_result([r for r in results if r.variant == leader], summary.primary, higher_is_better(summary.primary))
-    if best is None or best.run_id is None:
+    if best is None or best.model_uri is None:
         logger.warning("%s: every seed diverged; nothing registered, champion unchanged", spec.name)
         parent.tag({"promotion": "skipped: no finite model"})
         return None
@@ -56,7 +56,7 @@ def register_best(
             champion_score=champ_score, interval=interval,
         )
         registry.register(
-            client, decision, f"runs:/{best.run_id}/model",
+            client, decision, best.model_uri,
             tags={"dataset": spec.name, "variant": best.variant, "seed": str(best.seed), "parent_run_id": parent.run_id},
         )
     parent.log_text(registry.decision_json(decision), "promotion.json")

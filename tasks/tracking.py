@@ -84,7 +84,7 @@ def log_seed_runs(
     logger = get_run_logger()
     params = {**_run_params(config, learning_rate), "engine": config.engine, "split_seed": config.split_seed, "data_sha256": data_sha256}
     for r in results:
-        r.run_id = tracking.log_child_run(
+        r.run_id, r.model_uri = tracking.log_child_run(
             parent.client,
             parent.experiment_id,
             parent.run_id,

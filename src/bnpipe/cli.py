@@ -29,6 +29,7 @@ def _offline_env(settings: Settings) -> None:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "GX_ANALYTICS_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "PREFECT_HOME": str(settings.state_dir / "prefect"),
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "BNPIPE_XLA_CACHE_DIR": str(settings.state_dir / "xla-cache"),

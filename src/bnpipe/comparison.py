@@ -62,6 +62,7 @@ class SeedResult:
     seconds: float
     model: object = field(default=None, repr=False)  # the Keras model
     run_id: str | None = None
+    model_uri: str | None = None  # the logged MLflow model
 
     @property
     def diverged(self) -> bool:

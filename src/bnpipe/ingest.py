@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import os
-import socket
 import tempfile
 import time
 import urllib.error
@@ -90,7 +89,7 @@ def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024
     except urllib.error.HTTPError as exc:
         transient = exc.code >= 500 or exc.code in (408, 429)
         raise DownloadError(f"{shown}: HTTP {exc.code} {exc.reason}", transient=transient) from None
-    except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DownloadError(f"{shown}: {reason}", transient=True) from None
     except http_client_errors() as exc:

@@ -7,8 +7,11 @@ with the Keras weights as an artifact of the same MLflow model.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import tempfile
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -42,6 +45,19 @@ class BnpipeModel(mlflow.pyfunc.PythonModel):
         return predict_frame(self.model, self.pre, model_input)
 
 
+@contextlib.contextmanager
+def _quiet():
+    logger = logging.getLogger("mlflow.pyfunc")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*input example.*", category=UserWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def signature(pre: Preprocessor):
     """Raw feature columns in (numbers as double, categories as text); predictions out."""
     from mlflow.models import ModelSignature
@@ -63,8 +79,13 @@ def signature(pre: Preprocessor):
 
 
 def log_model(keras_model, pre: Preprocessor, *, name: str = "model"):
-    """Log ``keras_model`` + ``pre`` as a pyfunc model to the active run."""
-    with tempfile.TemporaryDirectory() as tmp:
+    """Log ``keras_model`` + ``pre`` as a pyfunc model to the active run.
+
+    No ``input_example``: MLflow 3.17 crashes writing it (DESIGN.md section 5);
+    the explicit signature documents the input instead. Its advice to pass one,
+    and to prefer models-from-code over a pickled PythonModel, is silenced here.
+    """
+    with tempfile.TemporaryDirectory() as tmp, _quiet():
         model_path = Path(tmp, "model.keras")
         keras_model.save(model_path)
         pre_path = Path(tmp, "preprocessor.json")

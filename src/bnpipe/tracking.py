@@ -189,8 +189,11 @@ def log_child_run(
     keras_model,
     preprocessor,
     log_model: bool = True,
-) -> str:
-    """One child run per (variant, seed): params, curves, test metrics, model."""
+) -> tuple[str, str | None]:
+    """One child run per (variant, seed): params, curves, test metrics, model.
+
+    Returns the run id and the logged model's URI (None when the seed diverged:
+    a non-finite model is never logged, and its run ends FAILED)."""
     import mlflow
 
     run_id = start_run(
@@ -209,18 +212,19 @@ def log_child_run(
         if diverged:
             set_tags(client, run_id, {"diverged": "true"})
             end_run(client, run_id, "FAILED")
-            return run_id
+            return run_id, None
+        model_uri = None
         if log_model:
             from bnpipe import serving
 
             with mlflow.start_run(run_id=run_id):
-                serving.log_model(keras_model, preprocessor, name="model")
+                model_uri = serving.log_model(keras_model, preprocessor, name="model").model_uri
         else:
             end_run(client, run_id)
     except BaseException as exc:
         end_run(client, run_id, status_for(exc))
         raise
-    return run_id
+    return run_id, model_uri
 
 
 class ParentRun:

@@ -163,9 +163,10 @@ def validate(df: pd.DataFrame, suite_path: Path, dataset: str) -> ValidationRepo
         return _MEMO[key]
     report = _validate(df, spec, dataset, Path(suite_path))
     if key is not None:
-        _MEMO[key] = report
-        while len(_MEMO) > _MEMO_SIZE:
-            _MEMO.pop(next(iter(_MEMO)))
+        with _MEMO_LOCK:
+            _MEMO[key] = report
+            while len(_MEMO) > _MEMO_SIZE:
+                _MEMO.pop(next(iter(_MEMO)))  # oldest first
     return report
 
 
@@ -207,6 +208,7 @@ def _validate(df: pd.DataFrame, spec: dict, dataset: str, source: Path) -> Valid
 # answered from a small memo keyed by the frame's content hash.
 _MEMO: dict[tuple, ValidationReport] = {}
 _MEMO_SIZE = 16
+_MEMO_LOCK = threading.Lock()
 
 
 def _memo_key(df: pd.DataFrame, spec: dict, dataset: str) -> tuple | None:
@@ -304,7 +306,7 @@ def _failure(rule: str, kwargs: dict, result, df: pd.DataFrame) -> Failure:
     count = outcome.get("unexpected_count")
 
     if rule == "expect_column_values_to_not_be_null":
-        pass
+        offending = []  # the nulls themselves say nothing
     elif rule in (
         "expect_table_columns_to_match_ordered_list",
         "expect_table_columns_to_match_set",
@@ -462,7 +464,10 @@ def draft_suite(
             values = _sorted(_unique(_plain(v) for v in series.dropna().unique()))
             exps.append(_exp("expect_column_values_to_be_in_set", column=column, value_set=values))
         elif numeric and series.notna().any():
-            lo, hi = _widened(float(series.min()), float(series.max()))
+            lo, hi = float(series.min()), float(series.max())
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                continue  # +-inf in the data: no range that the data itself would pass
+            lo, hi = _widened(lo, hi)
             exps.append(
                 _exp(
                     "expect_column_values_to_be_between", column=column, min_value=lo, max_value=hi

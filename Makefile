@@ -1,0 +1,65 @@
+# bnpipe — `make help` lists the targets. `make run` and `make test` set up first when needed.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)
+
+# Offline hygiene for everything make starts.
+export DO_NOT_TRACK := true
+export MLFLOW_DISABLE_TELEMETRY := true
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export GX_ANALYTICS_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-fast lint format bench lock clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## create .venv and install the pinned dependencies and bnpipe (uv if available, else pip)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || python3.11 -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV)
+	@if command -v uv >/dev/null 2>&1; then UV=uv; \
+	elif $(PY) -m pip install -q "uv==$(UV_VERSION)" 2>/dev/null; then UV=$(VENV)/bin/uv; fi; \
+	if [ -n "$$UV" ]; then \
+	  $$UV pip install -q --python $(PY) -r requirements.lock && $$UV pip install -q --python $(PY) --no-deps -e .; \
+	else \
+	  $(PY) -m pip install -q -r requirements.lock && $(PY) -m pip install -q --no-deps -e .; \
+	fi
+	@rm -f $(VENV)/.installed-* && touch $@
+	@echo "setup: $(VENV) ready"
+
+run: setup ## the main job: compare plain vs bn on boston and iris at the notebook's defaults
+	$(VENV)/bin/bnpipe run boston iris
+
+test: setup ## every test: lint, architecture contracts, unit, task, flow and e2e
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/pytest
+
+test-fast: setup ## the quick layer only (no TensorFlow training, no servers)
+	$(VENV)/bin/pytest -m "not slow and not e2e"
+
+lint: setup ## ruff lint and format check, import-linter contracts
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+format: setup ## apply ruff formatting and import sorting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: setup ## training benchmark: notebook fit vs tf.data fit vs the compiled engine
+	$(PY) bench/bench_training.py
+
+lock: ## re-pin requirements.lock from pyproject.toml
+	@test -x $(VENV)/bin/uv || $(PY) -m pip install -q "uv==$(UV_VERSION)"
+	@(echo "# Pinned, complete dependency set (runtime + dev) for Python 3.11."; \
+	  echo "# Regenerate after editing pyproject.toml: make lock"; \
+	  $(VENV)/bin/uv pip compile pyproject.toml --extra dev --python $(PY) --no-header -q) > requirements.lock
+
+clean: ## remove local state: caches, MLflow store, Prefect home (not .venv)
+	rm -rf .bnpipe mlflow.db mlartifacts

@@ -1,0 +1,89 @@
+"""Checks of an MLflow store against the interface contract (DESIGN.md section 3).
+
+Shared by the flow test and the end-to-end test, so both hold the store to
+the same names.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+CHILD_PARAMS = {"variant", "seed", "epochs", "batch_size", "optimizer", "learning_rate", "input_scaling"}
+TEST_METRICS = {
+    "regression": {"test_rmse", "test_mae", "test_r2"},
+    "classification": {"test_accuracy", "test_log_loss", "test_macro_f1"},
+}
+PARENT_TAGS = {"dataset", "data_sha256", "source_url", "git_commit", "prefect_flow_run_id", "winner"}
+
+
+def parent_runs(client, dataset: str):
+    exp = client.get_experiment_by_name(f"bn-comparison-{dataset}")
+    assert exp is not None, f"experiment bn-comparison-{dataset} missing"
+    runs = client.search_runs([exp.experiment_id], max_results=500)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    return exp, runs, parents
+
+
+def assert_comparison(client, dataset: str, task: str, *, epochs: int, seeds: int, sha256: str | None = None):
+    """The newest parent run of ``dataset`` and its children satisfy the contract.
+
+    Returns (parent run, child runs)."""
+    exp, runs, parents = parent_runs(client, dataset)
+    parent = max(parents, key=lambda r: r.info.start_time)
+    assert parent.info.status == "FINISHED", parent.info.status
+    tags = parent.data.tags
+    assert PARENT_TAGS <= set(tags), PARENT_TAGS - set(tags)
+    assert tags["dataset"] == dataset
+    assert tags["winner"] in {"bn", "plain", "tie"}
+    if sha256:
+        assert tags["data_sha256"] == sha256
+    assert len(tags["data_sha256"]) == 64
+    for variant in ("plain", "bn"):
+        for metric in TEST_METRICS[task]:
+            for stat in ("mean", "std"):
+                assert f"{variant}_{metric}_{stat}" in parent.data.metrics
+    for metric in TEST_METRICS[task]:
+        lo = parent.data.metrics[f"bn_minus_plain_{metric}_ci_low"]
+        hi = parent.data.metrics[f"bn_minus_plain_{metric}_ci_high"]
+        mean = parent.data.metrics[f"bn_minus_plain_{metric}_mean"]
+        assert lo <= mean <= hi, (metric, lo, mean, hi)
+
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 2 * seeds, [c.info.run_name for c in children]
+    seen = set()
+    for child in children:
+        assert child.info.status == "FINISHED", (child.info.run_name, child.info.status)
+        p = child.data.params
+        assert CHILD_PARAMS <= set(p), CHILD_PARAMS - set(p)
+        assert p["epochs"] == str(epochs)
+        assert child.info.run_name == f"{p['variant']}-seed{p['seed']}"
+        seen.add((p["variant"], int(p["seed"])))
+        assert TEST_METRICS[task] <= set(child.data.metrics)
+        for key in ("loss", "val_loss"):
+            history = client.get_metric_history(child.info.run_id, key)
+            assert sorted(m.step for m in history) == list(range(epochs)), key
+            assert all(math.isfinite(m.value) for m in history)
+    assert seen == {(v, s) for v in ("plain", "bn") for s in range(seeds)}
+    return parent, children
+
+
+def assert_model_predicts_raw_rows(child_run, raw: pd.DataFrame, task: str, target: str):
+    """The child's logged model takes raw CSV rows (target column and all) and predicts."""
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(f"runs:/{child_run.info.run_id}/model")
+    features = raw.drop(columns=[target])
+    out = model.predict(features)
+    assert len(out) == len(raw)
+    if task == "classification":
+        assert "label" in out.columns
+        assert set(out["label"]) <= set(raw[target].astype(str))
+        proba = out[[c for c in out.columns if c.startswith("proba_")]].to_numpy()
+        assert proba.shape[1] == raw[target].nunique()
+        assert abs(proba.sum(axis=1) - 1).max() < 1e-4
+    else:
+        assert list(out.columns) == ["prediction"]
+        assert out["prediction"].notna().all()
+    return out
