@@ -69,10 +69,11 @@ def assert_comparison(client, dataset: str, task: str, *, epochs: int, seeds: in
     return parent, children
 
 
-def assert_model_predicts_raw_rows(child_run, raw: pd.DataFrame, task: str, target: str):
-    """The child's logged model takes raw CSV rows (target column and all) and predicts."""
+def assert_model_predicts_raw_rows(tracking_uri: str, child_run, raw: pd.DataFrame, task: str, target: str):
+    """The child's logged model takes raw CSV rows (target column dropped) and predicts."""
     import mlflow
 
+    mlflow.set_tracking_uri(tracking_uri)
     model = mlflow.pyfunc.load_model(f"runs:/{child_run.info.run_id}/model")
     features = raw.drop(columns=[target])
     out = model.predict(features)

@@ -70,6 +70,12 @@ def _sizes(n: int) -> tuple[int, int]:
     return n - n_val - n_test, n_val
 
 
+def _column_type(column: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+        return "string"
+    return "long" if pd.api.types.is_integer_dtype(column) else "double"
+
+
 @dataclass
 class Preprocessor:
     """Raw rows -> model inputs (and targets), fitted on training rows only."""
@@ -83,6 +89,10 @@ class Preprocessor:
     scaling: str = "none"
     mean: list[float] = field(default_factory=list)
     scale: list[float] = field(default_factory=list)
+    # Input column types as training saw them ("long", "double" or "string"):
+    # the served model's signature, so a REST request with 1 for an integer
+    # column is accepted as the CSV's rows are.
+    column_types: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, train: pd.DataFrame, spec: DatasetSpec, scaling: str = "none") -> Preprocessor:
@@ -103,6 +113,7 @@ class Preprocessor:
                 else []
             ),
             scaling=scaling,
+            column_types={c: _column_type(train[c]) for c in spec.feature_columns},
         )
         if scaling == "standard":
             x = pre._encode(raw)

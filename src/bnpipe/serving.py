@@ -59,13 +59,13 @@ def _quiet():
 
 
 def signature(pre: Preprocessor):
-    """Raw feature columns in (numbers as double, categories as text); predictions out."""
+    """Raw feature columns in, typed as training saw them; predictions out."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
     inputs = Schema(
         [
-            ColSpec("string" if clean in pre.categories else "double", raw)
+            ColSpec("string" if clean in pre.categories else pre.column_types.get(clean, "double"), raw)
             for raw, clean in zip(pre.raw_features, pre.features, strict=True)
         ]
     )

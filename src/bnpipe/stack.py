@@ -1,0 +1,723 @@
+"""``bnpipe stack up|down|status``: the local Prefect + MLflow stack, on 127.0.0.1.
+
+``up`` starts, each in its own process group and session:
+
+* a Prefect server (API and UI; its SQLite database and ``PREFECT_HOME`` in
+  ``<state>/stack/prefect``), then creates the ``bnpipe-process`` work pool and
+  applies ``prefect.yaml`` (``prefect deploy --all``: deployments
+  ``bn-comparison/boston`` and ``bn-comparison/iris`` with their schedules);
+* a Prefect process worker polling that pool, whose environment carries what
+  the flows need (``MLFLOW_TRACKING_URI``, ``BNPIPE_STATE_DIR``,
+  ``BNPIPE_DATA_MIRROR``, ``BNPIPE_PROJECT_DIR``, ``PREFECT_API_URL``);
+* an MLflow server (UI and REST API) over the very store the flows log to,
+  with artifacts in the folder beside it.
+
+It writes ``<project>/prefect.toml`` (``[api] url``) so that ``prefect ...``
+commands run in the project folder reach this server with no environment set;
+``down`` removes it again. PIDs, logs and a ``stack.json`` with the URLs live in
+``<state>/stack``. Ports: ``BNPIPE_PREFECT_PORT`` (4200), ``BNPIPE_MLFLOW_PORT``
+(5000); start-up waits at most ``BNPIPE_STACK_TIMEOUT`` seconds (180) per server.
+
+No Prefect or MLflow import here: both are driven through their command-line
+programs, found next to the running Python (the project's virtualenv), and the
+servers are probed over HTTP. Nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from bnpipe.settings import Settings
+
+HOST = "127.0.0.1"
+WORK_POOL = "bnpipe-process"
+WORKER_NAME = "bnpipe-worker"
+DEFAULT_PREFECT_PORT = 4200
+DEFAULT_MLFLOW_PORT = 5000
+DEFAULT_TIMEOUT = 180.0
+WORKER_QUERY_SECONDS = "2"
+STOP_GRACE_SECONDS = 15.0
+TOML_MARKER = "# Written by `bnpipe stack up`"
+
+# Offline hygiene and start-up patience, for everything the stack starts.
+HYGIENE = {
+    "DO_NOT_TRACK": "true",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+
+
+class StackError(RuntimeError):
+    """The stack cannot be started (port taken, a server that does not come up, ...)."""
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str  # file stem of its pid file and log
+    title: str
+    argv_names: tuple[str, ...]  # words of its command line that identify it (PID reuse guard)
+    second_sigterm: bool = False  # a Prefect worker stops on the second SIGTERM
+
+
+PREFECT_SERVER = Component("prefect-server", "Prefect server", ("prefect", "server", "start"))
+PREFECT_WORKER = Component(
+    "prefect-worker", "Prefect worker", ("prefect", "worker", "start"), second_sigterm=True
+)
+MLFLOW_SERVER = Component("mlflow-server", "MLflow server", ("mlflow", "server"))
+COMPONENTS = (PREFECT_SERVER, PREFECT_WORKER, MLFLOW_SERVER)
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project_dir: Path
+    state_dir: Path
+    prefect_port: int
+    mlflow_port: int
+    tracking_uri: str
+    artifacts_uri: str | None
+    data_mirror: str | None
+    bin_dir: Path
+    timeout: float
+
+    @property
+    def home(self) -> Path:
+        return self.state_dir / "stack"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.home / "prefect"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def info_path(self) -> Path:
+        return self.home / "stack.json"
+
+    @property
+    def prefect_toml(self) -> Path:
+        return self.project_dir / "prefect.toml"
+
+    @property
+    def prefect_url(self) -> str:
+        return f"http://{HOST}:{self.prefect_port}"
+
+    @property
+    def prefect_api_url(self) -> str:
+        return f"{self.prefect_url}/api"
+
+    @property
+    def mlflow_url(self) -> str:
+        return f"http://{HOST}:{self.mlflow_port}"
+
+    @property
+    def runs_mlflow(self) -> bool:
+        """An http(s) tracking URI is someone else's server: the stack starts none."""
+        return not self.tracking_uri.startswith(("http://", "https://"))
+
+    @property
+    def components(self) -> tuple[Component, ...]:
+        return COMPONENTS if self.runs_mlflow else (PREFECT_SERVER, PREFECT_WORKER)
+
+    def pid_file(self, c: Component) -> Path:
+        return self.home / f"{c.name}.pid"
+
+    def log_file(self, name: str) -> Path:
+        return self.logs_dir / f"{name}.log"
+
+    def exe(self, name: str) -> str:
+        path = self.bin_dir / name
+        if not path.exists():
+            raise StackError(
+                f"{path} not found: run `make setup` (the stack uses the project's virtualenv)"
+            )
+        return str(path)
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def _int_setting(settings: Settings, attr: str, key: str, default: int) -> int:
+    # Settings may carry the ports (prefect_port, mlflow_port); else the environment.
+    value = getattr(settings, attr, None)
+    if value is None:
+        value = os.environ.get(key) or default
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise StackError(f"{key}={value!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise StackError(f"{key}={port} is not a port number (1-65535)")
+    return port
+
+
+def _absolute_store(uri: str) -> str:
+    """A relative SQLite path is resolved once, here, against the current folder."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.is_absolute():
+            return f"sqlite:///{(Path.cwd() / path).resolve()}"
+    return uri
+
+
+def load_config(settings: Settings) -> StackConfig:
+    from bnpipe.tracking import artifact_root_for  # light: MLflow itself is imported lazily there
+
+    prefect_port = _int_setting(
+        settings, "prefect_port", "BNPIPE_PREFECT_PORT", DEFAULT_PREFECT_PORT
+    )
+    mlflow_port = _int_setting(settings, "mlflow_port", "BNPIPE_MLFLOW_PORT", DEFAULT_MLFLOW_PORT)
+    tracking_uri = _absolute_store(settings.tracking_uri)
+    try:
+        timeout = float(os.environ.get("BNPIPE_STACK_TIMEOUT") or DEFAULT_TIMEOUT)
+    except ValueError:
+        raise StackError(
+            f"BNPIPE_STACK_TIMEOUT={os.environ['BNPIPE_STACK_TIMEOUT']!r} is not a number of seconds"
+        ) from None
+    return StackConfig(
+        project_dir=settings.project_dir,
+        state_dir=settings.state_dir,
+        prefect_port=prefect_port,
+        mlflow_port=mlflow_port,
+        tracking_uri=tracking_uri,
+        artifacts_uri=artifact_root_for(tracking_uri, settings.artifact_root),
+        data_mirror=settings.data_mirror,
+        bin_dir=Path(sys.executable).parent,
+        timeout=timeout,
+    )
+
+
+def stack_env(cfg: StackConfig) -> dict[str, str]:
+    """The environment of every process the stack starts (servers, CLI steps, worker, flows)."""
+    env = dict(os.environ)
+    env.update(HYGIENE)
+    loopback = "127.0.0.1,localhost"
+    for key in ("NO_PROXY", "no_proxy"):  # never send loopback traffic through a proxy
+        env[key] = ",".join(v for v in (env.get(key), loopback) if v)
+    env.update(
+        {
+            "PREFECT_HOME": str(cfg.prefect_home),
+            "PREFECT_API_URL": cfg.prefect_api_url,
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{cfg.prefect_home / 'prefect.db'}",
+            "PREFECT_WORKER_QUERY_SECONDS": WORKER_QUERY_SECONDS,
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "BNPIPE_PROJECT_DIR": str(cfg.project_dir),
+            "BNPIPE_STATE_DIR": str(cfg.state_dir),
+            "MLFLOW_TRACKING_URI": cfg.tracking_uri,
+        }
+    )
+    if cfg.data_mirror:
+        env["BNPIPE_DATA_MIRROR"] = cfg.data_mirror
+    else:
+        env.pop("BNPIPE_DATA_MIRROR", None)
+    return env
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (state first), or None."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def is_alive(pid: int) -> bool:
+    """True for a running process; a zombie (exited, not yet reaped) is dead."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = _proc_stat(pid)
+    return stat is None or stat[0] not in ("Z", "X")
+
+
+def _is_component(pid: int, c: Component) -> bool:
+    """The process behind a pid file is still ours (guards against PID reuse)."""
+    if not is_alive(pid):
+        return False
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc: trust the pid file
+    words = {Path(a.decode(errors="replace")).name for a in args if a}
+    return all(w in words for w in c.argv_names)
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                stat = _proc_stat(int(entry.name))
+                if stat and len(stat) > 1:
+                    children.setdefault(int(stat[1]), []).append(int(entry.name))
+    return children
+
+
+def _descendants(pid: int) -> list[int]:
+    """All processes below ``pid`` (flow runs may sit in sessions of their own)."""
+    children, found, todo = _children_map(), [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _signal(pids: Iterable[int], pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _wait_dead(pids: Iterable[int], timeout: float) -> bool:
+    pids = list(pids)
+    deadline = time.monotonic() + timeout
+    while any(is_alive(p) for p in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def stop_process(
+    pid: int, *, second_sigterm: bool = False, grace: float = STOP_GRACE_SECONDS
+) -> str:
+    """Stop ``pid``, its process group and its descendants: SIGTERM (twice for a
+    Prefect worker), then SIGKILL after ``grace`` seconds. Returns how it ended."""
+    family = [pid, *_descendants(pid)]
+    _signal(family, pid, signal.SIGTERM)
+    if second_sigterm and not _wait_dead([pid], 2.0):
+        _signal([pid], pid, signal.SIGTERM)
+    if _wait_dead(family, grace):
+        return "stopped"
+    family = [p for p in {*family, *_descendants(pid)} if is_alive(p)]
+    _signal(family, pid, signal.SIGKILL)
+    _wait_dead(family, 5.0)
+    return "killed (did not stop on SIGTERM)"
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def port_free(port: int, host: str = HOST) -> bool:
+    """Nothing listens on ``host:port`` (a server would bind it with SO_REUSEADDR too)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+_NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_get(url: str, timeout: float = 3.0, json_body: object = None) -> tuple[int, bytes] | None:
+    """(status, body) of a GET (a POST with ``json_body``) on loopback, or None
+    when nothing answers."""
+    request = urllib.request.Request(url)
+    if json_body is not None:
+        request = urllib.request.Request(
+            url, data=json.dumps(json_body).encode(), headers={"Content-Type": "application/json"}
+        )
+    try:
+        with _NO_PROXY_OPENER.open(request, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+    except (OSError, ValueError):
+        return None
+
+
+def _healthy(url: str, timeout: float = 3.0) -> bool:
+    answer = http_get(url, timeout)
+    return answer is not None and answer[0] == 200
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").rstrip().splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join("    " + line for line in text[-lines:])
+
+
+# ----------------------------------------------------------------------------- pieces of up
+
+
+class _Starter:
+    """Starts components for one ``up``; stops exactly those again if ``up`` fails."""
+
+    def __init__(self, cfg: StackConfig, env: Mapping[str, str]):
+        self.cfg, self.env = cfg, dict(env)
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def spawn(self, c: Component, argv: list[str]) -> subprocess.Popen:
+        log = self.cfg.log_file(c.name)
+        with open(log, "ab") as fh:
+            fh.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
+            fh.flush()
+            proc = subprocess.Popen(
+                argv, cwd=self.cfg.project_dir, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+            )  # fmt: skip
+        self.procs[c.name] = proc
+        self.cfg.pid_file(c).write_text(f"{proc.pid}\n")
+        return proc
+
+    def wait_for(self, c: Component, ready: Callable[[], bool], what: str) -> None:
+        proc, log = self.procs[c.name], self.cfg.log_file(c.name)
+        deadline = time.monotonic() + self.cfg.timeout
+        while not ready():
+            if proc.poll() is not None:
+                raise StackError(
+                    f"the {c.title} exited (code {proc.returncode}) before {what}; see {log}:\n{_tail(log)}"
+                )
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"the {c.title} did not become ready ({what}) within {self.cfg.timeout:.0f} s "
+                    f"(BNPIPE_STACK_TIMEOUT); see {log}:\n{_tail(log)}"
+                )
+            time.sleep(0.5)
+
+    def run(self, title: str, argv: list[str], log_name: str, timeout: float) -> None:
+        log = self.cfg.log_file(log_name)
+        with open(log, "ab") as fh:
+            fh.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
+            fh.flush()
+            try:
+                result = subprocess.run(
+                    argv, cwd=self.cfg.project_dir, env=self.env, stdin=subprocess.DEVNULL,
+                    stdout=fh, stderr=subprocess.STDOUT, timeout=timeout, check=False,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                raise StackError(
+                    f"{title} took longer than {timeout:.0f} s; see {log}:\n{_tail(log)}"
+                ) from None
+        if result.returncode != 0:
+            raise StackError(f"{title} failed (exit {result.returncode}); see {log}:\n{_tail(log)}")
+
+    def rollback(self) -> None:
+        for name in reversed(list(self.procs)):
+            proc = self.procs[name]
+            c = next(c for c in COMPONENTS if c.name == name)
+            if proc.poll() is None:
+                stop_process(proc.pid, second_sigterm=c.second_sigterm, grace=5.0)
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=5)
+            self.cfg.pid_file(c).unlink(missing_ok=True)
+
+
+def _step(message: str) -> float:
+    print(f"  {message} ...", end="", flush=True)
+    return time.perf_counter()
+
+
+def _done(started: float, note: str = "ok") -> None:
+    print(f" {note} ({time.perf_counter() - started:.1f} s)", flush=True)
+
+
+def _pool_ready(cfg: StackConfig) -> bool:
+    answer = http_get(f"{cfg.prefect_api_url}/work_pools/{WORK_POOL}")
+    if answer is None or answer[0] != 200:
+        return False
+    with contextlib.suppress(ValueError, AttributeError):
+        return json.loads(answer[1]).get("status") == "READY"
+    return False
+
+
+def _worker_online(cfg: StackConfig, since: float) -> bool:
+    """Our worker has sent a heartbeat since ``since`` (epoch seconds): a pool can
+    still look READY on the last heartbeat of a worker that was just stopped."""
+    url = f"{cfg.prefect_api_url}/work_pools/{WORK_POOL}/workers/filter"
+    answer = http_get(url, json_body={})
+    if answer is None or answer[0] != 200:
+        return False
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        for worker in json.loads(answer[1]):
+            beat = worker.get("last_heartbeat_time")
+            if worker.get("name") == WORKER_NAME and beat:
+                when = datetime.fromisoformat(beat.replace("Z", "+00:00")).timestamp()
+                if when >= since - 1.0:
+                    return True
+    return False
+
+
+def _write_prefect_toml(cfg: StackConfig) -> str:
+    """``<project>/prefect.toml`` with ``[api] url``: prefect commands in the project
+    folder then reach this stack. A prefect.toml someone else wrote is left alone."""
+    path = cfg.prefect_toml
+    if path.exists() and not path.read_text(errors="replace").startswith(TOML_MARKER):
+        return f"left {path} alone (not written by bnpipe): set PREFECT_API_URL={cfg.prefect_api_url} in your shell"
+    path.write_text(
+        f"{TOML_MARKER}; `bnpipe stack down` removes it.\n"
+        "# Prefect commands run in this folder talk to the local stack's server.\n"
+        f"# bnpipe-stack-state = {json.dumps(str(cfg.home))}\n"
+        "[api]\n"
+        f"url = {json.dumps(cfg.prefect_api_url)}\n"
+    )
+    return f"wrote {path} ([api] url = {cfg.prefect_api_url})"
+
+
+def _remove_prefect_toml(cfg: StackConfig) -> None:
+    path = cfg.prefect_toml
+    with contextlib.suppress(OSError):
+        text = path.read_text(errors="replace")
+        if (
+            text.startswith(TOML_MARKER)
+            and f"bnpipe-stack-state = {json.dumps(str(cfg.home))}" in text
+        ):
+            path.unlink()
+            print(f"removed {path}")
+
+
+def _recorded(cfg: StackConfig) -> dict:
+    try:
+        return json.loads(cfg.info_path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _with_recorded_ports(cfg: StackConfig) -> StackConfig:
+    """While a stack runs, its recorded ports win over the current settings."""
+    info = _recorded(cfg)
+    if not info:
+        return cfg
+    return replace(
+        cfg,
+        prefect_port=int(info.get("prefect_port", cfg.prefect_port)),
+        mlflow_port=int(info.get("mlflow_port", cfg.mlflow_port)),
+        tracking_uri=info.get("tracking_uri", cfg.tracking_uri),
+    )
+
+
+def _running(cfg: StackConfig) -> dict[str, int | None]:
+    """Component name -> PID of its live process (None: not running)."""
+    out: dict[str, int | None] = {}
+    for c in COMPONENTS:
+        pid = read_pid(cfg.pid_file(c))
+        out[c.name] = pid if pid is not None and _is_component(pid, c) else None
+    return out
+
+
+def _print_urls(cfg: StackConfig) -> None:
+    print(f"Prefect UI:  {cfg.prefect_url}   (API {cfg.prefect_api_url})")
+    if cfg.runs_mlflow:
+        print(f"MLflow UI:   {cfg.mlflow_url}   (store {cfg.tracking_uri})")
+    else:
+        print(f"MLflow:      {cfg.tracking_uri} (external; the stack starts no MLflow server)")
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def up(settings: Settings) -> int:
+    """Start whatever part of the stack is not running; 0 when all of it runs."""
+    cfg = _with_recorded_ports(load_config(settings))
+    running = _running(cfg)
+    wanted = cfg.components
+    if all(running[c.name] for c in wanted):
+        print(f"stack already up (state {cfg.home}):")
+        print("  " + _write_prefect_toml(cfg))
+        _print_urls(cfg)
+        return 0
+    if not any(running.values()):
+        cfg = load_config(settings)  # nothing runs: the current settings decide the ports
+    if cfg.prefect_port == cfg.mlflow_port and cfg.runs_mlflow:
+        raise StackError(
+            f"BNPIPE_PREFECT_PORT and BNPIPE_MLFLOW_PORT are both {cfg.prefect_port}: choose two ports"
+        )
+    start = [c for c in wanted if not running[c.name]]
+    if PREFECT_SERVER in start and running[PREFECT_WORKER.name]:
+        start.append(PREFECT_WORKER)  # a worker that outlived its server restarts with it
+    ports = {PREFECT_SERVER: ("Prefect server", cfg.prefect_port, "BNPIPE_PREFECT_PORT"),
+             MLFLOW_SERVER: ("MLflow server", cfg.mlflow_port, "BNPIPE_MLFLOW_PORT")}  # fmt: skip
+    for c in start:  # before anything changes
+        if c in ports and not port_free(ports[c][1]):
+            title, port, key = ports[c]
+            raise StackError(
+                f"port {port} on {HOST} is already in use, so the {title} cannot start there; "
+                f"stop what uses it or set {key} to a free port. Nothing was started."
+            )
+    if PREFECT_WORKER in start and running[PREFECT_WORKER.name]:
+        stop_process(running[PREFECT_WORKER.name], second_sigterm=True)
+    for d in (cfg.home, cfg.prefect_home, cfg.logs_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    for c in start:  # forget stale pid files
+        cfg.pid_file(c).unlink(missing_ok=True)
+
+    env = stack_env(cfg)
+    starter = _Starter(cfg, env)
+    began = time.perf_counter()
+    print(f"bnpipe stack up: state {cfg.home}, logs {cfg.logs_dir}", flush=True)
+    try:
+        if MLFLOW_SERVER in start:
+            argv = [
+                cfg.exe("mlflow"), "server", "--host", HOST, "--port", str(cfg.mlflow_port),
+                "--backend-store-uri", cfg.tracking_uri, "--workers", "1",
+            ]  # fmt: skip
+            if cfg.artifacts_uri:
+                argv += [
+                    "--default-artifact-root",
+                    cfg.artifacts_uri,
+                    "--artifacts-destination",
+                    cfg.artifacts_uri,
+                ]
+            if cfg.tracking_uri.startswith("sqlite:///"):
+                Path(cfg.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
+                    parents=True, exist_ok=True
+                )
+            starter.spawn(MLFLOW_SERVER, argv)
+        prefect = cfg.exe("prefect")
+        if PREFECT_SERVER in start:
+            t = _step(f"Prefect server on {cfg.prefect_url}")
+            starter.spawn(
+                PREFECT_SERVER,
+                [prefect, "server", "start", "--host", HOST, "--port", str(cfg.prefect_port)],
+            )
+            starter.wait_for(
+                PREFECT_SERVER,
+                lambda: _healthy(f"{cfg.prefect_api_url}/health"),
+                "answering /api/health",
+            )
+            _done(t)
+        if PREFECT_WORKER in start:
+            # The worker creates the process pool when it is missing; `prefect deploy`
+            # needs the pool to exist, so it follows.
+            t = _step(f"process worker on work pool {WORK_POOL}")
+            since = time.time()
+            starter.spawn(
+                PREFECT_WORKER,
+                [prefect, "worker", "start", "--pool", WORK_POOL, "--type", "process",
+                 "--name", WORKER_NAME, "--limit", "1"],
+            )  # fmt: skip
+            starter.wait_for(
+                PREFECT_WORKER, lambda: _worker_online(cfg, since), "its first heartbeat"
+            )
+            _done(t)
+        t = _step("deployments from prefect.yaml (prefect deploy --all)")
+        starter.run(
+            "prefect deploy --all", [prefect, "--no-prompt", "deploy", "--all"], "deploy", 300
+        )
+        _done(t, "bn-comparison/boston, bn-comparison/iris")
+        if MLFLOW_SERVER in start:
+            t = _step(f"MLflow server on {cfg.mlflow_url}")
+            starter.wait_for(
+                MLFLOW_SERVER, lambda: _healthy(f"{cfg.mlflow_url}/health"), "answering /health"
+            )
+            _done(t)
+    except BaseException:
+        print(" failed", flush=True)
+        starter.rollback()
+        raise
+    cfg.info_path.write_text(
+        json.dumps(
+            {
+                "prefect_port": cfg.prefect_port,
+                "mlflow_port": cfg.mlflow_port,
+                "prefect_url": cfg.prefect_url,
+                "mlflow_url": cfg.mlflow_url if cfg.runs_mlflow else None,
+                "tracking_uri": cfg.tracking_uri,
+                "project_dir": str(cfg.project_dir),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print("  " + _write_prefect_toml(cfg))
+    print(f"stack up in {time.perf_counter() - began:.1f} s")
+    _print_urls(cfg)
+    print("Run a deployment:  .venv/bin/prefect deployment run 'bn-comparison/iris' --watch")
+    return 0
+
+
+def down(settings: Settings) -> int:
+    """Stop every component this stack started (by PID); 0 also when nothing ran."""
+    cfg = _with_recorded_ports(load_config(settings))
+    stopped = 0
+    for c in (
+        PREFECT_WORKER,
+        PREFECT_SERVER,
+        MLFLOW_SERVER,
+    ):  # the worker first: it needs its server
+        path = cfg.pid_file(c)
+        pid = read_pid(path)
+        if pid is None:
+            path.unlink(missing_ok=True)
+            continue
+        if not _is_component(pid, c):
+            print(f"{c.title}: not running (stale pid {pid})")
+            path.unlink(missing_ok=True)
+            continue
+        began = time.perf_counter()
+        how = stop_process(pid, second_sigterm=c.second_sigterm)
+        path.unlink(missing_ok=True)
+        stopped += 1
+        print(f"{c.title} (pid {pid}): {how} in {time.perf_counter() - began:.1f} s", flush=True)
+    _remove_prefect_toml(cfg)
+    cfg.info_path.unlink(missing_ok=True)
+    if not stopped:
+        print("stack is not running")
+    return 0
+
+
+def status(settings: Settings) -> int:
+    """Print URLs, PIDs and liveness; 0 when every component runs and answers."""
+    cfg = _with_recorded_ports(load_config(settings))
+    running = _running(cfg)
+    _print_urls(cfg)
+    health = {
+        PREFECT_SERVER.name: f"{cfg.prefect_api_url}/health",
+        MLFLOW_SERVER.name: f"{cfg.mlflow_url}/health",
+    }
+    ok = True
+    for c in cfg.components:
+        pid = running[c.name]
+        if pid is None:
+            recorded = read_pid(cfg.pid_file(c))
+            note = f"stale pid {recorded}" if recorded else "no pid file"
+            print(f"  {c.title:<15} not running ({note})")
+            ok = False
+            continue
+        state = "alive"
+        if c.name in health and not _healthy(health[c.name], timeout=5.0):
+            state, ok = "alive, not answering " + health[c.name], False
+        if c is PREFECT_WORKER:
+            state += f", pool {WORK_POOL} " + ("READY" if _pool_ready(cfg) else "not ready")
+        print(f"  {c.title:<15} pid {pid:<7} {state}   log {cfg.log_file(c.name)}")
+    print(
+        "stack is up" if ok else "stack is not (fully) up: `bnpipe stack up` starts what is missing"
+    )
+    return 0 if ok else 1

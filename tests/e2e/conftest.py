@@ -1,0 +1,61 @@
+"""Fixtures for end-to-end tests: a loopback HTTP mirror and an isolated project state."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BNPIPE = REPO / ".venv" / "bin" / "bnpipe"
+
+
+@pytest.fixture(scope="session")
+def http_mirror(data_mirror, tmp_path_factory):
+    """Serve ``../shared/data`` plus extra files (the ``extra`` dir) on 127.0.0.1.
+
+    Yields (base_url, extra_dir): files written into ``extra_dir`` are served too.
+    """
+    root = tmp_path_factory.mktemp("mirror")
+    for csv in data_mirror.glob("*.csv"):
+        (root / csv.name).symlink_to(csv)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def project_env(tmp_path, http_mirror):
+    """Environment for a `bnpipe` subprocess: its own state, MLflow store and catalog copy."""
+    base_url, _ = http_mirror
+    catalog = tmp_path / "datasets.yaml"
+    catalog.write_text((REPO / "datasets.yaml").read_text("utf-8"), "utf-8")
+    expectations = tmp_path / "expectations"
+    expectations.mkdir()
+    for suite in (REPO / "expectations").glob("*.json"):
+        (expectations / suite.name).write_text(suite.read_text("utf-8"), "utf-8")
+    env = {
+        **os.environ,
+        "BNPIPE_DATA_MIRROR": base_url,
+        "BNPIPE_STATE_DIR": str(tmp_path / "state"),
+        "BNPIPE_CATALOG": str(catalog),
+        "BNPIPE_EXPECTATIONS_DIR": str(expectations),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+    }
+    env.pop("PREFECT_API_URL", None)
+    return env

@@ -1,0 +1,79 @@
+"""`bnpipe run` as a user runs it, on the real CSVs served over loopback HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from tests.contract import assert_comparison, assert_model_predicts_raw_rows
+from tests.e2e.conftest import BNPIPE, REPO
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def bnpipe(*args, env, timeout=900):
+    return subprocess.run([str(BNPIPE), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_run_both_datasets_over_http(project_env, data_mirror):
+    epochs, seeds = 30, 2
+    proc = bnpipe("run", "boston", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=project_env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    # The final table: one block per dataset, a row per variant, mean ± std, the winner.
+    out = proc.stdout
+    for dataset, metric in (("boston", "test_rmse"), ("iris", "test_log_loss")):
+        assert f"{dataset} (" in out
+        assert f"bn - plain {metric}" in out
+    assert out.count("winner:") == 2
+    table_rows = [
+        line for line in out.splitlines() if line.split()[:1] in (["plain"], ["bn"]) and "bn - plain" not in line
+    ]
+    assert len(table_rows) == 4 and all("±" in row for row in table_rows)
+
+    client = MlflowClient(project_env["MLFLOW_TRACKING_URI"])
+    for dataset, task, target in (("boston", "regression", "medv"), ("iris", "classification", "품종")):
+        sha = hashlib.sha256((data_mirror / f"{dataset}.csv").read_bytes()).hexdigest()
+        parent, children = assert_comparison(client, dataset, task, epochs=epochs, seeds=seeds, sha256=sha)
+        assert parent.data.tags["source_url"].startswith(project_env["BNPIPE_DATA_MIRROR"])
+        raw = pd.read_csv(data_mirror / f"{dataset}.csv")
+        for child in children:
+            assert_model_predicts_raw_rows(project_env["MLFLOW_TRACKING_URI"], child, raw, task, target)
+        assert client.get_model_version_by_alias(f"bnpipe-{dataset}", "champion") is not None
+
+
+def test_dataset_init_runs_a_new_csv_without_code_changes(project_env, http_mirror, tmp_path):
+    """A CSV the catalog does not know: `dataset init` drafts entry and suite, `run` trains it."""
+    base_url, served = http_mirror
+    rng = np.random.default_rng(0)
+    n = 120
+    frame = pd.DataFrame(
+        {
+            "size": rng.uniform(20, 200, n).round(1),
+            "rooms": rng.integers(1, 6, n),
+            "city": rng.choice(["north", "south", "east"], n),
+        }
+    )
+    frame["price"] = (frame["size"] * 3 + frame["rooms"] * 10 + frame["city"].map({"north": 50, "south": 0, "east": 20}) + rng.normal(0, 5, n)).round(2)
+    frame.to_csv(served / "flats.csv", index=False)
+
+    proc = bnpipe("dataset", "init", "flats", "--url", f"{base_url}/flats.csv", "--target", "price", env=project_env)
+    assert proc.returncode == 0, proc.stderr
+    assert "regression" in proc.stdout and "city" in proc.stdout
+    catalog = (tmp_path / "datasets.yaml").read_text("utf-8")
+    assert "flats:" in catalog and "categorical:\n    - city" in catalog
+    assert (tmp_path / "expectations" / "flats.json").is_file()
+
+    listed = bnpipe("datasets", env=project_env)
+    assert "flats" in listed.stdout
+
+    proc = bnpipe("run", "flats", "--epochs", "5", "--seeds", "2", "--input-scaling", "standard", env=project_env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    client = MlflowClient(project_env["MLFLOW_TRACKING_URI"])
+    _, children = assert_comparison(client, "flats", "regression", epochs=5, seeds=2)
+    assert_model_predicts_raw_rows(project_env["MLFLOW_TRACKING_URI"], children[0], frame, "regression", "price")

@@ -1,0 +1,285 @@
+"""bnpipe.cli: fast `datasets`, usage errors (exit 2), `validate` (exit 0/1), infer_task."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bnpipe.cli import format_result, infer_task, main
+
+HEAVY = ("tensorflow", "keras", "mlflow", "great_expectations", "prefect")
+OURS = (
+    "BNPIPE_DATA_MIRROR",
+    "BNPIPE_CATALOG",
+    "BNPIPE_PROJECT_DIR",
+    "BNPIPE_EXPECTATIONS_DIR",
+    "BNPIPE_STATE_DIR",
+)
+
+
+@pytest.fixture
+def env(tmp_path):
+    """``os.environ`` for one in-process ``main()`` call, restored afterwards
+    (``main`` sets PREFECT_HOME and other hygiene variables with setdefault)."""
+    saved = dict(os.environ)
+    for key in OURS:
+        os.environ.pop(key, None)
+    os.environ["BNPIPE_STATE_DIR"] = str(tmp_path / "state")
+    yield os.environ
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _catalog(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def test_datasets_does_not_import_heavy_libraries(tmp_path):
+    code = textwrap.dedent(
+        f"""\
+        import json, sys
+        from bnpipe.cli import main
+        rc = main(["datasets"])
+        heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)
+        print("RESULT " + json.dumps({{"rc": rc, "heavy": heavy}}))
+        """
+    )
+    child_env = {k: v for k, v in os.environ.items() if k not in OURS}
+    child_env["BNPIPE_STATE_DIR"] = str(tmp_path / "state")
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=child_env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    assert result == {"rc": 0, "heavy": []}
+    listing = "\n".join(lines[:-1])
+    assert "boston" in listing and "regression" in listing
+    assert "iris" in listing and "classification" in listing
+
+
+def test_datasets_lists_a_custom_catalog(env, tmp_path, capsys):
+    env["BNPIPE_CATALOG"] = str(
+        _catalog(
+            tmp_path,
+            """\
+            datasets:
+              wine:
+                description: red or white
+                url: https://example.com/wine.csv
+                task: classification
+                target: color
+                features: [acidity, sugar, alcohol]
+            """,
+        )
+    )
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("wine") and "classification" in out
+    assert "target=color" in out and "3 features" in out and "red or white" in out
+
+
+def test_a_malformed_catalog_is_a_usage_error_naming_the_file(env, tmp_path, capsys):
+    path = _catalog(
+        tmp_path,
+        """\
+        datasets:
+          wine:
+            url: https://example.com/wine.csv
+            task: clustering
+            target: color
+            features: [acidity]
+        """,
+    )
+    env["BNPIPE_CATALOG"] = str(path)
+    assert main(["datasets"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bnpipe: error: ")
+    assert str(path) in err and "dataset 'wine'" in err and "'task'" in err
+    assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- usage errors
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "titanic"],
+        ["run", "boston", "titanic"],
+        ["validate", "titanic"],
+        ["predict", "titanic", "--input", "rows.csv"],
+    ],
+)
+def test_unknown_dataset_exits_2_listing_the_known_ones(env, capsys, argv):
+    flows_loaded = "flows.bn_comparison" in sys.modules
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "unknown dataset 'titanic'" in err
+    assert "known datasets: boston, iris" in err
+    assert "Traceback" not in err
+    if not flows_loaded:  # rejected before the flow (and Prefect) is imported
+        assert "flows.bn_comparison" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "0"], "epochs must be a positive whole number, got 0"),
+        (["--seeds", "-1"], "seeds must be a positive whole number, got -1"),
+        (["--batch-size", "0"], "batch_size must be a positive whole number"),
+        (["--learning-rate", "-0.5"], "learning_rate must be a positive number"),
+    ],
+)
+def test_run_with_bad_parameters_exits_2(env, capsys, args, message):
+    flows_loaded = "flows.bn_comparison" in sys.modules
+    assert main(["run", "boston", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bnpipe: error: ") and message in err
+    if not flows_loaded:
+        assert "flows.bn_comparison" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run"],
+        ["run", "boston", "--epochs", "ten"],
+        ["run", "boston", "--input-scaling", "minmax"],
+        ["run", "boston", "--engine", "turbo"],
+        ["frobnicate"],
+        [],
+    ],
+)
+def test_argparse_errors_exit_2(env, capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "usage: bnpipe" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def test_validate_rejects_an_html_page_before_validation(env, tmp_path, capsys):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "boston.csv").write_text("<html><body>Service unavailable</body></html>")
+    env["BNPIPE_DATA_MIRROR"] = str(mirror)
+    assert main(["validate", "boston"]) == 1
+    err = capsys.readouterr().err
+    assert "boston: download failed" in err and "HTML/XML page" in err
+    assert (mirror / "boston.csv").as_uri() in err
+    assert not (tmp_path / "state" / "cache" / "boston" / "latest.json").exists()
+
+
+def test_validate_offline_without_a_cache_fails(env, capsys):
+    assert main(["validate", "boston", "--offline"]) == 1
+    assert "boston: offline, and no cached copy" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # imports Great Expectations
+def test_validate_boston_from_the_mirror(env, data_mirror, tmp_path, capsys):
+    env["BNPIPE_DATA_MIRROR"] = str(data_mirror)
+    assert main(["validate", "boston"]) == 0
+    out = capsys.readouterr().out
+    assert (data_mirror / "boston.csv").as_uri() in out
+    assert "sha256 " in out
+    assert "boston: validation passed" in out and "506 rows" in out
+    assert (tmp_path / "state" / "cache" / "boston" / "latest.json").is_file()
+
+    # the cached copy serves --offline, with a warning
+    assert main(["validate", "boston", "--offline"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: boston: offline" in captured.err
+    assert "validation passed" in captured.out
+
+
+@pytest.mark.slow  # imports Great Expectations
+def test_validate_bad_data_exits_1_naming_the_column(env, data_mirror, tmp_path, capsys):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    df = pd.read_csv(data_mirror / "boston.csv")
+    df.loc[3, "crim"] = -1.5
+    df.to_csv(mirror / "boston.csv", index=False)
+    env["BNPIPE_DATA_MIRROR"] = str(mirror)
+    assert main(["validate", "boston"]) == 1
+    out = capsys.readouterr().out
+    assert "boston: validation failed" in out
+    assert "column 'crim'" in out and "-1.5" in out
+
+
+# --------------------------------------------------------------------------- infer_task
+
+
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [
+        (["a", "b", "a"], "classification"),
+        (pd.Series(["setosa", "virginica"], dtype="category"), "classification"),
+        ([0, 1, 1, 0], "classification"),
+        ([1.0, 2.0, 3.0, 2.0], "classification"),  # whole-number codes stored as floats
+        (pd.Series([1, 2, None], dtype="Int64"), "classification"),
+        (list(range(11)), "regression"),  # more than 10 distinct whole numbers
+        ([1.5, 2.0, 3.25], "regression"),
+        ([24.0, 21.6, 34.7, np.nan], "regression"),
+    ],
+)
+def test_infer_task(values, task):
+    assert infer_task(pd.Series(values)) == task
+
+
+def test_infer_task_on_real_data(data_mirror):
+    assert infer_task(pd.read_csv(data_mirror / "boston.csv")["medv"]) == "regression"
+    assert infer_task(pd.read_csv(data_mirror / "iris.csv")["품종"]) == "classification"
+
+
+# --------------------------------------------------------------------------- format_result
+
+
+def test_format_result_shows_the_parent_run_numbers():
+    from bnpipe.comparison import SeedResult, summarize_results
+
+    results = [
+        SeedResult(
+            v, s, {"loss": [1.0]}, {"test_rmse": r, "test_mae": r, "test_r2": 0.5}, np.zeros(1), 0.1
+        )
+        for v, rs in (("plain", [5.0, 6.0, 4.0]), ("bn", [4.5, 5.5, 3.5]))
+        for s, r in enumerate(rs)
+    ]
+    summary = summarize_results("boston", "regression", results, n_boot=200)
+    text = format_result(
+        {
+            "dataset": "boston",
+            "task": "regression",
+            "seeds": 3,
+            "data_sha256": "ab" * 32,
+            "run_id": "run123",
+            "metrics": summary.parent_metrics(),
+            "primary_metric": summary.primary,
+            "winner": summary.winner,
+            "diverged": ["bn/seed 7"],
+        }
+    )
+    assert text.startswith("boston (regression, 3 seeds, data abababababab, MLflow run run123)")
+    assert "plain" in text and "bn" in text and "test_rmse" in text
+    assert "bn - plain test_rmse: -0.5 (95% CI -0.5 to -0.5)  winner: bn" in text
+    assert "diverged and left out: bn/seed 7" in text
