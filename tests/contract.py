@@ -34,7 +34,7 @@ def assert_comparison(client, dataset: str, task: str, *, epochs: int, seeds: in
     parent = max(parents, key=lambda r: r.info.start_time)
     assert parent.info.status == "FINISHED", parent.info.status
     tags = parent.data.tags
-    assert PARENT_TAGS <= set(tags), PARENT_TAGS - set(tags)
+    assert set(tags) >= PARENT_TAGS, PARENT_TAGS - set(tags)
     assert tags["dataset"] == dataset
     assert tags["winner"] in {"bn", "plain", "tie"}
     if sha256:
@@ -56,7 +56,7 @@ def assert_comparison(client, dataset: str, task: str, *, epochs: int, seeds: in
     for child in children:
         assert child.info.status == "FINISHED", (child.info.run_name, child.info.status)
         p = child.data.params
-        assert CHILD_PARAMS <= set(p), CHILD_PARAMS - set(p)
+        assert set(p) >= CHILD_PARAMS, CHILD_PARAMS - set(p)
         assert p["epochs"] == str(epochs)
         assert child.info.run_name == f"{p['variant']}-seed{p['seed']}"
         seen.add((p["variant"], int(p["seed"])))

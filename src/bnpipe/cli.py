@@ -293,7 +293,11 @@ def cmd_stack(args, settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        print(f"bnpipe: error: {exc}", file=sys.stderr)
+        return 2
     _offline_env(settings)
     try:
         return args.func(args, settings)

@@ -34,10 +34,11 @@ class RunConfig:
     def __post_init__(self):
         for name in ("epochs", "seeds", "batch_size"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
-        if self.learning_rate is not None and not (
-            math.isfinite(self.learning_rate) and self.learning_rate > 0
+        lr = self.learning_rate
+        if lr is not None and not (
+            isinstance(lr, int | float) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0
         ):
             raise ConfigError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         if self.input_scaling not in ("none", "standard"):

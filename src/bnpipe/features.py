@@ -65,8 +65,10 @@ def split(df: pd.DataFrame, *, task: str, target: str, seed: int) -> Split:
 
 
 def _sizes(n: int) -> tuple[int, int]:
-    n_val = max(1, round(n * SPLIT_FRACTIONS[1]))
-    n_test = max(1, round(n * SPLIT_FRACTIONS[2]))
+    """(train, validation) sizes; training gets rows first, so a class with
+    1 or 2 rows is still seen in training."""
+    n_val = max(1, round(n * SPLIT_FRACTIONS[1])) if n >= 3 else 0
+    n_test = max(1, round(n * SPLIT_FRACTIONS[2])) if n >= 2 else 0
     return n - n_val - n_test, n_val
 
 

@@ -60,9 +60,7 @@ class Snapshot:
 def redact(url: str) -> str:
     """The URL without user:password or query string, safe to log."""
     parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    host = parts.netloc.rpartition("@")[2]
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
@@ -82,8 +80,8 @@ def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024
     request = urllib.request.Request(url, headers={"User-Agent": "bnpipe"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            expected = response.headers.get("Content-Length")
-            if expected is not None and int(expected) > max_bytes:
+            expected = response.length  # http.client's parsed Content-Length, or None
+            if expected is not None and expected > max_bytes:
                 raise DownloadError(f"{shown}: body of {expected} bytes exceeds the {max_bytes} byte cap")
             body = response.read(max_bytes + 1)
     except urllib.error.HTTPError as exc:
@@ -96,7 +94,7 @@ def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024
         raise DownloadError(f"{shown}: connection broken ({exc})", transient=True) from None
     if len(body) > max_bytes:
         raise DownloadError(f"{shown}: body exceeds the {max_bytes} byte cap")
-    if expected is not None and len(body) != int(expected):
+    if expected is not None and len(body) < expected:
         raise DownloadError(
             f"{shown}: truncated body ({len(body)} of {expected} bytes)", transient=True
         )
@@ -131,9 +129,11 @@ def check_csv(data: bytes, *, dataset: str, url: str) -> int:
     width = len(rows[0])
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != width:
-            hint = " (truncated body?)" if number == len(rows) else ""
+            last = number == len(rows)
+            hint = " (truncated body?)" if last else ""
             raise DownloadError(
-                f"{where}: line {number} has {len(row)} fields, the header has {width}{hint}"
+                f"{where}: line {number} has {len(row)} fields, the header has {width}{hint}",
+                transient=last,  # a cut-off last line is worth another download
             )
     return len(rows) - 1
 

@@ -68,6 +68,19 @@ def _mirror(value: str | None) -> str | None:
     return str(Path(value).expanduser().resolve())
 
 
+def _number(env: Mapping[str, str], name: str, default: float, kind: type = float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return kind(default)
+    try:
+        value = kind(float(raw)) if kind is int and float(raw).is_integer() else kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (default: ``os.environ``)."""
     env = os.environ if env is None else env
@@ -85,8 +98,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_mirror=_mirror(env.get("BNPIPE_DATA_MIRROR")),
         tracking_uri=tracking_uri,
         artifact_root=artifact_root,
-        download_retries=int(env.get("BNPIPE_DOWNLOAD_RETRIES", 3)),
-        download_retry_delay=float(env.get("BNPIPE_DOWNLOAD_RETRY_DELAY", 1.0)),
-        download_timeout=float(env.get("BNPIPE_DOWNLOAD_TIMEOUT", 30.0)),
-        max_download_bytes=int(float(env.get("BNPIPE_MAX_DOWNLOAD_MB", 200)) * 1024 * 1024),
+        download_retries=_number(env, "BNPIPE_DOWNLOAD_RETRIES", 3, int),
+        download_retry_delay=_number(env, "BNPIPE_DOWNLOAD_RETRY_DELAY", 1.0),
+        download_timeout=_number(env, "BNPIPE_DOWNLOAD_TIMEOUT", 30.0),
+        max_download_bytes=int(_number(env, "BNPIPE_MAX_DOWNLOAD_MB", 200) * 1024 * 1024),
     )

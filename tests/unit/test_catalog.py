@@ -129,12 +129,6 @@ def test_parse_entry_rejects_an_entry_that_is_not_a_mapping():
         parse_entry("toy", ["url", "task"], "cat.yaml")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_entry accepts a 'rename' whose clean names collide (two features, "
-    "or a feature and the target, get one name); encoding then fails with an unrelated "
-    "TypeError ('arg must be a list, tuple, 1-d array, or Series')",
-)
 @pytest.mark.parametrize("rename", [{"a": "x", "b": "x"}, {"a": "y"}])
 def test_parse_entry_rejects_a_rename_that_collides(rename):
     with pytest.raises(CatalogError, match="rename") as err:

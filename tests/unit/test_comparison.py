@@ -93,12 +93,6 @@ def test_run_config_accepts_good_values():
     assert RunConfig(engine="fit").engine == "fit"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: RunConfig lets non-numbers through: learning_rate='fast' raises a bare "
-    "TypeError from math.isfinite (not ConfigError), and epochs=True passes as 1 epoch "
-    "(bool is an int subclass)",
-)
 @pytest.mark.parametrize("kwargs", [{"learning_rate": "fast"}, {"epochs": True}])
 def test_run_config_rejects_non_numbers_with_config_error(kwargs):
     with pytest.raises(ConfigError):

@@ -130,12 +130,6 @@ def test_classification_split_gives_every_class_to_every_part_on_real_iris(data_
     assert (len(parts.train), len(parts.val), len(parts.test)) == (102, 24, 24)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: split() gives a class with 2 rows one validation and one test row and "
-    "no training row (_sizes(2) -> train 0), so encode() then fails with 'classes not "
-    "seen in training' for a class that is in the data",
-)
 def test_a_rare_class_always_reaches_training():
     df = cls_frame(sizes=(30, 30, 2))
     parts = split(df, task="classification", target="종류", seed=0)

@@ -104,13 +104,6 @@ def test_settings_are_frozen():
         s.download_retries = 9  # type: ignore[misc]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: load_settings() does int()/float() on the numeric BNPIPE_* variables "
-    "unguarded: a bad value raises \"invalid literal for int() with base 10: 'three'\", "
-    "which does not name the variable (and bnpipe's main() calls load_settings() outside "
-    "its error handling, so the user gets a traceback)",
-)
 @pytest.mark.parametrize(
     "var", ["BNPIPE_DOWNLOAD_RETRIES", "BNPIPE_DOWNLOAD_TIMEOUT", "BNPIPE_MAX_DOWNLOAD_MB"]
 )
