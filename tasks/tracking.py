@@ -12,6 +12,7 @@ from bnpipe import tracking
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import RunConfig, SeedResult
 from bnpipe.features import Encoded
+from bnpipe.ingest import redact
 from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
 
@@ -39,7 +40,7 @@ def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings, le
         tracking.experiment_name(spec.name),
         tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
     )
-    stale = tracking.close_open_runs(client, exp_id, status="KILLED")
+    stale = tracking.close_stale_runs(client, exp_id)
     if stale:
         logger.warning("%s: ended %d run(s) a previous process left RUNNING: %s", spec.name, len(stale), ", ".join(stale))
     flow_run_id = flow_run.get_id() or "none"
@@ -52,7 +53,8 @@ def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings, le
             "task_type": spec.task,
             "git_commit": _git_commit(settings),
             "prefect_flow_run_id": flow_run_id,
-            "source_url": spec.source_url(settings.data_mirror),
+            "source_url": redact(spec.source_url(settings.data_mirror)),
+            **tracking.owner_tags(),
         },
     )
     parent = ParentRun(settings.tracking_uri, exp_id, run_id)

@@ -290,6 +290,19 @@ def cmd_stack(args, settings: Settings) -> int:
     return {"up": stack.up, "down": stack.down, "status": stack.status}[args.action](settings)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so open MLflow runs end KILLED."""
+
+
+def _raise_on_sigterm() -> None:
+    import signal
+
+    def handler(signum, frame):
+        raise Terminated(f"terminated by signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -299,14 +312,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bnpipe: error: {exc}", file=sys.stderr)
         return 2
     _offline_env(settings)
+    _raise_on_sigterm()
     try:
         return args.func(args, settings)
     except UsageError as exc:
         print(f"bnpipe: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("bnpipe: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"bnpipe: {exc or 'interrupted'}; open MLflow runs were ended KILLED", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug
         if args.debug:
             raise

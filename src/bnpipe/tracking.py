@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 PARENT_TAG = "mlflow.parentRunId"
+OWNER_HOST_TAG = "bnpipe.host"
+OWNER_PID_TAG = "bnpipe.pid"
 METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
 
 
@@ -156,22 +158,70 @@ def status_for(exc: BaseException | None) -> str:
     """The MLflow status a run ends with after ``exc`` (None: success)."""
     if exc is None:
         return "FINISHED"
-    return "KILLED" if isinstance(exc, KeyboardInterrupt | SystemExit) else "FAILED"
+    # Ctrl-C, SIGTERM, sys.exit and Prefect's termination signals are not
+    # Exceptions: the run was stopped, not broken.
+    return "FAILED" if isinstance(exc, Exception) else "KILLED"
 
 
-def close_open_runs(client, experiment_id: str, *, parent_id: str | None = None, status: str = "FAILED") -> list[str]:
-    """End runs left RUNNING (all of them in the experiment, or one parent's children).
+def owner_tags() -> dict[str, str]:
+    """Who owns a parent run: this host and process (see :func:`close_stale_runs`)."""
+    import socket
 
-    Called when a flow fails, and at the start of every flow run to clean up
-    after a process that was killed before it could end its runs.
-    """
+    return {OWNER_HOST_TAG: socket.gethostname(), OWNER_PID_TAG: str(os.getpid())}
+
+
+def _running(client, experiment_id: str):
     from mlflow.entities import ViewType
 
-    query = "attributes.status = 'RUNNING'"
+    return client.search_runs(
+        [experiment_id], "attributes.status = 'RUNNING'", run_view_type=ViewType.ALL, max_results=1000
+    )
+
+
+def close_open_runs(client, experiment_id: str, *, parent_id: str, status: str = "FAILED") -> list[str]:
+    """End the children of ``parent_id`` that are still RUNNING (a flow failed)."""
     closed = []
-    for run in client.search_runs([experiment_id], query, run_view_type=ViewType.ALL, max_results=1000):
-        if parent_id is None or run.data.tags.get(PARENT_TAG) == parent_id:
+    for run in _running(client, experiment_id):
+        if run.data.tags.get(PARENT_TAG) == parent_id:
             client.set_terminated(run.info.run_id, status=status)
+            closed.append(run.info.run_id)
+    return closed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def close_stale_runs(client, experiment_id: str) -> list[str]:
+    """End KILLED the runs whose owning process died (SIGKILL, a crashed worker).
+
+    A parent run records its host and PID; a RUNNING parent owned by a dead
+    process on this host is stale, and so are its children. Runs of a live
+    process (a concurrent flow run of the same dataset) are left alone. Called
+    at the start of every flow run.
+    """
+    import socket
+
+    host = socket.gethostname()
+    running = _running(client, experiment_id)
+    stale_parents = {
+        r.info.run_id
+        for r in running
+        if PARENT_TAG not in r.data.tags
+        and r.data.tags.get(OWNER_HOST_TAG) == host
+        and r.data.tags.get(OWNER_PID_TAG, "").isdigit()
+        and not _alive(int(r.data.tags[OWNER_PID_TAG]))
+    }
+    closed = []
+    for run in running:
+        if run.info.run_id in stale_parents or run.data.tags.get(PARENT_TAG) in stale_parents:
+            client.set_terminated(run.info.run_id, status="KILLED")
             closed.append(run.info.run_id)
     return closed
 
