@@ -118,7 +118,7 @@ def markdown_report(spec: DatasetSpec, summary: ComparisonSummary, decision: Dec
         "",
         f"**Winner on {summary.primary}: {summary.winner}**",
         "",
-        "bn − plain (95% paired bootstrap interval over seeds):",
+        "bn − plain (95% paired t interval over seeds; the bootstrap interval is on the parent run):",
         "",
         report.markdown_table(report.interval_rows(list(summary.intervals.values())), report.INTERVAL_HEADERS),
     ]

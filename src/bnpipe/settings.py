@@ -14,6 +14,7 @@ runs anywhere and nothing names a path of one machine:
   artifacts in ``<project>/mlartifacts``.
 * ``BNPIPE_DOWNLOAD_RETRIES`` (3), ``BNPIPE_DOWNLOAD_RETRY_DELAY`` (1.0 s, doubled
   each retry), ``BNPIPE_DOWNLOAD_TIMEOUT`` (30 s), ``BNPIPE_MAX_DOWNLOAD_MB`` (200).
+* ``BNPIPE_PREFECT_PORT`` (4200), ``BNPIPE_MLFLOW_PORT`` (5000) - ports of ``bnpipe stack``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class Settings:
     download_retry_delay: float = 1.0
     download_timeout: float = 30.0
     max_download_bytes: int = 200 * 1024 * 1024
+    prefect_port: int = 4200
+    mlflow_port: int = 5000
 
     @property
     def cache_dir(self) -> Path:
@@ -102,4 +105,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         download_retry_delay=_number(env, "BNPIPE_DOWNLOAD_RETRY_DELAY", 1.0),
         download_timeout=_number(env, "BNPIPE_DOWNLOAD_TIMEOUT", 30.0),
         max_download_bytes=int(_number(env, "BNPIPE_MAX_DOWNLOAD_MB", 200) * 1024 * 1024),
+        prefect_port=_number(env, "BNPIPE_PREFECT_PORT", 4200, int),
+        mlflow_port=_number(env, "BNPIPE_MLFLOW_PORT", 5000, int),
     )

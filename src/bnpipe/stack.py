@@ -3,14 +3,16 @@
 ``up`` starts, each in its own process group and session:
 
 * a Prefect server (API and UI; its SQLite database and ``PREFECT_HOME`` in
-  ``<state>/stack/prefect``), then creates the ``bnpipe-process`` work pool and
-  applies ``prefect.yaml`` (``prefect deploy --all``: deployments
-  ``bn-comparison/boston`` and ``bn-comparison/iris`` with their schedules);
-* a Prefect process worker polling that pool, whose environment carries what
-  the flows need (``MLFLOW_TRACKING_URI``, ``BNPIPE_STATE_DIR``,
-  ``BNPIPE_DATA_MIRROR``, ``BNPIPE_PROJECT_DIR``, ``PREFECT_API_URL``);
+  ``<state>/stack/prefect``);
+* a Prefect process worker on the ``bnpipe-process`` work pool (it creates the
+  pool when missing), whose environment carries what the flows need
+  (``MLFLOW_TRACKING_URI``, ``BNPIPE_STATE_DIR``, ``BNPIPE_DATA_MIRROR``,
+  ``BNPIPE_PROJECT_DIR``, ``PREFECT_API_URL``); then ``prefect deploy --all``
+  applies ``prefect.yaml`` (deployments ``bn-comparison/boston`` and
+  ``bn-comparison/iris`` with their retraining schedules);
 * an MLflow server (UI and REST API) over the very store the flows log to,
-  with artifacts in the folder beside it.
+  with artifacts in the folder beside it (none when ``MLFLOW_TRACKING_URI`` is
+  already an http(s) server).
 
 It writes ``<project>/prefect.toml`` (``[api] url``) so that ``prefect ...``
 commands run in the project folder reach this server with no environment set;
@@ -80,6 +82,8 @@ PREFECT_WORKER = Component(
 )
 MLFLOW_SERVER = Component("mlflow-server", "MLflow server", ("mlflow", "server"))
 COMPONENTS = (PREFECT_SERVER, PREFECT_WORKER, MLFLOW_SERVER)
+# The worker stops first: it needs its server to report its flow runs' end.
+STOP_ORDER = (PREFECT_WORKER, PREFECT_SERVER, MLFLOW_SERVER)
 
 
 @dataclass(frozen=True)
@@ -288,12 +292,16 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _signal(pids: Iterable[int], pgid: int, sig: int) -> None:
+def _kill(pid: int, sig: int, *, group: bool = False) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
+        (os.killpg if group else os.kill)(pid, sig)
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
 
 
 def _wait_dead(pids: Iterable[int], timeout: float) -> bool:
@@ -309,17 +317,30 @@ def _wait_dead(pids: Iterable[int], timeout: float) -> bool:
 def stop_process(
     pid: int, *, second_sigterm: bool = False, grace: float = STOP_GRACE_SECONDS
 ) -> str:
-    """Stop ``pid``, its process group and its descendants: SIGTERM (twice for a
-    Prefect worker), then SIGKILL after ``grace`` seconds. Returns how it ended."""
-    family = [pid, *_descendants(pid)]
-    _signal(family, pid, signal.SIGTERM)
-    if second_sigterm and not _wait_dead([pid], 2.0):
-        _signal([pid], pid, signal.SIGTERM)
-    if _wait_dead(family, grace):
+    """Stop the process group led by ``pid`` and every process below it.
+
+    Descendants in process groups of their own (a worker's flow runs) get their
+    SIGTERM first, while their parent still relays their output, so a flow run
+    can end its MLflow runs and report its state. Then the group gets one SIGTERM
+    (a second one after 3 s for a Prefect worker, which stops on the second);
+    whatever is left after ``grace`` seconds gets SIGKILL. Returns how it ended.
+    """
+    family = _descendants(pid)
+    detached = [p for p in family if _pgid(p) not in (None, pid)]
+    for p in detached:
+        _kill(p, signal.SIGTERM)
+    clean = _wait_dead(detached, grace)
+    _kill(pid, signal.SIGTERM, group=True)
+    if second_sigterm and not _wait_dead([pid], 3.0):
+        _kill(pid, signal.SIGTERM, group=True)
+    clean = _wait_dead([pid, *family], grace) and clean
+    if clean:
         return "stopped"
-    family = [p for p in {*family, *_descendants(pid)} if is_alive(p)]
-    _signal(family, pid, signal.SIGKILL)
-    _wait_dead(family, 5.0)
+    survivors = [p for p in {pid, *family, *_descendants(pid)} if is_alive(p)]
+    _kill(pid, signal.SIGKILL, group=True)
+    for p in survivors:
+        _kill(p, signal.SIGKILL)
+    _wait_dead(survivors, 5.0)
     return "killed (did not stop on SIGTERM)"
 
 
@@ -588,13 +609,9 @@ def up(settings: Settings) -> int:
                 cfg.exe("mlflow"), "server", "--host", HOST, "--port", str(cfg.mlflow_port),
                 "--backend-store-uri", cfg.tracking_uri, "--workers", "1",
             ]  # fmt: skip
-            if cfg.artifacts_uri:
-                argv += [
-                    "--default-artifact-root",
-                    cfg.artifacts_uri,
-                    "--artifacts-destination",
-                    cfg.artifacts_uri,
-                ]
+            if cfg.artifacts_uri:  # the folder beside the store, for old and new experiments alike
+                argv += ["--default-artifact-root", cfg.artifacts_uri]
+                argv += ["--artifacts-destination", cfg.artifacts_uri]
             if cfg.tracking_uri.startswith("sqlite:///"):
                 Path(cfg.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
                     parents=True, exist_ok=True
@@ -667,11 +684,7 @@ def down(settings: Settings) -> int:
     """Stop every component this stack started (by PID); 0 also when nothing ran."""
     cfg = _with_recorded_ports(load_config(settings))
     stopped = 0
-    for c in (
-        PREFECT_WORKER,
-        PREFECT_SERVER,
-        MLFLOW_SERVER,
-    ):  # the worker first: it needs its server
+    for c in STOP_ORDER:
         path = cfg.pid_file(c)
         pid = read_pid(path)
         if pid is None:

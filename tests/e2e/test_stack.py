@@ -43,7 +43,8 @@ def free_ports(n: int) -> list[int]:
 
 
 @pytest.fixture
-def project(tmp_path, data_mirror):
+def stack_project(tmp_path, data_mirror):
+    """Project folder, state, MLflow store, ports and the environment for `bnpipe stack`."""
     root = tmp_path / "project"
     root.mkdir()
     for name in ("datasets.yaml", "expectations", "prefect.yaml", "flows", "tasks"):
@@ -137,7 +138,19 @@ def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -
         time.sleep(0.5)
 
 
-def test_up_fails_fast_when_the_prefect_port_is_taken(project):
+def stop_session(proc: subprocess.Popen) -> None:
+    """Stop a process started with ``start_new_session=True``, with its process group."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=wait)
+
+
+def test_up_fails_fast_when_the_prefect_port_is_taken(stack_project):
+    project = stack_project
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -155,13 +168,14 @@ def test_up_fails_fast_when_the_prefect_port_is_taken(project):
     assert port_free(project.mlflow_port)
 
 
-def test_stack_runs_deployments_registers_a_champion_and_serves_it(project, data_mirror):
+def test_stack_runs_deployments_registers_a_champion_and_serves_it(stack_project, data_mirror):
     from mlflow import MlflowClient
 
+    project = stack_project
     bnpipe = BIN / "bnpipe"
     timings: dict[str, float] = {}
     pids: dict[str, int] = {}
-    serve = None
+    background: list[subprocess.Popen] = []  # each leads its own session
     try:
         t = time.monotonic()
         up = run([bnpipe, "stack", "up"], project.env, timeout=420)
@@ -202,18 +216,17 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(project, data
         t = time.monotonic()
         worse_argv = deployment_run("epochs=1", "seeds=1")
         worse = subprocess.Popen(
-            worse_argv,
-            cwd=project.root,
-            env=project.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+            worse_argv, cwd=project.root, env=project.env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        background.append(worse)
         pred_csv = project.tmp / "pred.csv"
         predict = subprocess.Popen(
             [str(bnpipe), "predict", "iris", "--input", str(data_mirror / "iris.csv"), "--output", str(pred_csv)],
             cwd=REPO, env=project.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
         )  # fmt: skip
+        background.append(predict)
         serve_log = project.tmp / "serve.log"
         with open(serve_log, "wb") as log:
             serve = subprocess.Popen(
@@ -222,6 +235,7 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(project, data
                 cwd=project.tmp, env={**project.env, "MLFLOW_TRACKING_URI": project.mlflow_url},
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
+        background.append(serve)
 
         out, err = predict.communicate(timeout=300)
         assert predict.returncode == 0, f"{out}\n{err}"
@@ -272,14 +286,8 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(project, data
         assert project.mlflow_url in status.stdout
         assert status.stdout.count("alive") == 3
     finally:
-        if serve is not None and serve.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(serve.pid, signal.SIGTERM)
-            try:
-                serve.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(serve.pid, signal.SIGKILL)
-                serve.wait(timeout=10)
+        for proc in background:  # the server, or whatever an early failure left running
+            stop_session(proc)
         t = time.monotonic()
         down = run([bnpipe, "stack", "down"], project.env, timeout=120)
         timings["stack down"] = time.monotonic() - t
