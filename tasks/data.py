@@ -28,6 +28,7 @@ def download_dataset(spec: DatasetSpec, settings: Settings, parent: ParentRun, o
         timeout=settings.download_timeout,
         max_bytes=settings.max_download_bytes,
         offline=offline,
+        promote=False,  # latest.json moves only once the data has passed validation
         log=logger.warning,
     )
     logger.info("%s: %d bytes, sha256 %s (%s)", spec.name, snap.size, snap.sha256, snap.url)
@@ -53,5 +54,7 @@ def validate_dataset(spec: DatasetSpec, snap: ingest.Snapshot, settings: Setting
     logger = get_run_logger()
     if not report.success:
         raise validation.DataValidationError(report)
+    if not snap.from_cache:
+        ingest.DataCache(settings.cache_dir).promote(snap)  # the new last good copy
     logger.info("%s: %d rows passed %d expectations of suite %r", spec.name, report.rows, report.evaluated, spec.suite)
     return df, report.summary()

@@ -38,7 +38,7 @@ def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings, le
     exp_id = tracking.ensure_experiment(
         client,
         tracking.experiment_name(spec.name),
-        tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
+        _experiment_artifacts(settings, tracking.experiment_name(spec.name)),
     )
     stale = tracking.close_stale_runs(client, exp_id)
     if stale:
@@ -61,6 +61,12 @@ def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings, le
     parent.log_params({**_run_params(config, learning_rate), "split_seed": config.split_seed, "seeds": config.seeds, "engine": config.engine})
     logger.info("%s: MLflow run %s in experiment %s (%s)", spec.name, run_id, tracking.experiment_name(spec.name), tracking.redact_uri(settings.tracking_uri))
     return parent
+
+
+def _experiment_artifacts(settings: Settings, experiment: str) -> str | None:
+    """``<artifact root>/<experiment>`` beside a SQLite store; the server's choice otherwise."""
+    root = tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root)
+    return f"{root}/{experiment}" if root else None
 
 
 def _run_params(config: RunConfig, learning_rate: float) -> dict[str, object]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -68,15 +69,18 @@ def cmd_validate(args, settings: Settings) -> int:
     from bnpipe import ingest, validation
 
     spec = _spec(settings, args.dataset)
+    cache = ingest.DataCache(settings.cache_dir)
     snap = ingest.download(
-        spec, ingest.DataCache(settings.cache_dir), mirror=settings.data_mirror,
+        spec, cache, mirror=settings.data_mirror,
         retries=settings.download_retries, retry_delay=settings.download_retry_delay,
         timeout=settings.download_timeout, max_bytes=settings.max_download_bytes,
-        offline=args.offline, log=lambda m: print(m, file=sys.stderr),
+        offline=args.offline, promote=False, log=lambda m: print(m, file=sys.stderr),
     )
     print(f"{spec.name}: {snap.url} sha256 {snap.sha256} ({snap.size} bytes)")
     report = validation.validate(ingest.read_csv(snap.path), settings.expectations_dir / f"{spec.suite}.json", spec.name)
     print(report.summary())
+    if report.success and not snap.from_cache:
+        cache.promote(snap)  # only data that passed becomes the last good copy
     return 0 if report.success else 1
 
 
@@ -93,9 +97,15 @@ def cmd_run(args, settings: Settings) -> int:
         )
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    from bnpipe import tracking
+
+    tracking.connect(settings.tracking_uri)  # an unreachable store fails here, before Prefect starts
     started = time.perf_counter()
     print(f"bnpipe: training plain and bn on {', '.join(args.datasets)}: {args.seeds} seed(s) x {args.epochs} epochs, engine {args.engine}", flush=True)
     from flows.bn_comparison import bn_comparison
+
+    if not args.debug:
+        _console_without_tracebacks()
 
     results = bn_comparison(
         datasets=list(args.datasets), epochs=args.epochs, seeds=args.seeds, batch_size=args.batch_size,
@@ -110,6 +120,45 @@ def cmd_run(args, settings: Settings) -> int:
     return 0
 
 
+def _console_without_tracebacks() -> None:
+    """Prefect logs every failed task and flow with its traceback on the console;
+    the error is already one clear line at the end, so keep tracebacks out of the
+    terminal unless ``--debug`` (the Prefect API log keeps them: its handler runs first)."""
+    import logging
+
+    class NoTraceback(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.exc_info = record.exc_text = record.stack_info = None
+            return True
+
+    for handler in logging.getLogger().handlers:
+        if type(handler).__name__ == "PrefectConsoleHandler":  # the core does not import Prefect
+            handler.addFilter(NoTraceback())
+
+
+def error_line(exc: BaseException, settings: Settings | None = None) -> str:
+    """One line for the terminal. A failed validation names the dataset, the
+    column and the rule of its first failure (column rules before table rules),
+    lists the rest, and says where the full report is (its summary has a line
+    per failure)."""
+    report = getattr(exc, "report", None)
+    failures = getattr(report, "failures", None)
+    if failures:
+        # a column's own failure first: "column 'lstat' is missing" says more than the column list
+        failures = sorted(failures, key=lambda f: f.column is None)
+        line = f"{report.dataset}: validation failed against suite '{report.suite}': {failures[0].line()}"
+        rest = failures[1:]
+        if rest:
+            where = ", ".join(
+                f"{'table' if f.column is None else f'column {f.column!r}'} {f.rule}" for f in rest
+            )
+            line += f" (and {len(rest)} more: {where})"
+        if settings is not None:
+            line += f"; full report under {settings.reports_dir}"
+        return line
+    return str(exc).strip() or type(exc).__name__
+
+
 def format_result(result: dict) -> str:
     """The terminal table: the same numbers as the parent run and the report."""
     from bnpipe import report
@@ -119,16 +168,29 @@ def format_result(result: dict) -> str:
 
     m = result["metrics"]
     metrics = metric_names(result["task"])
+    diverged = result.get("diverged") or []
+    # diverged seeds are left out of the means: say so, as the report does
+    bad = {v: sum(1 for d in diverged if re.match(rf"{v}\b", d)) for v in VARIANTS}
     summaries = {
-        v: {k: Summary(m[f"{v}_{k}_mean"], m[f"{v}_{k}_std"], result["seeds"]) for k in metrics} for v in VARIANTS
+        v: {
+            k: Summary(m[f"{v}_{k}_mean"], m[f"{v}_{k}_std"], result["seeds"] - bad[v], bad[v])
+            for k in metrics
+        }
+        for v in VARIANTS
     }
     lines = [f"{result['dataset']} ({result['task']}, {result['seeds']} seeds, data {result['data_sha256'][:12]}, MLflow run {result['run_id']})"]
     lines.append(report.format_table(report.comparison_table(summaries, metrics), report.comparison_headers(metrics)))
     primary = result["primary_metric"]
     lo, hi = m[f"bn_minus_plain_{primary}_ci_low"], m[f"bn_minus_plain_{primary}_ci_high"]
-    lines.append(f"bn - plain {primary}: {m[f'bn_minus_plain_{primary}_mean']:+.4g} (95% CI {lo:+.4g} to {hi:+.4g})  winner: {result['winner']}")
-    if result.get("diverged"):
-        lines.append(f"diverged and left out: {', '.join(result['diverged'])}")
+    mean = m[f"bn_minus_plain_{primary}_mean"]
+    if mean == mean:  # not NaN
+        lines.append(f"bn - plain {primary}: {mean:+.4g} (95% CI {lo:+.4g} to {hi:+.4g})  winner: {result['winner']}")
+    else:
+        lines.append(f"bn - plain {primary}: n/a (no seed with both variants finite)  winner: {result['winner']}")
+    if diverged:
+        lines.append(f"diverged and left out: {', '.join(diverged)}")
+    if all(bad[v] >= result["seeds"] for v in VARIANTS):
+        lines.append("every seed diverged (non-finite loss): no finite model, nothing registered, champion unchanged")
     if result.get("promotion"):
         p = result["promotion"]
         lines.append(f"registry: {p['model_name']} v{p['version']} {'promoted to @champion' if p['promoted'] else 'registered; champion kept'} ({p['reason']})")
@@ -319,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bnpipe: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        print(f"bnpipe: {exc or 'interrupted'}; open MLflow runs were ended KILLED", file=sys.stderr)
+        print(f"bnpipe: {str(exc) or 'interrupted'}; open MLflow runs were ended KILLED", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug
         if args.debug:
@@ -327,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         from bnpipe.catalog import CatalogError
 
         code = 2 if isinstance(exc, CatalogError) else 1
-        message = str(exc).strip() or type(exc).__name__
+        message = error_line(exc, settings)
         print(f"bnpipe: error: {message}", file=sys.stderr)
         if "\n" not in message:
             print("(run with --debug for the traceback)", file=sys.stderr)

@@ -77,7 +77,7 @@ def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024
         if path.stat().st_size > max_bytes:
             raise DownloadError(f"{shown}: file is larger than the {max_bytes} byte cap")
         return path.read_bytes()
-    request = urllib.request.Request(url, headers={"User-Agent": "bnpipe"})
+    request = _http_request(url)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             expected = response.length  # http.client's parsed Content-Length, or None
@@ -99,6 +99,27 @@ def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024
             f"{shown}: truncated body ({len(body)} of {expected} bytes)", transient=True
         )
     return body
+
+
+def _http_request(url: str) -> urllib.request.Request:
+    """A GET for ``url``; ``user:password@`` in it becomes HTTP Basic auth.
+
+    urllib would otherwise take ``user:password@host`` for the host name and fail
+    with "Name or service not known". The header is not sent on to a redirect.
+    """
+    parts = urllib.parse.urlsplit(url)
+    request = urllib.request.Request(
+        urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])),
+        headers={"User-Agent": "bnpipe"},
+    )
+    if parts.username is not None or parts.password is not None:
+        import base64
+
+        user = urllib.parse.unquote(parts.username or "")
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        request.add_unredirected_header("Authorization", f"Basic {token}")
+    return request
 
 
 def http_client_errors() -> tuple[type[BaseException], ...]:
@@ -147,7 +168,9 @@ class DataCache:
     def _pointer(self, dataset: str) -> Path:
         return self.root / dataset / "latest.json"
 
-    def store(self, dataset: str, url: str, data: bytes) -> Snapshot:
+    def store(self, dataset: str, url: str, data: bytes, *, promote: bool = True) -> Snapshot:
+        """Keep ``data`` under its SHA-256; with ``promote`` also make it the
+        ``latest`` copy (pass False until the data has passed validation)."""
         digest = hashlib.sha256(data).hexdigest()
         folder = self.root / dataset
         folder.mkdir(parents=True, exist_ok=True)
@@ -162,8 +185,14 @@ class DataCache:
             size=len(data),
             fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        _atomic_write(self._pointer(dataset), json.dumps(snap.to_dict(), indent=2).encode())
+        if promote:
+            self.promote(snap)
         return snap
+
+    def promote(self, snap: Snapshot) -> None:
+        """Point ``latest.json`` at ``snap``: the copy ``offline`` mode falls back to."""
+        record = {**snap.to_dict(), "from_cache": False}
+        _atomic_write(self._pointer(snap.dataset), json.dumps(record, indent=2).encode())
 
     def latest(self, dataset: str) -> Snapshot | None:
         pointer = self._pointer(dataset)
@@ -197,13 +226,17 @@ def download(
     timeout: float = 30.0,
     max_bytes: int = 200 * 1024 * 1024,
     offline: bool = False,
+    promote: bool = True,
     log: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Snapshot:
     """Download ``spec``'s CSV into the cache and return the snapshot.
 
     ``offline=True`` skips the network and returns the last good copy (with a
-    warning), or fails when there is none.
+    warning), or fails when there is none. ``promote=False`` keeps the download
+    but leaves ``latest`` where it was: the caller promotes the snapshot with
+    :meth:`DataCache.promote` once the data has passed validation, so bad data
+    never replaces the last good copy.
     """
     url = spec.source_url(mirror)
     if offline:
@@ -231,7 +264,7 @@ def download(
         raise DownloadError(
             f"{spec.name}: {redact(url)}: sha256 {digest} does not match the catalog pin {spec.sha256}"
         )
-    return cache.store(spec.name, url, data)
+    return cache.store(spec.name, url, data, promote=promote)
 
 
 def read_csv(path: Path):

@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from bnpipe.processes import is_alive, proc_stat
 from bnpipe.settings import Settings
 
 HOST = "127.0.0.1"
@@ -236,29 +237,6 @@ def stack_env(cfg: StackConfig) -> dict[str, str]:
 # ----------------------------------------------------------------------------- processes
 
 
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields of /proc/<pid>/stat after the command name (state first), or None."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return raw[raw.rfind(")") + 2 :].split()
-
-
-def is_alive(pid: int) -> bool:
-    """True for a running process; a zombie (exited, not yet reaped) is dead."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = _proc_stat(pid)
-    return stat is None or stat[0] not in ("Z", "X")
-
-
 def _is_component(pid: int, c: Component) -> bool:
     """The process behind a pid file is still ours (guards against PID reuse)."""
     if not is_alive(pid):
@@ -276,7 +254,7 @@ def _children_map() -> dict[int, list[int]]:
     with contextlib.suppress(OSError):
         for entry in os.scandir("/proc"):
             if entry.name.isdigit():
-                stat = _proc_stat(int(entry.name))
+                stat = proc_stat(int(entry.name))
                 if stat and len(stat) > 1:
                     children.setdefault(int(stat[1]), []).append(int(entry.name))
     return children

@@ -8,13 +8,17 @@ MLflow is imported lazily: ``bnpipe datasets`` never pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+
+from bnpipe.processes import is_alive
 
 PARENT_TAG = "mlflow.parentRunId"
 OWNER_HOST_TAG = "bnpipe.host"
@@ -37,19 +41,16 @@ def registered_model_name(dataset: str) -> str:
 def redact_uri(uri: str) -> str:
     """A tracking URI without credentials, for messages and logs."""
     parts = urllib.parse.urlsplit(uri)
-    if parts.password or parts.username:
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc += f":{parts.port}"
-        parts = parts._replace(netloc=netloc)
-    return urllib.parse.urlunsplit(parts)
+    if not (parts.password or parts.username):
+        return uri  # unchanged: urlunsplit would turn sqlite:////abs/path into sqlite://abs/path
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def artifact_root_for(tracking_uri: str, default_root: Path) -> str | None:
     """Where a new experiment keeps artifacts: beside a SQLite store; the
     server's own choice for an http(s) store."""
     if tracking_uri.startswith("sqlite:///"):
-        db = Path(tracking_uri.removeprefix("sqlite:///"))
+        db = Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
         if not db.is_absolute():
             db = Path.cwd() / db
         return (db.parent / "mlartifacts").resolve().as_uri()
@@ -71,15 +72,45 @@ def connect(tracking_uri: str):
     if tracking_uri.startswith("sqlite:///"):
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri)
-    client = MlflowClient(tracking_uri)
     try:
-        client.search_experiments(max_results=1)
+        with _store_init_lock(tracking_uri):
+            client = MlflowClient(tracking_uri)  # creates and migrates a new SQLite store
+            client.search_experiments(max_results=1)
     except Exception as exc:  # noqa: BLE001 - any failure here means "unusable store"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # MLflow wraps urllib3's wrapping of the socket error: show the socket error
+        root = re.search(r"\[Errno -?\d+\] [^\"')]+", first)
         raise TrackingError(
-            f"MLflow tracking store {redact_uri(tracking_uri)} is unreachable: {first}"
+            f"MLflow tracking store {redact_uri(tracking_uri)} is unreachable: {root.group(0) if root else first}"
         ) from None
     return client
+
+
+@contextlib.contextmanager
+def _store_init_lock(tracking_uri: str) -> Iterator[None]:
+    """Serialise opening a SQLite store across processes on this machine.
+
+    MLflow creates and migrates a new SQLite store's tables when a client first
+    opens it; two flow runs starting at once against a fresh ``mlflow.db`` would
+    both run the migrations and one fails half-way (``AttributeError:
+    dimension_attributes``). The lock lives in the temp folder, keyed by the
+    database path, so the project folder gets no extra file.
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+    import hashlib
+    import tempfile
+
+    db = Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0]).resolve()
+    key = hashlib.sha256(str(db).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"bnpipe-mlflow-{key}.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def ensure_experiment(client, name: str, artifact_location: str | None) -> str:
@@ -188,16 +219,6 @@ def close_open_runs(client, experiment_id: str, *, parent_id: str, status: str =
     return closed
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def close_stale_runs(client, experiment_id: str) -> list[str]:
     """End KILLED the runs whose owning process died (SIGKILL, a crashed worker).
 
@@ -216,7 +237,7 @@ def close_stale_runs(client, experiment_id: str) -> list[str]:
         if PARENT_TAG not in r.data.tags
         and r.data.tags.get(OWNER_HOST_TAG) == host
         and r.data.tags.get(OWNER_PID_TAG, "").isdigit()
-        and not _alive(int(r.data.tags[OWNER_PID_TAG]))
+        and not is_alive(int(r.data.tags[OWNER_PID_TAG]))
     }
     closed = []
     for run in running:
@@ -256,7 +277,7 @@ def log_child_run(
     try:
         log_params(client, run_id, {"variant": variant, "seed": seed, **params})
         log_curves(client, run_id, history)
-        finite = {k: v for k, v in metrics.items() if not math.isnan(v)}
+        finite = {k: v for k, v in metrics.items() if math.isfinite(v)}  # as SeedResult.diverged
         log_metrics(client, run_id, finite)
         diverged = any(not math.isfinite(v) for vs in history.values() for v in vs[-1:]) or len(finite) < len(metrics)
         if diverged:
