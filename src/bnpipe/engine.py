@@ -22,38 +22,57 @@ Two engines (``TrainConfig.engine``):
 ``"fit"``
     The notebook's way, for comparison: ``model.compile(optimizer, loss)`` and
     ``model.fit`` on numpy arrays, history from ``fit``'s ``History``.
+    Caveat (Keras 3.15 / TF 2.21, verified by recording the batches): once a
+    global seed is set, which this engine does for reproducible weights,
+    ``fit(shuffle=True)`` on numpy arrays draws ONE permutation and reuses it
+    every epoch (the ``tf.random.shuffle`` in Keras' tf.data pipeline is
+    re-instantiated with the same op seed each epoch). Unseeded ``fit`` (the
+    notebook) and the compiled engine reshuffle every epoch. Fed the same row
+    orders, the two engines agree to ~1e-7 (see tests/unit/test_engine.py).
 
 Seeds (the design choice, decided by measurement). Tracing and XLA compile
-cost ~3-5 s per (variant, data shapes, config) on this 2-core machine, while a
-warm 1000-epoch run costs ~0.2-0.5 s. So the compiled loop is traced and
-compiled ONCE per (variant, task, data shapes, config) and cached in this
-module; every seed reuses it: the model's variables are assigned the initial
-weights of a freshly built model seeded with ``keras.utils.set_random_seed``
-(so a seed's initial weights are exactly those ``fit`` would start from), the
-optimizer's variables (slots, iteration counter, learning rate) are restored
-to their just-built values, the loop runs, and the trained weights (including
-BatchNormalization's moving statistics) are copied into that per-seed model,
-which is returned. Stacking K seeds' weights into one graph was measured too
-(``tf.vectorized_map`` over ``Model.stateless_call`` with stacked variables,
-Keras RMSprop on the stacked variables): it was NOT faster per model
-(~24-27 us per model-step at K=10 and K=40 vs ~30-37 us sequential; pfor
-turns the small matmuls into batched dots whose cost grows linearly in K) and
-it compiles a new graph per K (7-29 s cold), so sequential reuse is used.
-Reproducibility: the same seed gives bit-identical results with the same
-config and data, independent of which other seeds are trained alongside.
+cost ~3-5 s per (variant, data shapes, config) on the 2-core dev machine
+(~1 s tracing, 2-3 s XLA), while a warm 1000-epoch run costs ~0.2-0.5 s. So
+the compiled loop is traced and compiled ONCE per (variant, task, data shapes,
+config), cached in this module, and every seed reuses it: the model's
+variables get the initial weights of a fresh model built after
+``keras.utils.set_random_seed(seed)`` (exactly the weights ``fit`` starts from
+for that seed), the optimizer's variables (slots, iteration counter, learning
+rate) are restored to their just-built values, the loop runs, and the trained
+weights (BatchNormalization's moving statistics included) are copied into
+that per-seed model, which is returned. The next seed's model is built on a
+helper thread while the current seed trains. Stacking K seeds' weights into
+one graph was measured as the alternative (``tf.vectorized_map`` over
+``Model.stateless_call`` with [K, ...] variables, the Keras optimizer on the
+stacked variables, per-seed shuffles): ~24-27 us per model and step at K=10
+and K=40 against ~30-37 us sequential, i.e. no real gain, because pfor turns
+the tiny matmuls into batched dots whose cost grows linearly with K; and it
+compiles a new graph for every K (7-29 s cold), so sequential reuse won.
+(A hand-vectorised einsum re-implementation of the nets might do better, but
+it would no longer train the Keras models as they are.)
+Reproducibility: a seed gives bit-identical results for the same config and
+data, whichever other seeds are trained in the same call.
 
 Threads: TensorFlow's intra-/inter-op pools are set to the number of CPUs
-(both cores here) when the engine first loads TensorFlow, if TF has not been
-initialised yet. ``train_seeds`` is thread-safe: concurrent calls for
-different variants/data sets run in parallel on their own compiled functions;
-calls that need the same cached function take turns.
+when the engine first loads TensorFlow (if TF is not initialised yet). The
+compiled loop itself runs its tiny ops on one core (XLA:CPU executes them in
+sequence; the pool size made no measurable difference), so the second core
+pays off through concurrency: ``train_seeds`` is thread-safe, concurrent calls
+for different variants/data sets run in parallel on their own compiled loops
+(calls needing the same cached loop take turns), and model building overlaps
+training.
 
 Persistent XLA cache: if ``BNPIPE_XLA_CACHE_DIR`` is set, the engine adds
 ``--tf_xla_persistent_cache_directory=<dir>`` to ``TF_XLA_FLAGS`` before it
 imports TensorFlow, unless ``TF_XLA_FLAGS`` already names a persistent cache
 directory (an explicit setting wins). It only takes effect if TensorFlow has
 not read its XLA flags yet, i.e. set it before anything in the process
-compiles with XLA. Compiled executables are then reused across processes.
+compiles with XLA. Executables are then reused across processes (measured:
+first call 2.1 -> 1.1 s for plain, 3.6 -> 1.8 s for bn; tracing is not
+cached). Loading an entry logs two harmless ERROR lines from TF (a
+text-format parse attempt, and "+prefer-no-scatter/gather" tuning flags
+reported as missing CPU features); ``TF_CPP_MIN_LOG_LEVEL=3`` hides them. The
+cache is specific to the CPU type: do not share it between machines.
 
 Nothing here imports Prefect or MLflow, and importing this module does not
 load TensorFlow.
@@ -120,8 +139,8 @@ class TrainedModel:
 
 _SETUP_LOCK = threading.Lock()
 _TF_CONFIGURED = False
-# Keras' global seed state is process-wide: seeding and building a model must not
-# interleave between threads, or initial weights stop being reproducible.
+# keras.utils.set_random_seed also seeds Python's, NumPy's and TF's process-wide
+# generators (Keras' own seed state is thread-local): seed and build one model at a time.
 _BUILD_LOCK = threading.Lock()
 
 
@@ -149,7 +168,10 @@ def _configure_tf() -> None:
             os.environ["TF_XLA_FLAGS"] = flags
         import tensorflow as tf
 
-        n = os.cpu_count() or 1
+        try:
+            n = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            n = os.cpu_count() or 1
         try:
             tf.config.threading.set_intra_op_parallelism_threads(n)
             tf.config.threading.set_inter_op_parallelism_threads(n)
@@ -275,7 +297,7 @@ class _CompiledTrainer:
         def step(xb, yb):
             with tf.GradientTape() as tape:
                 loss = loss_fn(yb, model(xb, training=True))
-            optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+            optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights, strict=True))
             return loss
 
         losses = tf.TensorArray(tf.float32, size=cfg.epochs)
@@ -331,13 +353,25 @@ def _trainer_for(variant, task, shapes, config) -> _CompiledTrainer:
 
 
 def _train_compiled(variant, task, x, y, x_val, y_val, seeds, config, on_epoch_block):
+    from concurrent.futures import ThreadPoolExecutor
+
     shapes = (x.shape[0], x.shape[1], y.shape[1], x_val.shape[0])
     results = []
     t0 = time.perf_counter()
     trainer = _trainer_for(variant, task, shapes, config)
-    with trainer.lock:
-        for seed in seeds:
-            model = _seeded_model(variant, task, shapes[1], shapes[2], seed)
+
+    def build(seed):
+        return _seeded_model(variant, task, shapes[1], shapes[2], seed)
+
+    # The next seed's model is built (Python, ~50 ms) on a helper thread while the
+    # current seed trains (XLA, GIL released). Keras' seed state is thread-local,
+    # and seeding + building happen together on the helper thread.
+    with trainer.lock, ThreadPoolExecutor(max_workers=1) as helper:
+        upcoming = helper.submit(build, seeds[0])
+        for i, seed in enumerate(seeds):
+            model = upcoming.result()
+            if i + 1 < len(seeds):
+                upcoming = helper.submit(build, seeds[i + 1])
             history = trainer.train(model, x, y, x_val, y_val, seed)
             t1 = time.perf_counter()
             results.append(TrainedModel(seed, model, history, t1 - t0))
