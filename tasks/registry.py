@@ -40,14 +40,19 @@ def register_best(
     with registry.registry_lock(settings.state_dir / "locks" / f"registry-{spec.name}.lock"):
         client = parent.client
         champion = registry.current_champion(client, name)
-        champion_pred = None
+        champion_pred, champion_error = None, None
         if champion is not None:
-            model = mlflow.pyfunc.load_model(f"models:/{name}@{registry.CHAMPION}")
-            frame = model.predict(data.split.test[list(spec.features)])
-            champion_pred = registry.prediction_array(frame, spec.task, data.pre.classes)
+            try:
+                model = mlflow.pyfunc.load_model(f"models:/{name}@{registry.CHAMPION}")
+                rows = registry.conform(data.split.test[list(spec.features)], model.metadata.get_input_schema())
+                frame = model.predict(rows)
+                champion_pred = registry.prediction_array(frame, spec.task, data.pre.classes)
+            except Exception as exc:  # noqa: BLE001 - a champion that cannot score today's rows is beaten
+                champion_error = str(exc).strip().splitlines()[0][:300]
+                logger.warning("%s: champion v%s cannot score today's test rows: %s", spec.name, champion.version, champion_error)
         promote, reason, score, champ_score, interval = registry.decide(
             task=spec.task, metric=summary.primary, y_true=data.y_test_true,
-            challenger_pred=best.predictions, champion_pred=champion_pred,
+            challenger_pred=best.predictions, champion_pred=champion_pred, champion_error=champion_error,
         )
         decision = registry.Decision(
             model_name=name, promoted=promote, reason=reason, metric=summary.primary,

@@ -77,6 +77,20 @@ def prediction_array(frame, task: str, classes: list[str]) -> np.ndarray:
     return np.asarray(frame["prediction"], dtype=float)
 
 
+def conform(rows, schema):
+    """Cast raw rows to a served model's input schema where that is lossless
+    (an integer column where the signature says double), so a champion logged
+    with other column types still scores today's rows."""
+    if schema is None:
+        return rows
+    rows = rows.copy()
+    for spec in schema.inputs:
+        name, kind = spec.name, str(spec.type).lower()
+        if name in rows and kind.endswith("double") and np.issubdtype(rows[name].dtype, np.integer):
+            rows[name] = rows[name].astype("float64")
+    return rows
+
+
 def decide(
     *,
     task: str,
@@ -84,13 +98,20 @@ def decide(
     y_true: np.ndarray,
     challenger_pred: np.ndarray,
     champion_pred: np.ndarray | None,
+    champion_error: str | None = None,
 ) -> tuple[bool, str, float, float | None, dict]:
-    """(promote, reason, challenger score, champion score, interval) on today's rows."""
+    """(promote, reason, challenger score, champion score, interval) on today's rows.
+
+    A champion that cannot score today's (validated) rows at all, for example
+    after a schema change, is beaten by a challenger that can; the reason says so.
+    """
     from bnpipe import evaluation, stats
 
     score = evaluation.evaluate(task, y_true, challenger_pred)[metric]
     if not np.isfinite(score):
         return False, f"challenger's {metric} is not finite", score, None, {}
+    if champion_error is not None:
+        return True, f"the champion cannot score today's test rows ({champion_error})", score, None, {}
     if champion_pred is None:
         return True, "first version: no champion yet", score, None, {}
     champ = evaluation.evaluate(task, y_true, champion_pred)[metric]

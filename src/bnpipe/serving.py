@@ -1,6 +1,12 @@
 """The logged model: raw CSV rows in, predictions out, preprocessing inside.
 
 Imported only where a model is logged or loaded (it imports MLflow).
+
+The model needs ``bnpipe`` importable where it is loaded (this project's
+environment; ``mlflow models serve --env-manager local``). It does not ship a
+copy of the package with ``code_paths``: loading such a model puts that copy
+first on ``sys.path`` and evicts the running ``bnpipe`` modules, so a flow
+that scores the old champion would continue on the champion's old code.
 Serving cannot skew from training: the fitted :class:`Preprocessor` travels
 with the Keras weights as an artifact of the same MLflow model.
 """
@@ -28,7 +34,6 @@ PIP_REQUIREMENTS = [
     "pyyaml==6.0.3",
     "mlflow==3.17.2",
 ]
-_CODE_PATH = str(Path(__file__).resolve().parent)  # ships bnpipe with the model
 
 
 class BnpipeModel(mlflow.pyfunc.PythonModel):
@@ -94,7 +99,6 @@ def log_model(keras_model, pre: Preprocessor, *, name: str = "model"):
             name=name,
             python_model=BnpipeModel(),
             artifacts={"keras_model": str(model_path), "preprocessor": str(pre_path)},
-            code_paths=[_CODE_PATH],
             signature=signature(pre),
             pip_requirements=PIP_REQUIREMENTS,
         )
