@@ -35,9 +35,7 @@ $(STAMP): pyproject.toml requirements.lock
 run: setup ## the main job: compare plain vs bn on boston and iris at the notebook's defaults
 	$(VENV)/bin/bnpipe run boston iris
 
-test: setup ## every test: lint, architecture contracts, unit, task, flow and e2e
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/lint-imports
+test: setup lint ## every test: lint, architecture contracts, unit, flow, e2e and faults
 	$(VENV)/bin/pytest
 
 test-fast: setup ## the quick layer only (no TensorFlow training, no servers)

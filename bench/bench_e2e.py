@@ -42,7 +42,16 @@ def pipeline_seconds(epochs: int, mirror: Path) -> tuple[float, str]:
             "PREFECT_HOME": f"{tmp}/prefect",
             "PREFECT_API_URL": "",
         }
-        cmd = [str(REPO / ".venv" / "bin" / "bnpipe"), "run", "boston", "iris", "--epochs", str(epochs), "--seeds", "1"]
+        cmd = [
+            str(REPO / ".venv" / "bin" / "bnpipe"),
+            "run",
+            "boston",
+            "iris",
+            "--epochs",
+            str(epochs),
+            "--seeds",
+            "1",
+        ]
         started = time.perf_counter()
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - started
@@ -59,7 +68,10 @@ def main(argv=None) -> int:
     print(bt.machine(), flush=True)
 
     pipe, out = pipeline_seconds(args.epochs, mirror)
-    print(f"bnpipe run boston iris --epochs {args.epochs} --seeds 1: {pipe:.1f} s (fresh process, everything included)", flush=True)
+    print(
+        f"bnpipe run boston iris --epochs {args.epochs} --seeds 1: {pipe:.1f} s (fresh process, everything included)",
+        flush=True,
+    )
 
     data = bt.load_data(mirror)
     notebook = bt.fit_method("notebook fit (numpy)", bt._fit_numpy, data, args.epochs)
@@ -68,7 +80,9 @@ def main(argv=None) -> int:
     print(f"{'what':<58} {'seconds':>9} {'x faster':>9}")
     print(f"{'notebook: fit of the four models (training only)':<58} {nb:>9.1f} {1.0:>9.1f}")
     print(f"{'bnpipe run boston iris --seeds 1 (end to end)':<58} {pipe:>9.1f} {nb / pipe:>9.1f}")
-    print(f"target: end to end >= 5x faster than the notebook's training: {nb / pipe:.1f}x -> {'MET' if nb / pipe >= 5 else 'NOT MET'}")
+    print(
+        f"target: end to end >= 5x faster than the notebook's training: {nb / pipe:.1f}x -> {'MET' if nb / pipe >= 5 else 'NOT MET'}"
+    )
     return 0
 
 

@@ -40,16 +40,27 @@ def bn_comparison(
     Defaults are the notebook's: RMSprop, batch 32, 1000 epochs, raw inputs.
     """
     config = RunConfig(
-        epochs=epochs, seeds=seeds, batch_size=batch_size, optimizer=optimizer,
-        learning_rate=learning_rate, input_scaling=input_scaling, split_seed=split_seed, engine=engine,
+        epochs=epochs,
+        seeds=seeds,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        input_scaling=input_scaling,
+        split_seed=split_seed,
+        engine=engine,
     )
     settings = load_settings()
     catalog = load_catalog(settings.catalog_path)
     specs = [get_spec(catalog, name) for name in datasets]  # fail fast on an unknown name
-    return {spec.name: compare_dataset(spec, config, settings, register=register_model, offline=offline) for spec in specs}
+    return {
+        spec.name: compare_dataset(spec, config, settings, register=register_model, offline=offline)
+        for spec in specs
+    }
 
 
-def compare_dataset(spec, config: RunConfig, settings: Settings, *, register: bool, offline: bool) -> dict:
+def compare_dataset(
+    spec, config: RunConfig, settings: Settings, *, register: bool, offline: bool
+) -> dict:
     """One dataset's comparison; its MLflow runs end FAILED/KILLED on any error."""
     lr = effective_learning_rate(config.optimizer, config.learning_rate)
     parent = open_parent_run(spec, config, settings, lr)
@@ -60,7 +71,9 @@ def compare_dataset(spec, config: RunConfig, settings: Settings, *, register: bo
         results = [r for variant in VARIANTS for r in train_variant(variant, spec, data, config)]
         results = log_seed_runs(parent, results, data, config, lr, snap.sha256)
         summary = summarize_comparison(parent, spec, results)
-        decision = register_best(parent, spec, data, results, summary, settings) if register else None
+        decision = (
+            register_best(parent, spec, data, results, summary, settings) if register else None
+        )
         publish_report(parent, spec, snap, data, results, summary, validation_summary, decision)
     except BaseException as exc:
         get_run_logger().error("%s: comparison failed: %s", spec.name, exc)

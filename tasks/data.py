@@ -15,7 +15,9 @@ from bnpipe.tracking import ParentRun
 
 
 @task(name="download", cache_policy=NO_CACHE, timeout_seconds=900)
-def download_dataset(spec: DatasetSpec, settings: Settings, parent: ParentRun, offline: bool = False) -> ingest.Snapshot:
+def download_dataset(
+    spec: DatasetSpec, settings: Settings, parent: ParentRun, offline: bool = False
+) -> ingest.Snapshot:
     """Fetch the CSV (mirror-aware, retried with backoff) into the content-addressed cache;
     tag the parent run with its SHA-256 lineage id."""
     logger = get_run_logger()
@@ -37,7 +39,9 @@ def download_dataset(spec: DatasetSpec, settings: Settings, parent: ParentRun, o
 
 
 @task(name="validate", cache_policy=NO_CACHE, timeout_seconds=600)
-def validate_dataset(spec: DatasetSpec, snap: ingest.Snapshot, settings: Settings, parent: ParentRun) -> tuple[pd.DataFrame, str]:
+def validate_dataset(
+    spec: DatasetSpec, snap: ingest.Snapshot, settings: Settings, parent: ParentRun
+) -> tuple[pd.DataFrame, str]:
     """Check the CSV against ``expectations/<suite>.json``; keep the report locally
     and on the parent run; stop the flow before training when it fails.
 
@@ -48,7 +52,9 @@ def validate_dataset(spec: DatasetSpec, snap: ingest.Snapshot, settings: Setting
     report = validation.validate(df, settings.expectations_dir / f"{spec.suite}.json", spec.name)
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     local = settings.reports_dir / f"{spec.name}-{snap.sha256[:12]}-validation.json"
-    local.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str), "utf-8")
+    local.write_text(
+        json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str), "utf-8"
+    )
     parent.log_json(report.to_dict(), "validation.json")
     parent.tag({"validation": "passed" if report.success else "failed", "data_rows": report.rows})
     logger = get_run_logger()
@@ -56,5 +62,11 @@ def validate_dataset(spec: DatasetSpec, snap: ingest.Snapshot, settings: Setting
         raise validation.DataValidationError(report)
     if not snap.from_cache:
         ingest.DataCache(settings.cache_dir).promote(snap)  # the new last good copy
-    logger.info("%s: %d rows passed %d expectations of suite %r", spec.name, report.rows, report.evaluated, spec.suite)
+    logger.info(
+        "%s: %d rows passed %d expectations of suite %r",
+        spec.name,
+        report.rows,
+        report.evaluated,
+        spec.suite,
+    )
     return df, report.summary()

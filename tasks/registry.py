@@ -9,8 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from bnpipe import registry, tracking
 from bnpipe.catalog import DatasetSpec
-from bnpipe.comparison import ComparisonSummary, SeedResult, best_result
-from bnpipe.evaluation import higher_is_better
+from bnpipe.comparison import ComparisonSummary, SeedResult
 from bnpipe.features import Encoded
 from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
@@ -31,7 +30,7 @@ def register_best(
 
     logger = get_run_logger()
     leader = summary.leader()
-    best = best_result([r for r in results if r.variant == leader], summary.primary, higher_is_better(summary.primary))
+    best = summary.best([r for r in results if r.variant == leader])
     if best is None or best.model_uri is None:
         logger.warning("%s: every seed diverged; nothing registered, champion unchanged", spec.name)
         parent.tag({"promotion": "skipped: no finite model"})
@@ -44,31 +43,66 @@ def register_best(
         if champion is not None:
             try:
                 model = mlflow.pyfunc.load_model(f"models:/{name}@{registry.CHAMPION}")
-                rows = registry.conform(data.split.test[list(spec.features)], model.metadata.get_input_schema())
+                rows = registry.conform(
+                    data.split.test[list(spec.features)], model.metadata.get_input_schema()
+                )
                 frame = model.predict(rows)
                 champion_pred = registry.prediction_array(frame, spec.task, data.pre.classes)
             except Exception as exc:  # noqa: BLE001 - a champion that cannot score today's rows is beaten
                 champion_error = str(exc).strip().splitlines()[0][:300]
-                logger.warning("%s: champion v%s cannot score today's test rows: %s", spec.name, champion.version, champion_error)
+                logger.warning(
+                    "%s: champion v%s cannot score today's test rows: %s",
+                    spec.name,
+                    champion.version,
+                    champion_error,
+                )
         promote, reason, score, champ_score, interval = registry.decide(
-            task=spec.task, metric=summary.primary, y_true=data.y_test_true,
-            challenger_pred=best.predictions, champion_pred=champion_pred, champion_error=champion_error,
+            task=spec.task,
+            metric=summary.primary,
+            y_true=data.y_test_true,
+            challenger_pred=best.predictions,
+            champion_pred=champion_pred,
+            champion_error=champion_error,
         )
         decision = registry.Decision(
-            model_name=name, promoted=promote, reason=reason, metric=summary.primary,
-            challenger_run_id=best.run_id, challenger_variant=best.variant, challenger_score=score,
+            model_name=name,
+            promoted=promote,
+            reason=reason,
+            metric=summary.primary,
+            challenger_run_id=best.run_id,
+            challenger_variant=best.variant,
+            challenger_score=score,
             previous_champion=str(champion.version) if champion is not None else None,
-            champion_score=champ_score, interval=interval,
+            champion_score=champ_score,
+            interval=interval,
         )
         registry.register(
-            client, decision, best.model_uri,
-            tags={"dataset": spec.name, "variant": best.variant, "seed": str(best.seed), "parent_run_id": parent.run_id},
+            client,
+            decision,
+            best.model_uri,
+            tags={
+                "dataset": spec.name,
+                "variant": best.variant,
+                "seed": str(best.seed),
+                "parent_run_id": parent.run_id,
+            },
         )
     parent.log_text(registry.decision_json(decision), "promotion.json")
-    parent.tag({
-        "promotion": "promoted" if decision.promoted else "kept",
-        "registered_version": decision.version,
-        "champion_version": decision.version if decision.promoted else (decision.previous_champion or ""),
-    })
-    logger.info("%s: registered %s version %s; %s: %s", spec.name, name, decision.version, "PROMOTED to champion" if promote else "champion kept", reason)
+    parent.tag(
+        {
+            "promotion": "promoted" if decision.promoted else "kept",
+            "registered_version": decision.version,
+            "champion_version": decision.version
+            if decision.promoted
+            else (decision.previous_champion or ""),
+        }
+    )
+    logger.info(
+        "%s: registered %s version %s; %s: %s",
+        spec.name,
+        name,
+        decision.version,
+        "PROMOTED to champion" if promote else "champion kept",
+        reason,
+    )
     return decision

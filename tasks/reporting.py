@@ -21,17 +21,33 @@ from bnpipe.tracking import ParentRun
 
 def results_table(summary: ComparisonSummary) -> tuple[list[str], list[list[str]]]:
     """The per-variant mean ± std table: the terminal, the report and Prefect show this."""
-    return report.comparison_headers(summary.metrics), report.comparison_table(summary.summaries, summary.metrics)
+    return report.comparison_headers(summary.metrics), report.comparison_table(
+        summary.summaries, summary.metrics
+    )
 
 
 @task(name="summarize", cache_policy=NO_CACHE)
-def summarize_comparison(parent: ParentRun, spec: DatasetSpec, results: Sequence[SeedResult]) -> ComparisonSummary:
+def summarize_comparison(
+    parent: ParentRun, spec: DatasetSpec, results: Sequence[SeedResult]
+) -> ComparisonSummary:
     """Mean ± std per variant and bn − plain paired bootstrap intervals; logged on the parent run."""
     summary = summarize_results(spec.name, spec.task, results)
     parent.log_metrics(summary.parent_metrics())
-    parent.tag({"winner": summary.winner, "primary_metric": summary.primary, "diverged_seeds": len(summary.diverged)})
+    parent.tag(
+        {
+            "winner": summary.winner,
+            "primary_metric": summary.primary,
+            "diverged_seeds": len(summary.diverged),
+        }
+    )
     headers, rows = results_table(summary)
-    get_run_logger().info("%s: winner %s on %s\n%s", spec.name, summary.winner, summary.primary, report.format_table(rows, headers))
+    get_run_logger().info(
+        "%s: winner %s on %s\n%s",
+        spec.name,
+        summary.winner,
+        summary.primary,
+        report.format_table(rows, headers),
+    )
     return summary
 
 
@@ -48,7 +64,7 @@ def publish_report(
 ) -> None:
     """Plots (learning curves; confusion matrix or predicted vs actual), ``comparison.html``
     and ``comparison.md`` on the parent run, and the table as a Prefect artifact."""
-    groups = by_variant([r for r in results])
+    groups = by_variant(results)
     plots: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -58,25 +74,37 @@ def publish_report(
             title=f"{spec.name}: training and validation loss per epoch (mean, band over seeds)",
         )
         plots["Learning curves"] = "learning_curves.png"
-        best = {v: _best(rs, summary) for v, rs in groups.items()}
+        best = {v: summary.best(rs) for v, rs in groups.items()}
         if spec.task == "classification":
             for v, r in best.items():
                 if r is not None:
                     name = f"confusion_{v}.png"
                     report.plot_confusion_matrix(
-                        data.y_test_true, np.asarray(r.predictions).argmax(axis=1), data.pre.classes,
-                        out / name, title=f"{spec.name}: {v} (seed {r.seed}) on the test rows",
+                        data.y_test_true,
+                        np.asarray(r.predictions).argmax(axis=1),
+                        data.pre.classes,
+                        out / name,
+                        title=f"{spec.name}: {v} (seed {r.seed}) on the test rows",
                     )
                     plots[f"Confusion matrix, {v}"] = name
         else:
             report.plot_predicted_vs_actual(
-                data.y_test_true, {v: r.predictions for v, r in best.items() if r is not None},
-                out / "predicted_vs_actual.png", title=f"{spec.name}: predicted vs actual on the test rows",
+                data.y_test_true,
+                {v: r.predictions for v, r in best.items() if r is not None},
+                out / "predicted_vs_actual.png",
+                title=f"{spec.name}: predicted vs actual on the test rows",
                 target=spec.target_column,
             )
             plots["Predicted vs actual"] = "predicted_vs_actual.png"
         headers, rows = results_table(summary)
-        lineage = {"dataset": spec.name, "url": snap.url, "sha256": snap.sha256, "bytes": snap.size, "rows": len(data.split.train) + len(data.split.val) + len(data.split.test), "train/val/test rows": f"{len(data.x_train)}/{len(data.x_val)}/{len(data.x_test)}"}
+        lineage = {
+            "dataset": spec.name,
+            "url": snap.url,
+            "sha256": snap.sha256,
+            "bytes": snap.size,
+            "rows": len(data.split.train) + len(data.split.val) + len(data.split.test),
+            "train/val/test rows": f"{len(data.x_train)}/{len(data.x_val)}/{len(data.x_test)}",
+        }
         html = report.render_html_report(
             dataset=spec.name,
             lineage=lineage,
@@ -97,19 +125,18 @@ def publish_report(
     try:
         from prefect.artifacts import create_markdown_artifact
 
-        create_markdown_artifact(markdown=markdown_report(spec, summary, decision), key=f"bn-comparison-{spec.name}", description=f"plain vs bn on {spec.name}")
+        create_markdown_artifact(
+            markdown=markdown_report(spec, summary, decision),
+            key=f"bn-comparison-{spec.name}",
+            description=f"plain vs bn on {spec.name}",
+        )
     except Exception as exc:  # noqa: BLE001 - the UI artifact is a convenience
         get_run_logger().warning("could not create the Prefect artifact: %s", exc)
 
 
-def _best(rs: Sequence[SeedResult], summary: ComparisonSummary) -> SeedResult | None:
-    from bnpipe.comparison import best_result
-    from bnpipe.evaluation import higher_is_better
-
-    return best_result(rs, summary.primary, higher_is_better(summary.primary))
-
-
-def markdown_report(spec: DatasetSpec, summary: ComparisonSummary, decision: Decision | None) -> str:
+def markdown_report(
+    spec: DatasetSpec, summary: ComparisonSummary, decision: Decision | None
+) -> str:
     headers, rows = results_table(summary)
     lines = [
         f"## {spec.name}: plain vs BatchNorm",
@@ -120,8 +147,13 @@ def markdown_report(spec: DatasetSpec, summary: ComparisonSummary, decision: Dec
         "",
         "bn − plain (95% paired t interval over seeds; the bootstrap interval is on the parent run):",
         "",
-        report.markdown_table(report.interval_rows(list(summary.intervals.values())), report.INTERVAL_HEADERS),
+        report.markdown_table(
+            report.interval_rows(list(summary.intervals.values())), report.INTERVAL_HEADERS
+        ),
     ]
     if decision is not None:
-        lines += ["", f"**Champion:** {'promoted' if decision.promoted else 'kept'} — {decision.reason}"]
+        lines += [
+            "",
+            f"**Champion:** {'promoted' if decision.promoted else 'kept'} — {decision.reason}",
+        ]
     return "\n".join(lines) + "\n"

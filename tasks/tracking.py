@@ -20,7 +20,11 @@ from bnpipe.tracking import ParentRun
 def _git_commit(settings: Settings) -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=settings.project_dir, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "HEAD"],
+            cwd=settings.project_dir,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
@@ -28,7 +32,9 @@ def _git_commit(settings: Settings) -> str:
 
 
 @task(name="open-parent-run", cache_policy=NO_CACHE, retries=0)
-def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings, learning_rate: float) -> ParentRun:
+def open_parent_run(
+    spec: DatasetSpec, config: RunConfig, settings: Settings, learning_rate: float
+) -> ParentRun:
     """Create the experiment if needed, end runs a killed process left RUNNING,
     and start this flow run's parent run with its tags and params."""
     from prefect.runtime import flow_run
@@ -42,7 +48,12 @@ def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings, le
     )
     stale = tracking.close_stale_runs(client, exp_id)
     if stale:
-        logger.warning("%s: ended %d run(s) a previous process left RUNNING: %s", spec.name, len(stale), ", ".join(stale))
+        logger.warning(
+            "%s: ended %d run(s) a previous process left RUNNING: %s",
+            spec.name,
+            len(stale),
+            ", ".join(stale),
+        )
     flow_run_id = flow_run.get_id() or "none"
     run_id = tracking.start_run(
         client,
@@ -58,8 +69,21 @@ def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings, le
         },
     )
     parent = ParentRun(settings.tracking_uri, exp_id, run_id)
-    parent.log_params({**_run_params(config, learning_rate), "split_seed": config.split_seed, "seeds": config.seeds, "engine": config.engine})
-    logger.info("%s: MLflow run %s in experiment %s (%s)", spec.name, run_id, tracking.experiment_name(spec.name), tracking.redact_uri(settings.tracking_uri))
+    parent.log_params(
+        {
+            **_run_params(config, learning_rate),
+            "split_seed": config.split_seed,
+            "seeds": config.seeds,
+            "engine": config.engine,
+        }
+    )
+    logger.info(
+        "%s: MLflow run %s in experiment %s (%s)",
+        spec.name,
+        run_id,
+        tracking.experiment_name(spec.name),
+        tracking.redact_uri(settings.tracking_uri),
+    )
     return parent
 
 
@@ -90,7 +114,12 @@ def log_seed_runs(
 ) -> list[SeedResult]:
     """One child run per (variant, seed): params, per-epoch curves, test metrics, model."""
     logger = get_run_logger()
-    params = {**_run_params(config, learning_rate), "engine": config.engine, "split_seed": config.split_seed, "data_sha256": data_sha256}
+    params = {
+        **_run_params(config, learning_rate),
+        "engine": config.engine,
+        "split_seed": config.split_seed,
+        "data_sha256": data_sha256,
+    }
     for r in results:
         r.run_id, r.model_uri = tracking.log_child_run(
             parent.client,

@@ -20,14 +20,21 @@ def encode_dataset(df: pd.DataFrame, spec: DatasetSpec, config: RunConfig) -> En
     data = encode(df, spec, split_seed=config.split_seed, scaling=config.input_scaling)
     get_run_logger().info(
         "%s: %d train / %d validation / %d test rows, %d inputs -> %d outputs, scaling %s",
-        spec.name, len(data.x_train), len(data.x_val), len(data.x_test),
-        data.x_train.shape[1], data.pre.n_outputs, config.input_scaling,
+        spec.name,
+        len(data.x_train),
+        len(data.x_val),
+        len(data.x_test),
+        data.x_train.shape[1],
+        data.pre.n_outputs,
+        config.input_scaling,
     )
     return data
 
 
 @task(name="train", task_run_name="train-{variant}", cache_policy=NO_CACHE)
-def train_variant(variant: str, spec: DatasetSpec, data: Encoded, config: RunConfig) -> list[SeedResult]:
+def train_variant(
+    variant: str, spec: DatasetSpec, data: Encoded, config: RunConfig
+) -> list[SeedResult]:
     """Train ``config.seeds`` seeds of one variant on the same split and score each
     on the held-out test rows."""
     from bnpipe.engine import TrainConfig, train_seeds
@@ -36,7 +43,15 @@ def train_variant(variant: str, spec: DatasetSpec, data: Encoded, config: RunCon
     started = time.perf_counter()
 
     def progress(seed: int, done: int, total: int) -> None:
-        logger.info("%s/%s seed %d: %d/%d epochs (%.1f s)", spec.name, variant, seed, done, total, time.perf_counter() - started)
+        logger.info(
+            "%s/%s seed %d: %d/%d epochs (%.1f s)",
+            spec.name,
+            variant,
+            seed,
+            done,
+            total,
+            time.perf_counter() - started,
+        )
 
     trained = train_seeds(
         variant,
@@ -72,6 +87,17 @@ def train_variant(variant: str, spec: DatasetSpec, data: Encoded, config: RunCon
         )
     diverged = [r.seed for r in results if r.diverged]
     if diverged:
-        logger.warning("%s/%s: seed(s) %s diverged (non-finite loss); they are left out of the comparison", spec.name, variant, diverged)
-    logger.info("%s/%s: %d seeds trained in %.1f s", spec.name, variant, len(results), time.perf_counter() - started)
+        logger.warning(
+            "%s/%s: seed(s) %s diverged (non-finite loss); they are left out of the comparison",
+            spec.name,
+            variant,
+            diverged,
+        )
+    logger.info(
+        "%s/%s: %d seeds trained in %.1f s",
+        spec.name,
+        variant,
+        len(results),
+        time.perf_counter() - started,
+    )
     return results

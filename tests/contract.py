@@ -10,12 +10,27 @@ import math
 
 import pandas as pd
 
-CHILD_PARAMS = {"variant", "seed", "epochs", "batch_size", "optimizer", "learning_rate", "input_scaling"}
+CHILD_PARAMS = {
+    "variant",
+    "seed",
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "learning_rate",
+    "input_scaling",
+}
 TEST_METRICS = {
     "regression": {"test_rmse", "test_mae", "test_r2"},
     "classification": {"test_accuracy", "test_log_loss", "test_macro_f1"},
 }
-PARENT_TAGS = {"dataset", "data_sha256", "source_url", "git_commit", "prefect_flow_run_id", "winner"}
+PARENT_TAGS = {
+    "dataset",
+    "data_sha256",
+    "source_url",
+    "git_commit",
+    "prefect_flow_run_id",
+    "winner",
+}
 
 
 def parent_runs(client, dataset: str):
@@ -26,7 +41,9 @@ def parent_runs(client, dataset: str):
     return exp, runs, parents
 
 
-def assert_comparison(client, dataset: str, task: str, *, epochs: int, seeds: int, sha256: str | None = None):
+def assert_comparison(
+    client, dataset: str, task: str, *, epochs: int, seeds: int, sha256: str | None = None
+):
     """The newest parent run of ``dataset`` and its children satisfy the contract.
 
     Returns (parent run, child runs)."""
@@ -69,7 +86,9 @@ def assert_comparison(client, dataset: str, task: str, *, epochs: int, seeds: in
     return parent, children
 
 
-def assert_model_predicts_raw_rows(tracking_uri: str, child_run, raw: pd.DataFrame, task: str, target: str):
+def assert_model_predicts_raw_rows(
+    tracking_uri: str, child_run, raw: pd.DataFrame, task: str, target: str
+):
     """The child's logged model takes raw CSV rows (target column dropped) and predicts."""
     import mlflow
 

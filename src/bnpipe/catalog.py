@@ -82,7 +82,9 @@ def _require(entry: Mapping, key: str, where: str, kind: type | tuple[type, ...]
 
 def _kind(kind) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join({str: "text", list: "a list", dict: "a mapping"}.get(k, k.__name__) for k in kinds)
+    return " or ".join(
+        {str: "text", list: "a list", dict: "a mapping"}.get(k, k.__name__) for k in kinds
+    )
 
 
 def parse_entry(name: str, entry: Mapping, source: str = "catalog") -> DatasetSpec:
@@ -113,10 +115,14 @@ def parse_entry(name: str, entry: Mapping, source: str = "catalog") -> DatasetSp
         raise CatalogError(f"{where}: field 'rename' must be a mapping of CSV name to new name")
     unknown = [k for k in rename if k not in features and k != target]
     if unknown:
-        raise CatalogError(f"{where}: field 'rename' names columns that are neither features nor the target: {unknown}")
+        raise CatalogError(
+            f"{where}: field 'rename' names columns that are neither features nor the target: {unknown}"
+        )
     clean = [rename.get(c, c) for c in [*features, target]]
     if len(set(clean)) != len(clean):
-        raise CatalogError(f"{where}: field 'rename' makes two columns share a name: {sorted({c for c in clean if clean.count(c) > 1})}")
+        raise CatalogError(
+            f"{where}: field 'rename' makes two columns share a name: {sorted({c for c in clean if clean.count(c) > 1})}"
+        )
     sha = entry.get("sha256")
     if sha is not None and not (isinstance(sha, str) and _SHA256.match(sha)):
         raise CatalogError(f"{where}: field 'sha256' must be 64 lowercase hex digits or null")

@@ -61,7 +61,9 @@ def cmd_datasets(args, settings: Settings) -> int:
     catalog = _catalog(settings)
     width = max((len(n) for n in catalog), default=4)
     for name, spec in catalog.items():
-        print(f"{name:<{width}}  {spec.task:<14}  target={spec.target:<8}  {len(spec.features)} features  {spec.description}")
+        print(
+            f"{name:<{width}}  {spec.task:<14}  target={spec.target:<8}  {len(spec.features)} features  {spec.description}"
+        )
     return 0
 
 
@@ -71,13 +73,21 @@ def cmd_validate(args, settings: Settings) -> int:
     spec = _spec(settings, args.dataset)
     cache = ingest.DataCache(settings.cache_dir)
     snap = ingest.download(
-        spec, cache, mirror=settings.data_mirror,
-        retries=settings.download_retries, retry_delay=settings.download_retry_delay,
-        timeout=settings.download_timeout, max_bytes=settings.max_download_bytes,
-        offline=args.offline, promote=False, log=lambda m: print(m, file=sys.stderr),
+        spec,
+        cache,
+        mirror=settings.data_mirror,
+        retries=settings.download_retries,
+        retry_delay=settings.download_retry_delay,
+        timeout=settings.download_timeout,
+        max_bytes=settings.max_download_bytes,
+        offline=args.offline,
+        promote=False,
+        log=lambda m: print(m, file=sys.stderr),
     )
     print(f"{spec.name}: {snap.url} sha256 {snap.sha256} ({snap.size} bytes)")
-    report = validation.validate(ingest.read_csv(snap.path), settings.expectations_dir / f"{spec.suite}.json", spec.name)
+    report = validation.validate(
+        ingest.read_csv(snap.path), settings.expectations_dir / f"{spec.suite}.json", spec.name
+    )
     print(report.summary())
     if report.success and not snap.from_cache:
         cache.promote(snap)  # only data that passed becomes the last good copy
@@ -91,32 +101,52 @@ def cmd_run(args, settings: Settings) -> int:
         _spec(settings, name)  # unknown names are usage errors, before anything starts
     try:
         RunConfig(
-            epochs=args.epochs, seeds=args.seeds, batch_size=args.batch_size, optimizer=args.optimizer,
-            learning_rate=args.learning_rate, input_scaling=args.input_scaling,
-            split_seed=args.split_seed, engine=args.engine,
+            epochs=args.epochs,
+            seeds=args.seeds,
+            batch_size=args.batch_size,
+            optimizer=args.optimizer,
+            learning_rate=args.learning_rate,
+            input_scaling=args.input_scaling,
+            split_seed=args.split_seed,
+            engine=args.engine,
         )
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     from bnpipe import tracking
 
-    tracking.connect(settings.tracking_uri)  # an unreachable store fails here, before Prefect starts
+    tracking.connect(
+        settings.tracking_uri
+    )  # an unreachable store fails here, before Prefect starts
     started = time.perf_counter()
-    print(f"bnpipe: training plain and bn on {', '.join(args.datasets)}: {args.seeds} seed(s) x {args.epochs} epochs, engine {args.engine}", flush=True)
+    print(
+        f"bnpipe: training plain and bn on {', '.join(args.datasets)}: {args.seeds} seed(s) x {args.epochs} epochs, engine {args.engine}",
+        flush=True,
+    )
     from flows.bn_comparison import bn_comparison
 
     if not args.debug:
         _console_without_tracebacks()
 
     results = bn_comparison(
-        datasets=list(args.datasets), epochs=args.epochs, seeds=args.seeds, batch_size=args.batch_size,
-        optimizer=args.optimizer, learning_rate=args.learning_rate, input_scaling=args.input_scaling,
-        split_seed=args.split_seed, engine=args.engine, register_model=not args.no_register, offline=args.offline,
+        datasets=list(args.datasets),
+        epochs=args.epochs,
+        seeds=args.seeds,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        input_scaling=args.input_scaling,
+        split_seed=args.split_seed,
+        engine=args.engine,
+        register_model=not args.no_register,
+        offline=args.offline,
     )
     print()
     for result in results.values():
         print(format_result(result))
         print()
-    print(f"done in {time.perf_counter() - started:.1f} s. Open the MLflow UI: {mlflow_ui_hint(settings)}")
+    print(
+        f"done in {time.perf_counter() - started:.1f} s. Open the MLflow UI: {mlflow_ui_hint(settings)}"
+    )
     return 0
 
 
@@ -178,22 +208,36 @@ def format_result(result: dict) -> str:
         }
         for v in VARIANTS
     }
-    lines = [f"{result['dataset']} ({result['task']}, {result['seeds']} seeds, data {result['data_sha256'][:12]}, MLflow run {result['run_id']})"]
-    lines.append(report.format_table(report.comparison_table(summaries, metrics), report.comparison_headers(metrics)))
+    lines = [
+        f"{result['dataset']} ({result['task']}, {result['seeds']} seeds, data {result['data_sha256'][:12]}, MLflow run {result['run_id']})"
+    ]
+    lines.append(
+        report.format_table(
+            report.comparison_table(summaries, metrics), report.comparison_headers(metrics)
+        )
+    )
     primary = result["primary_metric"]
     lo, hi = m[f"bn_minus_plain_{primary}_ci_low"], m[f"bn_minus_plain_{primary}_ci_high"]
     mean = m[f"bn_minus_plain_{primary}_mean"]
     if mean == mean:  # not NaN
-        lines.append(f"bn - plain {primary}: {mean:+.4g} (95% CI {lo:+.4g} to {hi:+.4g})  winner: {result['winner']}")
+        lines.append(
+            f"bn - plain {primary}: {mean:+.4g} (95% CI {lo:+.4g} to {hi:+.4g})  winner: {result['winner']}"
+        )
     else:
-        lines.append(f"bn - plain {primary}: n/a (no seed with both variants finite)  winner: {result['winner']}")
+        lines.append(
+            f"bn - plain {primary}: n/a (no seed with both variants finite)  winner: {result['winner']}"
+        )
     if diverged:
         lines.append(f"diverged and left out: {', '.join(diverged)}")
     if all(bad[v] >= result["seeds"] for v in VARIANTS):
-        lines.append("every seed diverged (non-finite loss): no finite model, nothing registered, champion unchanged")
+        lines.append(
+            "every seed diverged (non-finite loss): no finite model, nothing registered, champion unchanged"
+        )
     if result.get("promotion"):
         p = result["promotion"]
-        lines.append(f"registry: {p['model_name']} v{p['version']} {'promoted to @champion' if p['promoted'] else 'registered; champion kept'} ({p['reason']})")
+        lines.append(
+            f"registry: {p['model_name']} v{p['version']} {'promoted to @champion' if p['promoted'] else 'registered; champion kept'} ({p['reason']})"
+        )
     return "\n".join(lines)
 
 
@@ -215,7 +259,9 @@ def cmd_dataset_init(args, settings: Settings) -> int:
     if suite_path.exists():
         raise UsageError(f"{suite_path} exists already; remove it or choose another name")
     url = args.url if "://" in args.url else Path(args.url).resolve().as_uri()
-    data = ingest.fetch(url, timeout=settings.download_timeout, max_bytes=settings.max_download_bytes)
+    data = ingest.fetch(
+        url, timeout=settings.download_timeout, max_bytes=settings.max_download_bytes
+    )
     ingest.check_csv(data, dataset=args.name, url=url)
     import io
 
@@ -223,24 +269,38 @@ def cmd_dataset_init(args, settings: Settings) -> int:
 
     df = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
     if args.target not in df.columns:
-        raise UsageError(f"target {args.target!r} is not a column of {url}; columns: {', '.join(map(str, df.columns))}")
+        raise UsageError(
+            f"target {args.target!r} is not a column of {url}; columns: {', '.join(map(str, df.columns))}"
+        )
     features = [c for c in df.columns if c != args.target]
     categorical = [c for c in features if not pd.api.types.is_numeric_dtype(df[c])]
     task = args.task or infer_task(df[args.target])
     entry = {
-        "description": args.description or f"added by bnpipe dataset init from {ingest.redact(url)}",
-        "url": url, "task": task, "target": args.target, "features": features,
-        "categorical": categorical, "suite": args.name, "sha256": None,
+        "description": args.description
+        or f"added by bnpipe dataset init from {ingest.redact(url)}",
+        "url": url,
+        "task": task,
+        "target": args.target,
+        "features": features,
+        "categorical": categorical,
+        "suite": args.name,
+        "sha256": None,
     }
     spec: DatasetSpec = parse_entry(args.name, entry, str(settings.catalog_path))
-    suite = validation.draft_suite(df, args.name, target=args.target, task=task, categorical=categorical)
+    suite = validation.draft_suite(
+        df, args.name, target=args.target, task=task, categorical=categorical
+    )
     report = validation.validate(df, _write_suite(validation, suite, suite_path), args.name)
     if not report.success:
         suite_path.unlink(missing_ok=True)
         raise RuntimeError(f"the drafted suite does not pass on its own data:\n{report.summary()}")
     append_entry(settings.catalog_path, spec)
-    print(f"added {args.name!r} to {settings.catalog_path}: {task}, target {args.target!r}, {len(features)} features ({len(categorical)} categorical: {', '.join(categorical) or 'none'})")
-    print(f"drafted {suite_path} with {report.evaluated} expectations; review its ranges and value sets, then: bnpipe run {args.name}")
+    print(
+        f"added {args.name!r} to {settings.catalog_path}: {task}, target {args.target!r}, {len(features)} features ({len(categorical)} categorical: {', '.join(categorical) or 'none'})"
+    )
+    print(
+        f"drafted {suite_path} with {report.evaluated} expectations; review its ranges and value sets, then: bnpipe run {args.name}"
+    )
     return 0
 
 
@@ -270,7 +330,9 @@ def cmd_predict(args, settings: Settings) -> int:
     rows = pd.read_csv(args.input, encoding="utf-8-sig")
     missing = [c for c in spec.features if c not in rows.columns]
     if missing:
-        raise DataError(f"{args.input}: missing required column(s) for {spec.name}: {', '.join(missing)}")
+        raise DataError(
+            f"{args.input}: missing required column(s) for {spec.name}: {', '.join(missing)}"
+        )
     _offline_env(settings)
     tracking.connect(settings.tracking_uri)
     import mlflow
@@ -279,7 +341,9 @@ def cmd_predict(args, settings: Settings) -> int:
     try:
         model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
     except Exception as exc:  # noqa: BLE001
-        raise DataError(f"no champion for {spec.name}: models:/{name}@champion cannot be loaded ({str(exc).splitlines()[0]}); run `bnpipe run {spec.name}` first") from None
+        raise DataError(
+            f"no champion for {spec.name}: models:/{name}@champion cannot be loaded ({str(exc).splitlines()[0]}); run `bnpipe run {spec.name}` first"
+        ) from None
     predictions = model.predict(rows[list(spec.features)])
     out = pd.concat([rows.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
     if args.output:
@@ -298,14 +362,18 @@ class DataError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bnpipe", description="Plain vs BatchNormalization MLP comparison pipeline.")
+    p = argparse.ArgumentParser(
+        prog="bnpipe", description="Plain vs BatchNormalization MLP comparison pipeline."
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("datasets", help="list the catalog's datasets (fast)")
     s.set_defaults(func=cmd_datasets)
 
-    s = sub.add_parser("validate", help="download a dataset and check it against its GX suite (exit 0 or 1)")
+    s = sub.add_parser(
+        "validate", help="download a dataset and check it against its GX suite (exit 0 or 1)"
+    )
     s.add_argument("dataset")
     s.add_argument("--offline", action="store_true", help="use the last good cached download")
     s.set_defaults(func=cmd_validate)
@@ -315,11 +383,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=int, default=1000)
     s.add_argument("--seeds", type=int, default=5, help="seeds per variant (default 5)")
     s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--optimizer", default="rmsprop", help="any Keras optimizer name (default rmsprop)")
-    s.add_argument("--learning-rate", type=float, default=None, help="default: the optimizer's Keras default")
+    s.add_argument(
+        "--optimizer", default="rmsprop", help="any Keras optimizer name (default rmsprop)"
+    )
+    s.add_argument(
+        "--learning-rate", type=float, default=None, help="default: the optimizer's Keras default"
+    )
     s.add_argument("--input-scaling", choices=("none", "standard"), default="none")
     s.add_argument("--split-seed", type=int, default=42)
-    s.add_argument("--engine", choices=("compiled", "fit"), default="compiled", help="compiled (default) or Keras fit")
+    s.add_argument(
+        "--engine",
+        choices=("compiled", "fit"),
+        default="compiled",
+        help="compiled (default) or Keras fit",
+    )
     s.add_argument("--no-register", action="store_true", help="do not register or promote a model")
     s.add_argument("--offline", action="store_true", help="train on the last good cached download")
     s.set_defaults(func=cmd_run)
@@ -330,14 +407,21 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("name")
     i.add_argument("--url", required=True, help="http(s) or file URL, or a local path")
     i.add_argument("--target", required=True)
-    i.add_argument("--task", choices=("regression", "classification"), default=None, help="default: inferred from the target")
+    i.add_argument(
+        "--task",
+        choices=("regression", "classification"),
+        default=None,
+        help="default: inferred from the target",
+    )
     i.add_argument("--description", default="")
     i.set_defaults(func=cmd_dataset_init)
 
     s = sub.add_parser("predict", help="score raw CSV rows with the dataset's @champion model")
     s.add_argument("dataset")
     s.add_argument("--input", required=True, type=Path)
-    s.add_argument("--output", type=Path, default=None, help="CSV to write (default: standard output)")
+    s.add_argument(
+        "--output", type=Path, default=None, help="CSV to write (default: standard output)"
+    )
     s.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("stack", help="the local Prefect + MLflow stack: up, down, status")
@@ -381,7 +465,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bnpipe: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        print(f"bnpipe: {str(exc) or 'interrupted'}; open MLflow runs were ended KILLED", file=sys.stderr)
+        print(
+            f"bnpipe: {str(exc) or 'interrupted'}; open MLflow runs were ended KILLED",
+            file=sys.stderr,
+        )
         return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug
         if args.debug:

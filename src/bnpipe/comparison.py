@@ -38,11 +38,18 @@ class RunConfig:
                 raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
         lr = self.learning_rate
         if lr is not None and not (
-            isinstance(lr, int | float) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0
+            isinstance(lr, int | float)
+            and not isinstance(lr, bool)
+            and math.isfinite(lr)
+            and lr > 0
         ):
-            raise ConfigError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+            raise ConfigError(
+                f"learning_rate must be a positive number, got {self.learning_rate!r}"
+            )
         if self.input_scaling not in ("none", "standard"):
-            raise ConfigError(f"input_scaling must be 'none' or 'standard', got {self.input_scaling!r}")
+            raise ConfigError(
+                f"input_scaling must be 'none' or 'standard', got {self.input_scaling!r}"
+            )
         if self.engine not in ENGINES:
             raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
 
@@ -82,7 +89,9 @@ def by_variant(results: Sequence[SeedResult]) -> dict[str, list[SeedResult]]:
     return out
 
 
-def best_result(results: Sequence[SeedResult], metric: str, higher_is_better: bool) -> SeedResult | None:
+def best_result(
+    results: Sequence[SeedResult], metric: str, higher_is_better: bool
+) -> SeedResult | None:
     """The winning variant's best finite seed by ``metric`` (None if all diverged)."""
     ok = [r for r in results if not r.diverged]
     if not ok:
@@ -122,18 +131,30 @@ class ComparisonSummary:
             out[f"bn_minus_plain_{metric}_boot_ci_high"] = iv.ci_high
         return out
 
+    def best(self, results: Sequence[SeedResult]) -> SeedResult | None:
+        """The best finite seed among ``results`` by the primary metric."""
+        from bnpipe.evaluation import higher_is_better
+
+        return best_result(results, self.primary, higher_is_better(self.primary))
+
     def leader(self) -> str:
         """The variant with the better mean primary metric (what gets registered)."""
         from bnpipe.evaluation import higher_is_better
 
-        means = {v: s[self.primary].mean for v, s in self.summaries.items() if math.isfinite(s[self.primary].mean)}
+        means = {
+            v: s[self.primary].mean
+            for v, s in self.summaries.items()
+            if math.isfinite(s[self.primary].mean)
+        }
         if not means:
             return ""
         pick = max if higher_is_better(self.primary) else min
         return pick(means, key=means.get)
 
 
-def summarize_results(dataset: str, task: str, results: Sequence[SeedResult], *, n_boot: int = 10_000) -> ComparisonSummary:
+def summarize_results(
+    dataset: str, task: str, results: Sequence[SeedResult], *, n_boot: int = 10_000
+) -> ComparisonSummary:
     """Summaries over seeds and paired (by seed) intervals of bn − plain.
 
     Diverged seeds have NaN metrics: they are counted, left out of means, and

@@ -172,7 +172,9 @@ class Preprocessor:
         lookup = {c: i for i, c in enumerate(self.classes)}
         unknown = sorted(set(labels) - set(lookup))
         if unknown:
-            raise ValueError(f"target {self.target!r} has classes not seen in training: {unknown[:5]}")
+            raise ValueError(
+                f"target {self.target!r} has classes not seen in training: {unknown[:5]}"
+            )
         return labels.map(lookup).to_numpy(dtype=np.int64)
 
     def transform_y(self, df: pd.DataFrame) -> np.ndarray:

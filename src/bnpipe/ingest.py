@@ -68,7 +68,9 @@ def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024
     """Fetch the bytes at an http, https or file URL (one attempt)."""
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in URL_SCHEMES:
-        raise DownloadError(f"{redact(url)}: unsupported URL scheme {scheme!r} (use http, https or file)")
+        raise DownloadError(
+            f"{redact(url)}: unsupported URL scheme {scheme!r} (use http, https or file)"
+        )
     shown = redact(url)
     if scheme == "file":
         path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
@@ -82,7 +84,9 @@ def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024
         with urllib.request.urlopen(request, timeout=timeout) as response:
             expected = response.length  # http.client's parsed Content-Length, or None
             if expected is not None and expected > max_bytes:
-                raise DownloadError(f"{shown}: body of {expected} bytes exceeds the {max_bytes} byte cap")
+                raise DownloadError(
+                    f"{shown}: body of {expected} bytes exceeds the {max_bytes} byte cap"
+                )
             body = response.read(max_bytes + 1)
     except urllib.error.HTTPError as exc:
         transient = exc.code >= 500 or exc.code in (408, 429)
@@ -243,7 +247,9 @@ def download(
         snap = cache.latest(spec.name)
         if snap is None:
             raise DownloadError(f"{spec.name}: offline, and no cached copy to use")
-        log(f"warning: {spec.name}: offline, using the cached copy {snap.sha256[:12]} from {snap.fetched_at}")
+        log(
+            f"warning: {spec.name}: offline, using the cached copy {snap.sha256[:12]} from {snap.fetched_at}"
+        )
         return snap
     attempt = 0
     while True:

@@ -72,7 +72,9 @@ def current_champion(client, name: str):
 def prediction_array(frame, task: str, classes: list[str]) -> np.ndarray:
     """A served model's prediction frame as evaluation takes it."""
     if task == "classification":
-        cols = [frame[f"proba_{c}"] if f"proba_{c}" in frame else np.zeros(len(frame)) for c in classes]
+        cols = [
+            frame[f"proba_{c}"] if f"proba_{c}" in frame else np.zeros(len(frame)) for c in classes
+        ]
         return np.column_stack([np.asarray(c, dtype=float) for c in cols])
     return np.asarray(frame["prediction"], dtype=float)
 
@@ -111,12 +113,24 @@ def decide(
     if not np.isfinite(score):
         return False, f"challenger's {metric} is not finite", score, None, {}
     if champion_error is not None:
-        return True, f"the champion cannot score today's test rows ({champion_error})", score, None, {}
+        return (
+            True,
+            f"the champion cannot score today's test rows ({champion_error})",
+            score,
+            None,
+            {},
+        )
     if champion_pred is None:
         return True, "first version: no champion yet", score, None, {}
     champ = evaluation.evaluate(task, y_true, champion_pred)[metric]
     iv = stats.compare_on_rows(task, y_true, champion_pred, challenger_pred, metric=metric)
-    interval = {"mean": iv.mean, "ci_low": iv.ci_low, "ci_high": iv.ci_high, "rows": iv.n, "level": iv.level}
+    interval = {
+        "mean": iv.mean,
+        "ci_low": iv.ci_low,
+        "ci_high": iv.ci_high,
+        "rows": iv.n,
+        "level": iv.level,
+    }
     wins = stats.challenger_wins(iv)
     direction = "higher" if evaluation.higher_is_better(metric) else "lower"
     verdict = "better" if wins else "not better"
@@ -146,7 +160,11 @@ def register(client, decision: Decision, model_uri: str, tags: dict[str, str]) -
     version = mlflow.register_model(model_uri, name, await_registration_for=60)
     try:
         decision.version = str(version.version)
-        for key, value in {**tags, "promoted": str(decision.promoted).lower(), "decision": decision.reason}.items():
+        for key, value in {
+            **tags,
+            "promoted": str(decision.promoted).lower(),
+            "decision": decision.reason,
+        }.items():
             client.set_model_version_tag(name, version.version, key, value[:5000])
         if decision.promoted:
             client.set_registered_model_alias(name, CHAMPION, version.version)

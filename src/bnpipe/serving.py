@@ -70,7 +70,9 @@ def signature(pre: Preprocessor):
 
     inputs = Schema(
         [
-            ColSpec("string" if clean in pre.categories else pre.column_types.get(clean, "double"), raw)
+            ColSpec(
+                "string" if clean in pre.categories else pre.column_types.get(clean, "double"), raw
+            )
             for raw, clean in zip(pre.raw_features, pre.features, strict=True)
         ]
     )

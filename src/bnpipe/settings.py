@@ -78,7 +78,9 @@ def _number(env: Mapping[str, str], name: str, default: float, kind: type = floa
     try:
         value = kind(float(raw)) if kind is int and float(raw).is_integer() else kind(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
+        raise ValueError(
+            f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}"
+        ) from None
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {raw!r}")
     return value

@@ -171,10 +171,19 @@ def log_curves(client, run_id: str, history: Mapping[str, Iterable[float]]) -> N
 
 
 def log_json(client, run_id: str, obj: object, artifact_file: str) -> None:
-    client.log_text(run_id, json.dumps(obj, indent=2, ensure_ascii=False, default=str), artifact_file)
+    client.log_text(
+        run_id, json.dumps(obj, indent=2, ensure_ascii=False, default=str), artifact_file
+    )
 
 
-def start_run(client, experiment_id: str, *, run_name: str, tags: Mapping[str, object], parent_id: str | None = None) -> str:
+def start_run(
+    client,
+    experiment_id: str,
+    *,
+    run_name: str,
+    tags: Mapping[str, object],
+    parent_id: str | None = None,
+) -> str:
     tags = {k: str(v) for k, v in tags.items()}
     if parent_id:
         tags[PARENT_TAG] = parent_id
@@ -205,11 +214,16 @@ def _running(client, experiment_id: str):
     from mlflow.entities import ViewType
 
     return client.search_runs(
-        [experiment_id], "attributes.status = 'RUNNING'", run_view_type=ViewType.ALL, max_results=1000
+        [experiment_id],
+        "attributes.status = 'RUNNING'",
+        run_view_type=ViewType.ALL,
+        max_results=1000,
     )
 
 
-def close_open_runs(client, experiment_id: str, *, parent_id: str, status: str = "FAILED") -> list[str]:
+def close_open_runs(
+    client, experiment_id: str, *, parent_id: str, status: str = "FAILED"
+) -> list[str]:
     """End the children of ``parent_id`` that are still RUNNING (a flow failed)."""
     closed = []
     for run in _running(client, experiment_id):
@@ -279,7 +293,9 @@ def log_child_run(
         log_curves(client, run_id, history)
         finite = {k: v for k, v in metrics.items() if math.isfinite(v)}  # as SeedResult.diverged
         log_metrics(client, run_id, finite)
-        diverged = any(not math.isfinite(v) for vs in history.values() for v in vs[-1:]) or len(finite) < len(metrics)
+        diverged = any(not math.isfinite(v) for vs in history.values() for v in vs[-1:]) or len(
+            finite
+        ) < len(metrics)
         if diverged:
             set_tags(client, run_id, {"diverged": "true"})
             end_run(client, run_id, "FAILED")
@@ -329,7 +345,9 @@ class ParentRun:
         log_params(self.client, self.run_id, params)
 
     def log_metrics(self, values: Mapping[str, float]) -> None:
-        log_metrics(self.client, self.run_id, {k: v for k, v in values.items() if not math.isnan(v)})
+        log_metrics(
+            self.client, self.run_id, {k: v for k, v in values.items() if not math.isnan(v)}
+        )
 
     def log_json(self, obj: object, artifact_file: str) -> None:
         log_json(self.client, self.run_id, obj, artifact_file)
@@ -344,7 +362,14 @@ class ParentRun:
         """End this run and any child still RUNNING: FINISHED, FAILED or KILLED."""
         status = status_for(exc)
         if exc is not None:
-            message = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
+            message = (
+                str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
+            )
             self.tag({"error": f"{type(exc).__name__}: {message}"})
-        close_open_runs(self.client, self.experiment_id, parent_id=self.run_id, status=status_for(exc or RuntimeError()))
+        close_open_runs(
+            self.client,
+            self.experiment_id,
+            parent_id=self.run_id,
+            status=status_for(exc or RuntimeError()),
+        )
         end_run(self.client, self.run_id, status)

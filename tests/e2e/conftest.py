@@ -28,7 +28,9 @@ def http_mirror(data_mirror, tmp_path_factory):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -57,5 +59,7 @@ def project_env(tmp_path, http_mirror):
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
         "PREFECT_HOME": str(tmp_path / "prefect"),
     }
-    env["PREFECT_API_URL"] = ""  # ephemeral, even if a `bnpipe stack` prefect.toml is in the checkout
+    env["PREFECT_API_URL"] = (
+        ""  # ephemeral, even if a `bnpipe stack` prefect.toml is in the checkout
+    )
     return env

@@ -17,12 +17,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def bnpipe(*args, env, timeout=900):
-    return subprocess.run([str(BNPIPE), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(BNPIPE), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_run_both_datasets_over_http(project_env, data_mirror):
     epochs, seeds = 30, 2
-    proc = bnpipe("run", "boston", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=project_env)
+    proc = bnpipe(
+        "run", "boston", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=project_env
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     # The final table: one block per dataset, a row per variant, mean ± std, the winner.
@@ -32,18 +36,27 @@ def test_run_both_datasets_over_http(project_env, data_mirror):
         assert f"bn - plain {metric}" in out
     assert out.count("winner:") == 2
     table_rows = [
-        line for line in out.splitlines() if line.split()[:1] in (["plain"], ["bn"]) and "bn - plain" not in line
+        line
+        for line in out.splitlines()
+        if line.split()[:1] in (["plain"], ["bn"]) and "bn - plain" not in line
     ]
     assert len(table_rows) == 4 and all("±" in row for row in table_rows)
 
     client = MlflowClient(project_env["MLFLOW_TRACKING_URI"])
-    for dataset, task, target in (("boston", "regression", "medv"), ("iris", "classification", "품종")):
+    for dataset, task, target in (
+        ("boston", "regression", "medv"),
+        ("iris", "classification", "품종"),
+    ):
         sha = hashlib.sha256((data_mirror / f"{dataset}.csv").read_bytes()).hexdigest()
-        parent, children = assert_comparison(client, dataset, task, epochs=epochs, seeds=seeds, sha256=sha)
+        parent, children = assert_comparison(
+            client, dataset, task, epochs=epochs, seeds=seeds, sha256=sha
+        )
         assert parent.data.tags["source_url"].startswith(project_env["BNPIPE_DATA_MIRROR"])
         raw = pd.read_csv(data_mirror / f"{dataset}.csv")
         for child in children:
-            assert_model_predicts_raw_rows(project_env["MLFLOW_TRACKING_URI"], child, raw, task, target)
+            assert_model_predicts_raw_rows(
+                project_env["MLFLOW_TRACKING_URI"], child, raw, task, target
+            )
         assert client.get_model_version_by_alias(f"bnpipe-{dataset}", "champion") is not None
 
 
@@ -59,10 +72,24 @@ def test_dataset_init_runs_a_new_csv_without_code_changes(project_env, http_mirr
             "city": rng.choice(["north", "south", "east"], n),
         }
     )
-    frame["price"] = (frame["size"] * 3 + frame["rooms"] * 10 + frame["city"].map({"north": 50, "south": 0, "east": 20}) + rng.normal(0, 5, n)).round(2)
+    frame["price"] = (
+        frame["size"] * 3
+        + frame["rooms"] * 10
+        + frame["city"].map({"north": 50, "south": 0, "east": 20})
+        + rng.normal(0, 5, n)
+    ).round(2)
     frame.to_csv(served / "flats.csv", index=False)
 
-    proc = bnpipe("dataset", "init", "flats", "--url", f"{base_url}/flats.csv", "--target", "price", env=project_env)
+    proc = bnpipe(
+        "dataset",
+        "init",
+        "flats",
+        "--url",
+        f"{base_url}/flats.csv",
+        "--target",
+        "price",
+        env=project_env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "regression" in proc.stdout and "city" in proc.stdout
     catalog = (tmp_path / "datasets.yaml").read_text("utf-8")
@@ -72,8 +99,20 @@ def test_dataset_init_runs_a_new_csv_without_code_changes(project_env, http_mirr
     listed = bnpipe("datasets", env=project_env)
     assert "flats" in listed.stdout
 
-    proc = bnpipe("run", "flats", "--epochs", "5", "--seeds", "2", "--input-scaling", "standard", env=project_env)
+    proc = bnpipe(
+        "run",
+        "flats",
+        "--epochs",
+        "5",
+        "--seeds",
+        "2",
+        "--input-scaling",
+        "standard",
+        env=project_env,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     client = MlflowClient(project_env["MLFLOW_TRACKING_URI"])
     _, children = assert_comparison(client, "flats", "regression", epochs=5, seeds=2)
-    assert_model_predicts_raw_rows(project_env["MLFLOW_TRACKING_URI"], children[0], frame, "regression", "price")
+    assert_model_predicts_raw_rows(
+        project_env["MLFLOW_TRACKING_URI"], children[0], frame, "regression", "price"
+    )

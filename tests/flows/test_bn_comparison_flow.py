@@ -39,7 +39,12 @@ def test_flow_logs_the_contract_and_registers_a_champion(env):
     champion = client.get_model_version_by_alias("bnpipe-iris", "champion")
     assert str(champion.version) == "1"
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
-    assert {"validation.json", "promotion.json", "comparison.html", "learning_curves.png"} <= artifacts
+    assert {
+        "validation.json",
+        "promotion.json",
+        "comparison.html",
+        "learning_curves.png",
+    } <= artifacts
 
 
 def test_flow_stops_before_training_on_bad_data(env, tmp_path, monkeypatch):

@@ -216,7 +216,9 @@ def test_check_csv_rejects_what_is_not_a_csv(body, rule):
 
 
 def test_a_ragged_last_line_is_a_truncated_body_worth_retrying():
-    with pytest.raises(DownloadError, match=r"line 3 has 2 fields, the header has 3 \(truncated body\?\)") as err:
+    with pytest.raises(
+        DownloadError, match=r"line 3 has 2 fields, the header has 3 \(truncated body\?\)"
+    ) as err:
         check_csv(b"a,b,y\n1,2,3\n4,5", dataset="boston", url="http://h/boston.csv")
     assert err.value.transient is True
 
