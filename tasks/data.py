@@ -24,11 +24,7 @@ def download_dataset(
     snap = ingest.download(
         spec,
         ingest.DataCache(settings.cache_dir),
-        mirror=settings.data_mirror,
-        retries=settings.download_retries,
-        retry_delay=settings.download_retry_delay,
-        timeout=settings.download_timeout,
-        max_bytes=settings.max_download_bytes,
+        **settings.download_options(),
         offline=offline,
         promote=False,  # latest.json moves only once the data has passed validation
         log=logger.warning,

@@ -75,11 +75,7 @@ def cmd_validate(args, settings: Settings) -> int:
     snap = ingest.download(
         spec,
         cache,
-        mirror=settings.data_mirror,
-        retries=settings.download_retries,
-        retry_delay=settings.download_retry_delay,
-        timeout=settings.download_timeout,
-        max_bytes=settings.max_download_bytes,
+        **settings.download_options(),
         offline=args.offline,
         promote=False,
         log=lambda m: print(m, file=sys.stderr),
@@ -99,24 +95,24 @@ def cmd_run(args, settings: Settings) -> int:
 
     for name in args.datasets:
         _spec(settings, name)  # unknown names are usage errors, before anything starts
+    params = {
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "batch_size": args.batch_size,
+        "optimizer": args.optimizer,
+        "learning_rate": args.learning_rate,
+        "input_scaling": args.input_scaling,
+        "split_seed": args.split_seed,
+        "engine": args.engine,
+    }
     try:
-        RunConfig(
-            epochs=args.epochs,
-            seeds=args.seeds,
-            batch_size=args.batch_size,
-            optimizer=args.optimizer,
-            learning_rate=args.learning_rate,
-            input_scaling=args.input_scaling,
-            split_seed=args.split_seed,
-            engine=args.engine,
-        )
+        RunConfig(**params)  # out-of-range values are usage errors, before anything starts
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     from bnpipe import tracking
 
-    tracking.connect(
-        settings.tracking_uri
-    )  # an unreachable store fails here, before Prefect starts
+    tracking.connect(settings.tracking_uri)  # an unreachable store fails here, before Prefect
+
     started = time.perf_counter()
     print(
         f"bnpipe: training plain and bn on {', '.join(args.datasets)}: {args.seeds} seed(s) x {args.epochs} epochs, engine {args.engine}",
@@ -129,14 +125,7 @@ def cmd_run(args, settings: Settings) -> int:
 
     results = bn_comparison(
         datasets=list(args.datasets),
-        epochs=args.epochs,
-        seeds=args.seeds,
-        batch_size=args.batch_size,
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        input_scaling=args.input_scaling,
-        split_seed=args.split_seed,
-        engine=args.engine,
+        **params,
         register_model=not args.no_register,
         offline=args.offline,
     )

@@ -48,6 +48,16 @@ class Settings:
         """Content-addressed download cache: ``<state>/cache/<dataset>/<sha256>.csv``."""
         return self.state_dir / "cache"
 
+    def download_options(self) -> dict:
+        """The keyword arguments ``ingest.download`` takes from the settings."""
+        return {
+            "mirror": self.data_mirror,
+            "retries": self.download_retries,
+            "retry_delay": self.download_retry_delay,
+            "timeout": self.download_timeout,
+            "max_bytes": self.max_download_bytes,
+        }
+
     @property
     def reports_dir(self) -> Path:
         """Local copies of validation reports (kept even when MLflow is down)."""
