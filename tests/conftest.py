@@ -26,3 +26,25 @@ def data_mirror() -> Path:
     if not (path / "boston.csv").is_file():
         pytest.fail(f"real data not found under {path}: set BNPIPE_DATA_MIRROR to ../shared/data")
     return path
+
+
+PROJECT_VARS = (
+    "BNPIPE_DATA_MIRROR",
+    "BNPIPE_CATALOG",
+    "BNPIPE_PROJECT_DIR",
+    "BNPIPE_EXPECTATIONS_DIR",
+    "BNPIPE_STATE_DIR",
+)
+
+
+@pytest.fixture
+def env(tmp_path):
+    """``os.environ`` for in-process ``bnpipe.cli.main()`` calls, restored afterwards
+    (``main`` sets PREFECT_HOME and other hygiene variables with setdefault)."""
+    saved = dict(os.environ)
+    for key in PROJECT_VARS:
+        os.environ.pop(key, None)
+    os.environ["BNPIPE_STATE_DIR"] = str(tmp_path / "state")
+    yield os.environ
+    os.environ.clear()
+    os.environ.update(saved)

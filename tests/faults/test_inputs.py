@@ -10,7 +10,6 @@ ones, epochs/seeds/batch size/learning rate <= 0, a malformed catalog for
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import textwrap
 
@@ -21,20 +20,6 @@ import pytest
 from bnpipe import ingest, validation
 from bnpipe.cli import error_line, main
 from tests.faults.conftest import BNPIPE, REPO, make_project, seed_cache, sha256
-
-OURS = ("BNPIPE_DATA_MIRROR", "BNPIPE_CATALOG", "BNPIPE_PROJECT_DIR", "BNPIPE_EXPECTATIONS_DIR")
-
-
-@pytest.fixture
-def env(tmp_path):
-    """``os.environ`` for in-process ``main()`` calls, restored afterwards."""
-    saved = dict(os.environ)
-    for key in OURS:
-        os.environ.pop(key, None)
-    os.environ["BNPIPE_STATE_DIR"] = str(tmp_path / "state")
-    yield os.environ
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def _with_text_in_crim(df):

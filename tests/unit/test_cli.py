@@ -14,28 +14,9 @@ import pandas as pd
 import pytest
 
 from bnpipe.cli import format_result, infer_task, main
+from tests.conftest import PROJECT_VARS
 
 HEAVY = ("tensorflow", "keras", "mlflow", "great_expectations", "prefect")
-OURS = (
-    "BNPIPE_DATA_MIRROR",
-    "BNPIPE_CATALOG",
-    "BNPIPE_PROJECT_DIR",
-    "BNPIPE_EXPECTATIONS_DIR",
-    "BNPIPE_STATE_DIR",
-)
-
-
-@pytest.fixture
-def env(tmp_path):
-    """``os.environ`` for one in-process ``main()`` call, restored afterwards
-    (``main`` sets PREFECT_HOME and other hygiene variables with setdefault)."""
-    saved = dict(os.environ)
-    for key in OURS:
-        os.environ.pop(key, None)
-    os.environ["BNPIPE_STATE_DIR"] = str(tmp_path / "state")
-    yield os.environ
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def _catalog(tmp_path: Path, text: str) -> Path:
@@ -57,7 +38,7 @@ def test_datasets_does_not_import_heavy_libraries(tmp_path):
         print("RESULT " + json.dumps({{"rc": rc, "heavy": heavy}}))
         """
     )
-    child_env = {k: v for k, v in os.environ.items() if k not in OURS}
+    child_env = {k: v for k, v in os.environ.items() if k not in PROJECT_VARS}
     child_env["BNPIPE_STATE_DIR"] = str(tmp_path / "state")
     proc = subprocess.run(
         [sys.executable, "-c", code],
