@@ -1,0 +1,186 @@
+"""A temporary Prefect server for one ``bnpipe run`` when no Prefect API is configured.
+
+Prefect's own ephemeral mode starts such a server when the first flow call
+needs the API: the run then waits for it to boot (6-10 s on 2 cores), and the
+server sits in the caller's process group, so a Ctrl-C typed in the terminal
+kills it too and the flow run cannot report its end. ``bnpipe run`` starts the
+server itself instead:
+
+- first thing, in the background, so it boots on the other core while this
+  process imports MLflow and TensorFlow (the boot leaves the critical path);
+- in a session of its own: a terminal's Ctrl-C reaches bnpipe only, which
+  ends its MLflow runs KILLED and lets the flow run report its end to a live
+  API before the server is stopped;
+- boots serialised per Prefect home by a file lock, so two runs starting on a
+  fresh Prefect database do not race its migrations.
+
+It is ``prefect server start --no-ui`` on a free loopback port, on the
+Prefect database in ``PREFECT_HOME``, with the services Prefect's ephemeral
+mode does not run switched off (scheduler, late runs, foreman, ...: nothing
+schedules or reaps runs behind a one-off run's back). Its output goes to
+``<state>/logs/prefect-temporary-server.log``. Nothing here imports Prefect.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from bnpipe.stack import HOST, HYGIENE, http_get, stop_process
+
+LOG_NAME = "prefect-temporary-server.log"
+DEFAULT_TIMEOUT = 90.0  # PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, as Prefect's own
+# Services the ephemeral server does not run either (prefect.server.services.base).
+SERVICES_OFF = (
+    "SCHEDULER",
+    "LATE_RUNS",
+    "FOREMAN",
+    "CANCELLATION_CLEANUP",
+    "PAUSE_EXPIRATIONS",
+    "REPOSSESSOR",
+    "CLEANUP_RECONCILER",
+)
+
+
+class ServerError(RuntimeError):
+    """The temporary Prefect server did not come up."""
+
+
+def free_port(host: str = HOST) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def server_env(base: dict[str, str]) -> dict[str, str]:
+    env = dict(base)
+    env.update(HYGIENE)
+    env.pop("PREFECT_API_URL", None)  # the server itself needs no API to talk to
+    for key in ("NO_PROXY", "no_proxy"):  # never send loopback traffic through a proxy
+        env[key] = ",".join(v for v in (env.get(key), "127.0.0.1,localhost") if v)
+    for name in SERVICES_OFF:
+        env[f"PREFECT_SERVER_SERVICES_{name}_ENABLED"] = "false"
+    return env
+
+
+class TemporaryServer:
+    """``start()`` returns at once; ``wait_ready()`` blocks until /api/health answers."""
+
+    def __init__(self, prefect_home: Path, log_dir: Path, *, timeout: float | None = None):
+        self.prefect_home = Path(prefect_home)
+        self.log_path = Path(log_dir) / LOG_NAME
+        if timeout is None:
+            raw = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
+            try:
+                timeout = float(raw) if raw else DEFAULT_TIMEOUT
+            except ValueError:
+                timeout = DEFAULT_TIMEOUT
+        self.timeout = timeout
+        self.port: int | None = None
+        self.proc: subprocess.Popen | None = None
+        self._error: BaseException | None = None
+        self._booting: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.port}/api"
+
+    def start(self) -> TemporaryServer:
+        self._booting = threading.Thread(target=self._boot, name="prefect-server-boot", daemon=True)
+        self._booting.start()
+        return self
+
+    def wait_ready(self) -> str:
+        """The API URL once the server answers; ServerError if it does not."""
+        if self._booting is None:
+            raise ServerError("the temporary Prefect server was not started")
+        self._booting.join()
+        if self._error is not None:
+            raise self._error
+        return self.api_url
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._booting is not None:
+            self._booting.join(timeout=self.timeout)
+        if self.proc is not None and self.proc.poll() is None:
+            stop_process(self.proc.pid, grace=5.0)
+        if self.proc is not None:
+            self.proc.wait()
+
+    # ------------------------------------------------------------------ the boot thread
+
+    def _boot(self) -> None:
+        try:
+            self.prefect_home.mkdir(parents=True, exist_ok=True)
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.prefect_home / ".bnpipe-server-boot.lock", "a+") as lock:
+                while True:  # one boot (and migration) at a time
+                    try:
+                        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if self._stopped.wait(0.1):
+                            raise ServerError("stopped before it was ready") from None
+                try:
+                    self._spawn_until_healthy()
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+        except BaseException as exc:  # reported by wait_ready
+            self._error = exc if isinstance(exc, ServerError) else ServerError(str(exc))
+
+    def _spawn_until_healthy(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        for _attempt in range(3):  # a port taken between free_port() and bind: try another
+            if self._stopped.is_set():
+                raise ServerError("stopped before it was ready")
+            self.port = free_port()
+            self.proc = self._spawn()
+            while True:
+                answer = http_get(f"{self.api_url}/health", timeout=2.0)
+                if answer is not None and answer[0] == 200:
+                    return
+                if self.proc.poll() is not None:
+                    break  # exited: try again on another port
+                if self._stopped.is_set():
+                    stop_process(self.proc.pid, grace=5.0)
+                    raise ServerError("stopped before it was ready")
+                if time.monotonic() > deadline:
+                    stop_process(self.proc.pid, grace=5.0)
+                    raise ServerError(
+                        f"the temporary Prefect server did not answer within {self.timeout:.0f} s "
+                        f"(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS); see {self.log_path}:\n"
+                        f"{self._tail()}"
+                    )
+                time.sleep(0.1)
+        raise ServerError(
+            f"the temporary Prefect server exited (code {self.proc.returncode}) before it was "
+            f"ready; see {self.log_path}:\n{self._tail()}"
+        )
+
+    def _spawn(self) -> subprocess.Popen:
+        prefect = str(Path(sys.executable).parent / "prefect")
+        argv = [prefect, "server", "start", "--host", HOST, "--port", str(self.port), "--no-ui"]
+        env = server_env(dict(os.environ))
+        env["PREFECT_HOME"] = str(self.prefect_home)
+        with open(self.log_path, "ab") as fh:
+            fh.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
+            fh.flush()
+            return subprocess.Popen(
+                argv, env=env, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True,
+            )  # fmt: skip
+
+    def _tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").rstrip().splitlines()
+        except OSError:
+            return "    (no log)"
+        return "\n".join("    " + line for line in text[-lines:])
