@@ -142,6 +142,10 @@ _TF_CONFIGURED = False
 # keras.utils.set_random_seed also seeds Python's, NumPy's and TF's process-wide
 # generators (Keras' own seed state is thread-local): seed and build one model at a time.
 _BUILD_LOCK = threading.Lock()
+# Tracing a loop is Python under the GIL; traced concurrently in several threads,
+# four loops took longer than one after the other (GIL thrash), while their XLA
+# compiles and runs, which release the GIL, do overlap: trace one at a time.
+_TRACE_LOCK = threading.Lock()
 
 
 def _xla_flags_with_cache(env: dict[str, str]) -> str | None:
@@ -180,6 +184,13 @@ def _configure_tf() -> None:
         _TF_CONFIGURED = True
 
 
+def preload() -> None:
+    """Load and configure TensorFlow and Keras now (~10 s on the dev machine), e.g.
+    while a Prefect server boots on the other core, instead of in the first task."""
+    _configure_tf()
+    import keras  # noqa: F401 - the import is the point
+
+
 # --------------------------------------------------------------------------- pieces
 
 
@@ -187,7 +198,7 @@ def make_optimizer(config: TrainConfig):
     """A fresh Keras optimizer from ``config`` (Keras defaults unless learning_rate set)."""
     import keras
 
-    cfg: dict[str, Any] = {}
+    cfg: dict[str, Any] = {"name": "optimizer"}  # not Keras' process-wide rmsprop_<n>
     if config.learning_rate is not None:
         cfg["learning_rate"] = float(config.learning_rate)
     return keras.optimizers.get({"class_name": config.optimizer, "config": cfg})
@@ -327,7 +338,10 @@ class _CompiledTrainer:
             var.assign(value)
         for var, value in zip(self.optimizer.variables, self._optimizer_init, strict=True):
             var.assign(value)
-        loss, val_loss = self._loop(x, y, x_val, y_val, tf.constant(seed, tf.int64))
+        args = (x, y, x_val, y_val, tf.constant(seed, tf.int64))
+        with _TRACE_LOCK:  # see _TRACE_LOCK; a lookup once traced
+            self._loop.get_concrete_function(*args)
+        loss, val_loss = self._loop(*args)  # XLA compile (first call) and run: GIL released
         start_model.set_weights(self.model.get_weights())
         return _history(loss.numpy(), val_loss.numpy())
 
@@ -429,6 +443,27 @@ def _as_2d_float32(name: str, a) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (rows, columns), got shape {arr.shape}")
     return arr
+
+
+def prepare(
+    variant: str, task: str, x_train, y_train, x_val, y_val, *, config: TrainConfig
+) -> None:
+    """Trace the compiled loop ``train_seeds`` will use for these arguments, now.
+
+    Tracing is Python (GIL-bound); the XLA compile on the first call is not. To
+    train several variants at once, prepare each one after the other, then call
+    ``train_seeds`` for them concurrently. A no-op for the ``fit`` engine.
+    """
+    if config.engine != "compiled":
+        return
+    import tensorflow as tf
+
+    x, y = _as_2d_float32("x_train", x_train), _as_2d_float32("y_train", y_train)
+    xv, yv = _as_2d_float32("x_val", x_val), _as_2d_float32("y_val", y_val)
+    _configure_tf()
+    trainer = _trainer_for(variant, task, (x.shape[0], x.shape[1], y.shape[1], xv.shape[0]), config)
+    with _TRACE_LOCK:
+        trainer._loop.get_concrete_function(x, y, xv, yv, tf.constant(0, tf.int64))
 
 
 def train_seeds(
