@@ -39,7 +39,7 @@ from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 MODELS = [("boston", "plain"), ("boston", "bn"), ("iris", "plain"), ("iris", "bn")]
 

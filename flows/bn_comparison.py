@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import dataclass
 from typing import Literal
 
 from prefect import flow, get_run_logger
 
-from bnpipe.catalog import get_spec, load_catalog
+from bnpipe import trainer
+from bnpipe.catalog import DatasetSpec, get_spec, load_catalog
 from bnpipe.comparison import RunConfig
-from bnpipe.models import VARIANTS, effective_learning_rate
+from bnpipe.features import Encoded
+from bnpipe.ingest import Snapshot
 from bnpipe.settings import Settings, load_settings
+from bnpipe.tracking import ParentRun
 from tasks.data import download_dataset, validate_dataset
 from tasks.registry import register_best
 from tasks.reporting import publish_report, summarize_comparison
 from tasks.tracking import log_seed_runs, open_parent_run
-from tasks.training import encode_dataset, train_variant
+from tasks.training import encode_dataset, train_variants
 
 
 @flow(name="bn-comparison", log_prints=True)
@@ -32,10 +37,11 @@ def bn_comparison(
     offline: bool = False,
 ) -> dict[str, dict]:
     """Plain MLP vs the same MLP with BatchNormalization, per dataset:
-    download -> validate (Great Expectations) -> split and encode -> train plain and
-    bn over K seeds -> evaluate on held-out rows -> log to MLflow
-    (experiment bn-comparison-<dataset>) -> register the leader, promoting it to
-    @champion only when it beats the current champion on today's test rows.
+    download -> validate (Great Expectations) -> split and encode; then plain and
+    bn over K seeds for every dataset at once (in the trainer process); then per
+    dataset: evaluate on held-out rows -> log to MLflow (experiment
+    bn-comparison-<dataset>) -> register the leader, promoting it to @champion
+    only when it beats the current champion on today's test rows.
 
     Defaults are the notebook's: RMSprop, batch 32, 1000 epochs, raw inputs.
     """
@@ -52,40 +58,89 @@ def bn_comparison(
     settings = load_settings()
     catalog = load_catalog(settings.catalog_path)
     specs = [get_spec(catalog, name) for name in datasets]  # fail fast on an unknown name
-    return {
-        spec.name: compare_dataset(spec, config, settings, register=register_model, offline=offline)
-        for spec in specs
-    }
+    trainer.shared()  # TensorFlow loads in the trainer process meanwhile (~10 s)
 
+    # Every dataset is prepared first, then all variants of all datasets train at
+    # once (4 loops on 2 cores), then each dataset's results are logged, judged and
+    # registered. A dataset that fails ends its own runs FAILED and the others go
+    # on; the flow then fails with the first error. Ctrl-C ends every open run KILLED.
+    errors: list[BaseException] = []
+    open_runs: dict[str, ParentRun] = {}  # dataset -> its parent run, until it ends
 
-def compare_dataset(
-    spec, config: RunConfig, settings: Settings, *, register: bool, offline: bool
-) -> dict:
-    """One dataset's comparison; its MLflow runs end FAILED/KILLED on any error."""
-    lr = effective_learning_rate(config.optimizer, config.learning_rate)
-    parent = open_parent_run(spec, config, settings, lr)
-    try:
-        snap = download_dataset(spec, settings, parent, offline)
-        frame, validation_summary = validate_dataset(spec, snap, settings, parent)
-        data = encode_dataset(frame, spec, config)
-        results = [r for variant in VARIANTS for r in train_variant(variant, spec, data, config)]
-        results = log_seed_runs(parent, results, data, config, lr, snap.sha256)
-        summary = summarize_comparison(parent, spec, results)
-        decision = (
-            register_best(parent, spec, data, results, summary, settings) if register else None
-        )
-        publish_report(parent, spec, snap, data, results, summary, validation_summary, decision)
-    except BaseException as exc:
-        get_run_logger().error("%s: comparison failed: %s", spec.name, exc)
+    def end(name: str, exc: BaseException | None = None) -> None:
+        parent = open_runs.pop(name)
+        if exc is not None:
+            get_run_logger().error("%s: comparison failed: %s", name, exc)
         parent.end(exc)
+
+    out: dict[str, dict] = {}
+    try:
+        prepared: list[Prepared] = []
+        for spec in specs:
+            parent = open_runs[spec.name] = open_parent_run(spec, config, settings)
+            try:
+                prepared.append(prepare_dataset(spec, parent, config, settings, offline))
+            except Exception as exc:
+                end(spec.name, exc)
+                errors.append(exc)
+        with tempfile.TemporaryDirectory(prefix="bnpipe-models-") as models_dir:
+            trained = (
+                train_variants([(p.spec, p.data) for p in prepared], config, models_dir)
+                if prepared
+                else []
+            )
+            for p, (results, lr) in zip(prepared, trained, strict=True):
+                try:
+                    out[p.spec.name] = finish_dataset(
+                        p, results, lr, config, settings, register_model
+                    )
+                except Exception as exc:
+                    end(p.spec.name, exc)
+                    errors.append(exc)
+                else:
+                    end(p.spec.name)
+    except BaseException as exc:  # Ctrl-C, SIGTERM, or training failed: every open run ends
+        for name in list(open_runs):
+            end(name, exc)
         raise
-    parent.end()
+    if errors:
+        raise errors[0]
+    return out
+
+
+@dataclass
+class Prepared:
+    spec: DatasetSpec
+    parent: ParentRun
+    snap: Snapshot
+    data: Encoded
+    validation_summary: str
+
+
+def prepare_dataset(
+    spec: DatasetSpec, parent: ParentRun, config: RunConfig, settings: Settings, offline: bool
+) -> Prepared:
+    snap = download_dataset(spec, settings, parent, offline)
+    frame, validation_summary = validate_dataset(spec, snap, settings, parent)
+    data = encode_dataset(frame, spec, config)
+    return Prepared(spec, parent, snap, data, validation_summary)
+
+
+def finish_dataset(
+    p: Prepared, results, lr: float, config: RunConfig, settings: Settings, register: bool
+) -> dict:
+    """Log the seed runs, judge bn against plain, register, report."""
+    spec, parent = p.spec, p.parent
+    results = log_seed_runs(parent, results, p.data, config, lr, p.snap.sha256)
+    summary = summarize_comparison(parent, spec, results)
+    decision = register_best(parent, spec, p.data, results, summary, settings) if register else None
+    publish_report(parent, spec, p.snap, p.data, results, summary, p.validation_summary, decision)
     return {
         "dataset": spec.name,
         "task": spec.task,
         "run_id": parent.run_id,
         "experiment_id": parent.experiment_id,
-        "data_sha256": snap.sha256,
+        "data_sha256": p.snap.sha256,
         "primary_metric": summary.primary,
         "winner": summary.winner,
         "metrics": summary.parent_metrics(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 
 from prefect import get_run_logger, task
@@ -15,6 +16,23 @@ from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
 
 
+def _champion_frame(name: str, rows):
+    """The champion's predictions for raw ``rows``: its MLflow model folder is
+    fetched here, its Keras model runs in the trainer process (this one does not
+    load TensorFlow), exactly as its pyfunc ``predict`` would."""
+    import mlflow
+    from mlflow.models import Model
+
+    from bnpipe import trainer
+
+    with tempfile.TemporaryDirectory(prefix="bnpipe-champion-") as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}@{registry.CHAMPION}", dst_path=tmp
+        )
+        rows = registry.conform(rows, Model.load(local).get_input_schema())
+        return trainer.shared().predict_logged(local, rows)
+
+
 @task(name="register", cache_policy=NO_CACHE)
 def register_best(
     parent: ParentRun,
@@ -26,8 +44,6 @@ def register_best(
 ) -> registry.Decision | None:
     """Register the leading variant's best seed as a new version of ``bnpipe-<dataset>``;
     move ``@champion`` to it only when it beats the champion on today's test rows."""
-    import mlflow
-
     logger = get_run_logger()
     leader = summary.leader()
     best = summary.best([r for r in results if r.variant == leader])
@@ -42,11 +58,7 @@ def register_best(
         champion_pred, champion_error = None, None
         if champion is not None:
             try:
-                model = mlflow.pyfunc.load_model(f"models:/{name}@{registry.CHAMPION}")
-                rows = registry.conform(
-                    data.split.test[list(spec.features)], model.metadata.get_input_schema()
-                )
-                frame = model.predict(rows)
+                frame = _champion_frame(name, data.split.test[list(spec.features)])
                 champion_pred = registry.prediction_array(frame, spec.task, data.pre.classes)
             except Exception as exc:  # noqa: BLE001 - a champion that cannot score today's rows is beaten
                 champion_error = str(exc).strip().splitlines()[0][:300]

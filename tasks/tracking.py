@@ -32,9 +32,7 @@ def _git_commit(settings: Settings) -> str:
 
 
 @task(name="open-parent-run", cache_policy=NO_CACHE, retries=0)
-def open_parent_run(
-    spec: DatasetSpec, config: RunConfig, settings: Settings, learning_rate: float
-) -> ParentRun:
+def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings) -> ParentRun:
     """Create the experiment if needed, end runs a killed process left RUNNING,
     and start this flow run's parent run with its tags and params."""
     from prefect.runtime import flow_run
@@ -69,9 +67,9 @@ def open_parent_run(
         },
     )
     parent = ParentRun(settings.tracking_uri, exp_id, run_id)
-    parent.log_params(
+    parent.log_params(  # learning_rate with the seed runs: its default is Keras' to say
         {
-            **_run_params(config, learning_rate),
+            **_run_params(config),
             "split_seed": config.split_seed,
             "seeds": config.seeds,
             "engine": config.engine,
@@ -93,12 +91,11 @@ def _experiment_artifacts(settings: Settings, experiment: str) -> str | None:
     return f"{root}/{experiment}" if root else None
 
 
-def _run_params(config: RunConfig, learning_rate: float) -> dict[str, object]:
+def _run_params(config: RunConfig) -> dict[str, object]:
     return {
         "epochs": config.epochs,
         "batch_size": config.batch_size,
         "optimizer": config.optimizer,
-        "learning_rate": learning_rate,
         "input_scaling": config.input_scaling,
     }
 
@@ -112,10 +109,13 @@ def log_seed_runs(
     learning_rate: float,
     data_sha256: str,
 ) -> list[SeedResult]:
-    """One child run per (variant, seed): params, per-epoch curves, test metrics, model."""
+    """One child run per (variant, seed): params, per-epoch curves, test metrics, model.
+    The parent run gets ``learning_rate`` here, as the trainer reported it."""
     logger = get_run_logger()
+    parent.log_params({"learning_rate": learning_rate})
     params = {
-        **_run_params(config, learning_rate),
+        **_run_params(config),
+        "learning_rate": learning_rate,
         "engine": config.engine,
         "split_seed": config.split_seed,
         "data_sha256": data_sha256,
@@ -130,7 +130,7 @@ def log_seed_runs(
             params=params,
             history=r.history,
             metrics=r.metrics,
-            keras_model=r.model,
+            model_path=r.model_path,
             preprocessor=data.pre,
         )
         state = "DIVERGED (run FAILED, model not logged)" if r.diverged else "logged"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -12,6 +13,7 @@ from bnpipe import evaluation
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import RunConfig, SeedResult
 from bnpipe.features import Encoded, encode
+from bnpipe.models import VARIANTS
 
 
 @task(name="encode", cache_policy=NO_CACHE)
@@ -31,73 +33,83 @@ def encode_dataset(df: pd.DataFrame, spec: DatasetSpec, config: RunConfig) -> En
     return data
 
 
-@task(name="train", task_run_name="train-{variant}", cache_policy=NO_CACHE)
-def train_variant(
-    variant: str, spec: DatasetSpec, data: Encoded, config: RunConfig
-) -> list[SeedResult]:
-    """Train ``config.seeds`` seeds of one variant on the same split and score each
-    on the held-out test rows."""
-    from bnpipe.engine import TrainConfig, train_seeds
+@task(name="train", cache_policy=NO_CACHE)
+def train_variants(
+    datasets: Sequence[tuple[DatasetSpec, Encoded]], config: RunConfig, models_dir: str
+) -> list[tuple[list[SeedResult], float]]:
+    """Train ``config.seeds`` seeds of every variant of every dataset, all at once
+    in the trainer process, and score each seed on its held-out test rows.
 
+    Per dataset: the results (trained models saved under ``models_dir``) and the
+    optimizer's effective learning rate."""
+    from bnpipe import trainer
+    from bnpipe.engine import TrainConfig
+
+    if not datasets:
+        return []
     logger = get_run_logger()
     started = time.perf_counter()
-
-    def progress(seed: int, done: int, total: int) -> None:
-        logger.info(
-            "%s/%s seed %d: %d/%d epochs (%.1f s)",
-            spec.name,
-            variant,
-            seed,
-            done,
-            total,
-            time.perf_counter() - started,
-        )
-
-    trained = train_seeds(
-        variant,
-        spec.task,
-        data.x_train,
-        data.y_train,
-        data.x_val,
-        data.y_val,
-        seeds=config.seed_list,
-        config=TrainConfig(
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            optimizer=config.optimizer,
-            learning_rate=config.learning_rate,
-            engine=config.engine,
-        ),
-        on_epoch_block=progress,
+    train_config = TrainConfig(
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        optimizer=config.optimizer,
+        learning_rate=config.learning_rate,
+        engine=config.engine,
     )
-    results = []
-    for t in trained:
-        pred = t.model(data.x_test, training=False).numpy()
-        pred = pred if spec.task == "classification" else pred[:, 0]
-        results.append(
-            SeedResult(
-                variant=variant,
-                seed=t.seed,
-                history={k: list(map(float, v)) for k, v in t.history.items()},
-                metrics=evaluation.evaluate(spec.task, data.y_test_true, pred),
-                predictions=pred,
-                seconds=t.seconds,
-                model=t.model,
-            )
+    jobs = [
+        trainer.Job(
+            name=f"{spec.name}/{variant}",
+            variant=variant,
+            task=spec.task,
+            x_train=data.x_train,
+            y_train=data.y_train,
+            x_val=data.x_val,
+            y_val=data.y_val,
+            x_test=data.x_test,
+            seeds=tuple(config.seed_list),
+            config=train_config,
         )
-    diverged = [r.seed for r in results if r.diverged]
-    if diverged:
-        logger.warning(
-            "%s/%s: seed(s) %s diverged (non-finite loss); they are left out of the comparison",
-            spec.name,
-            variant,
-            diverged,
-        )
+        for spec, data in datasets
+        for variant in VARIANTS
+    ]
+
+    def progress(message: str) -> None:
+        logger.info("%s (%.1f s)", message, time.perf_counter() - started)
+
+    outputs = iter(trainer.shared().train(jobs, models_dir, progress=progress))
+    trained = []
+    for spec, data in datasets:
+        results, lr = [], 0.0
+        for variant in VARIANTS:
+            out = next(outputs)
+            lr = out.learning_rate
+            for s in out.seeds:
+                pred = s.test_output if spec.task == "classification" else s.test_output[:, 0]
+                results.append(
+                    SeedResult(
+                        variant=variant,
+                        seed=s.seed,
+                        history={k: list(map(float, v)) for k, v in s.history.items()},
+                        metrics=evaluation.evaluate(spec.task, data.y_test_true, pred),
+                        predictions=pred,
+                        seconds=s.seconds,
+                        model_path=s.model_path,
+                    )
+                )
+            diverged = [r.seed for r in results if r.variant == variant and r.diverged]
+            if diverged:
+                logger.warning(
+                    "%s/%s: seed(s) %s diverged (non-finite loss); left out of the comparison",
+                    spec.name,
+                    variant,
+                    diverged,
+                )
+        trained.append((results, lr))
     logger.info(
-        "%s/%s: %d seeds trained in %.1f s",
-        spec.name,
-        variant,
-        len(results),
+        "%s: %d seed(s) x %d variants trained in %.1f s",
+        ", ".join(spec.name for spec, _ in datasets),
+        config.seeds,
+        len(VARIANTS),
         time.perf_counter() - started,
     )
-    return results
+    return trained

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -68,7 +68,7 @@ class SeedResult:
     metrics: dict[str, float]
     predictions: np.ndarray  # regression: (n,) values; classification: (n, k) probabilities
     seconds: float
-    model: object = field(default=None, repr=False)  # the Keras model
+    model_path: str | None = None  # the trained Keras model, saved as .keras (by the trainer)
     run_id: str | None = None
     model_uri: str | None = None  # the logged MLflow model
 

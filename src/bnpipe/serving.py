@@ -85,16 +85,15 @@ def signature(pre: Preprocessor):
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def log_model(keras_model, pre: Preprocessor, *, name: str = "model"):
-    """Log ``keras_model`` + ``pre`` as a pyfunc model to the active run.
+def log_model(model_path, pre: Preprocessor, *, name: str = "model"):
+    """Log the Keras model saved at ``model_path`` (.keras) + ``pre`` as a pyfunc
+    model to the active run. Loads neither TensorFlow nor the model.
 
     No ``input_example``: MLflow 3.17 crashes writing it (DESIGN.md section 5);
     the explicit signature documents the input instead. Its advice to pass one,
     and to prefer models-from-code over a pickled PythonModel, is silenced here.
     """
     with tempfile.TemporaryDirectory() as tmp, _quiet():
-        model_path = Path(tmp, "model.keras")
-        keras_model.save(model_path)
         pre_path = Path(tmp, "preprocessor.json")
         pre_path.write_text(json.dumps(pre.to_dict(), ensure_ascii=False, indent=2), "utf-8")
         return mlflow.pyfunc.log_model(

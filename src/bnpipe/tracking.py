@@ -271,7 +271,7 @@ def log_child_run(
     params: Mapping[str, object],
     history: Mapping[str, list[float]],
     metrics: Mapping[str, float],
-    keras_model,
+    model_path,
     preprocessor,
     log_model: bool = True,
 ) -> tuple[str, str | None]:
@@ -305,7 +305,7 @@ def log_child_run(
             from bnpipe import serving
 
             with mlflow.start_run(run_id=run_id):
-                model_uri = serving.log_model(keras_model, preprocessor, name="model").model_uri
+                model_uri = serving.log_model(model_path, preprocessor, name="model").model_uri
         else:
             end_run(client, run_id)
     except BaseException as exc:

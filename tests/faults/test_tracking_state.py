@@ -89,7 +89,7 @@ def test_a_fault_while_logging_a_seed_ends_its_child_run(
         tracking.log_child_run(
             client, experiment, parent, variant="bn", seed=0, params={"epochs": 2},
             history={"loss": [2.0, 1.0], "val_loss": [2.5, 1.5]}, metrics={"test_rmse": 3.0},
-            keras_model=None, preprocessor=None,
+            model_path=None, preprocessor=None,
         )  # fmt: skip
     (child,) = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent}'")
     assert child.info.status == expected
@@ -117,7 +117,7 @@ def test_a_diverged_seed_ends_failed_without_a_model(
     parent, _ = family(client, experiment, children=0)
     run_id, model_uri = tracking.log_child_run(
         client, experiment, parent, variant="plain", seed=1, params={}, history=history,
-        metrics=metrics, keras_model=None, preprocessor=None,
+        metrics=metrics, model_path=None, preprocessor=None,
     )  # fmt: skip
     run = client.get_run(run_id)
     assert model_uri is None
