@@ -110,7 +110,7 @@ def cmd_run(args, settings: Settings) -> int:
         RunConfig(**params)  # out-of-range values are usage errors, before anything starts
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    from bnpipe import tracking, trainer
+    from bnpipe import tracking, trainer, validation
     from flows.local_api import prefect_api
 
     started = time.perf_counter()
@@ -127,6 +127,10 @@ def cmd_run(args, settings: Settings) -> int:
             print(f"bnpipe: orchestrated by {api.describe()}", flush=True)
             tracking.connect(settings.tracking_uri)  # an unreachable store fails here, first
             from flows.bn_comparison import bn_comparison
+
+            # GX too, while the server boots: inside the flow its import held up the
+            # data the (by then idle) trainer was waiting for.
+            validation.preload()
 
             if not args.debug:
                 _console_without_tracebacks()
@@ -446,6 +450,7 @@ def _raise_on_sigterm() -> None:
         raise Terminated(f"terminated by signal {signum}")
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)  # terminal closed: end runs, stop helpers
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,16 @@ def _new_figure(figsize: tuple[float, float] = FIGSIZE) -> Any:
     return fig
 
 
+def preload() -> None:
+    """Import matplotlib's Agg canvas and draw a throwaway figure with text (font
+    loading), ~1 s the first plot of a process would otherwise pay."""
+    import io
+
+    fig = _new_figure((2.0, 1.5))
+    fig.add_subplot().set_title("preload")
+    fig.savefig(io.BytesIO(), format="png")
+
+
 def _save(fig: Any, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

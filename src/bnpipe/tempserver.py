@@ -8,9 +8,12 @@ server itself instead:
 
 - first thing, in the background, so it boots on the other core while this
   process imports MLflow and TensorFlow (the boot leaves the critical path);
-- in a session of its own: a terminal's Ctrl-C reaches bnpipe only, which
-  ends its MLflow runs KILLED and lets the flow run report its end to a live
-  API before the server is stopped;
+- in a process group of its own: a terminal's Ctrl-C reaches bnpipe only,
+  which ends its MLflow runs KILLED and lets the flow run report its end to a
+  live API before the server is stopped (the same session, though: Linux's
+  autogroup scheduler weighs sessions, not processes, against each other, and
+  the server is to run at a lower priority than the flow process while both
+  start, see ``NICENESS``);
 - boots serialised per Prefect home by a file lock, so two runs starting on a
   fresh Prefect database do not race its migrations.
 
@@ -23,6 +26,7 @@ schedules or reaps runs behind a one-off run's back). Its output goes to
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -35,6 +39,7 @@ from pathlib import Path
 from bnpipe.stack import HOST, HYGIENE, http_get, stop_process
 
 LOG_NAME = "prefect-temporary-server.log"
+NICENESS = 5  # below the flow process while both start (bnpipe.trainer.HELPER_NICENESS)
 DEFAULT_TIMEOUT = 90.0  # PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, as Prefect's own
 # Services the ephemeral server does not run either (prefect.server.services.base).
 SERVICES_OFF = (
@@ -173,10 +178,13 @@ class TemporaryServer:
         with open(self.log_path, "ab") as fh:
             fh.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
             fh.flush()
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 argv, env=env, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
+                process_group=0, close_fds=True,
             )  # fmt: skip
+        with contextlib.suppress(OSError):  # see bnpipe.trainer.HELPER_NICENESS
+            os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)
+        return proc
 
     def _tail(self, lines: int = 15) -> str:
         try:

@@ -44,6 +44,12 @@ from bnpipe.engine import TrainConfig
 
 Progress = Callable[[str], None]
 
+# While a run starts, three processes want the two cores: this one loading
+# TensorFlow, the temporary Prefect server booting, and the flow process loading
+# MLflow, Prefect and GX. The flow process's chain is the longest and everything
+# waits for it, so the helpers run at a lower priority (a no-op without contention).
+HELPER_NICENESS = 5
+
 
 class TrainerError(RuntimeError):
     """The trainer process failed or died; the message says how."""
@@ -153,6 +159,7 @@ def _skip_unused_imports() -> None:
 
 def _serve(conn) -> None:
     """The trainer process: load TensorFlow, then answer requests until told to stop."""
+    os.nice(HELPER_NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # also drops one sent while starting
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by Trainer()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # XLA cache loads log harmless ERRORs

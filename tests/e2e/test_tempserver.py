@@ -10,7 +10,7 @@ import pytest
 
 from bnpipe.processes import is_alive
 from bnpipe.stack import http_get
-from bnpipe.tempserver import SERVICES_OFF, ServerError, TemporaryServer, server_env
+from bnpipe.tempserver import NICENESS, SERVICES_OFF, ServerError, TemporaryServer, server_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -26,7 +26,7 @@ def test_server_env_is_offline_and_runs_no_scheduler():
 
 def test_two_servers_on_one_fresh_home_both_come_up_and_stop(tmp_path):
     """Boots are serialised per Prefect home (no migration race); each server is
-    its own session and is gone, port and all, after stop()."""
+    its own process group and is gone, port and all, after stop()."""
     home = tmp_path / "prefect"
     servers = [TemporaryServer(home, tmp_path / "logs").start() for _ in range(2)]
     try:
@@ -34,7 +34,10 @@ def test_two_servers_on_one_fresh_home_both_come_up_and_stop(tmp_path):
         assert urls[0] != urls[1] and all(u.startswith("http://127.0.0.1:") for u in urls)
         for s in servers:
             assert http_get(f"{s.api_url}/health")[0] == 200
-            assert os.getsid(s.proc.pid) == s.proc.pid  # a session of its own: Ctrl-C spares it
+            assert os.getpgid(s.proc.pid) == s.proc.pid  # a group of its own: Ctrl-C spares it
+            assert os.getsid(s.proc.pid) == os.getsid(0)  # same session: nice counts (autogroup)
+            mine = os.getpriority(os.PRIO_PROCESS, 0)
+            assert os.getpriority(os.PRIO_PROCESS, s.proc.pid) == min(19, mine + NICENESS)
         assert (home / "prefect.db").is_file()
     finally:
         for s in servers:

@@ -73,6 +73,10 @@ def test_trainer_process_matches_the_engine_in_process(proc, boston, tmp_path):
     out = proc.train(_jobs(data), tmp_path, progress=progress.append)
 
     assert [o.name for o in out] == ["boston/plain", "boston/bn"]
+    # below the flow process, which everything waits for while a run starts
+    assert os.getpriority(os.PRIO_PROCESS, proc.pid) == os.getpriority(os.PRIO_PROCESS, 0) + min(
+        trainer.HELPER_NICENESS, 19 - os.getpriority(os.PRIO_PROCESS, 0)
+    )
     assert out[0].learning_rate == pytest.approx(0.001)  # RMSprop's Keras default
     assert sorted(progress) == sorted(
         f"boston/{v} seed {s}: 15/15 epochs" for v in ("plain", "bn") for s in (0, 1)
