@@ -5,7 +5,7 @@ and a run is mostly import and startup time), signals the ones that must die
 mid-training, then starts the runs that must come after them:
 
 * project ``signals`` (boston; a champion v1 and a good cached download exist):
-  ``sigint``, ``sigterm`` and ``sigkill`` train 3000 epochs x 3 seeds and each
+  ``sigint``, ``sigterm`` and ``sigkill`` train 20000 epochs x 3 seeds and each
   gets its signal once its first seed has trained; ``exception`` fails while logging
   its second model (an injected OSError). After the SIGKILL, ``next`` runs with a
   learning rate of 1e9 (every seed diverges) through a mirror URL that carries
@@ -54,7 +54,10 @@ from tests.faults.conftest import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-LONG = ["--epochs", "3000", "--seeds", "3"]  # six seeds to train: signalled after the first
+# Six seeds to train, signalled after the first. Long enough that the three are still
+# training when the slowest of the seven processes has opened its parent run (with
+# every variant trained at once, 3000 epochs were over before that on 2 cores).
+LONG = ["--epochs", "20000", "--seeds", "3"]
 TRAINING = re.compile(r"boston/plain seed 0: \d+/\d+ epochs")
 READY_TIMEOUT = 600  # seconds for all the signalled processes to reach training
 RUN_TIMEOUT = 600
