@@ -119,8 +119,10 @@ def cmd_run(args, settings: Settings) -> int:
         flush=True,
     )
     # Three things start at once on the two cores: the trainer process loads
-    # TensorFlow (~10 s), a temporary Prefect server boots (when no Prefect API is
-    # configured, ~6 s), and this process loads MLflow, Prefect and GX (~12 s).
+    # TensorFlow (~7 CPU-s), a temporary Prefect server boots (when no Prefect API
+    # is configured, ~8 CPU-s), and this process loads Prefect, MLflow and GX
+    # (~12 CPU-s). This process is the chain everything waits for, so the other
+    # two run at a lower priority (README, Performance).
     trainer.shared()
     try:
         with prefect_api(Path(os.environ["PREFECT_HOME"]), settings.state_dir / "logs") as api:
