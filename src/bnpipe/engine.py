@@ -330,6 +330,11 @@ class _CompiledTrainer:
             val_losses = val_losses.write(epoch, loss_fn(y_val, model(x_val, training=False)))
         return losses.stack(), val_losses.stack()
 
+    def trace(self, x, y, x_val, y_val, seed) -> None:
+        """Trace the loop for these argument types, one loop at a time (_TRACE_LOCK)."""
+        with _TRACE_LOCK:
+            self._loop.get_concrete_function(x, y, x_val, y_val, seed)
+
     def train(self, start_model, x, y, x_val, y_val, seed: int):
         """Train from ``start_model``'s weights; write the result back into it."""
         import tensorflow as tf
@@ -339,8 +344,7 @@ class _CompiledTrainer:
         for var, value in zip(self.optimizer.variables, self._optimizer_init, strict=True):
             var.assign(value)
         args = (x, y, x_val, y_val, tf.constant(seed, tf.int64))
-        with _TRACE_LOCK:  # see _TRACE_LOCK; a lookup once traced
-            self._loop.get_concrete_function(*args)
+        self.trace(*args)  # a lookup once traced
         loss, val_loss = self._loop(*args)  # XLA compile (first call) and run: GIL released
         start_model.set_weights(self.model.get_weights())
         return _history(loss.numpy(), val_loss.numpy())
@@ -462,8 +466,7 @@ def prepare(
     xv, yv = _as_2d_float32("x_val", x_val), _as_2d_float32("y_val", y_val)
     _configure_tf()
     trainer = _trainer_for(variant, task, (x.shape[0], x.shape[1], y.shape[1], xv.shape[0]), config)
-    with _TRACE_LOCK:
-        trainer._loop.get_concrete_function(x, y, xv, yv, tf.constant(0, tf.int64))
+    trainer.trace(x, y, xv, yv, tf.constant(0, tf.int64))
 
 
 def train_seeds(
