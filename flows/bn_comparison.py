@@ -36,6 +36,7 @@ def bn_comparison(
     engine: Literal["compiled", "fit"] = "compiled",
     register_model: bool = True,
     offline: bool = False,
+    fallback: bool = False,
 ) -> dict[str, dict]:
     """Plain MLP vs the same MLP with BatchNormalization, per dataset:
     download -> validate (Great Expectations) -> split and encode; then plain and
@@ -45,6 +46,9 @@ def bn_comparison(
     only when it beats the current champion on today's test rows.
 
     Defaults are the notebook's: RMSprop, batch 32, 1000 epochs, raw inputs.
+    `offline` trains on the last good download; `fallback` uses it (or the copy
+    bundled with bnpipe) when the upstream cannot be reached. Scheduled retraining
+    leaves `fallback` off: training again on old data is not what a schedule is for.
     """
     config = RunConfig(
         epochs=epochs,
@@ -75,18 +79,23 @@ def bn_comparison(
         parent.end(exc)
 
     out: dict[str, dict] = {}
+    preload: threading.Thread | None = None
     try:
         prepared: list[Prepared] = []
         for spec in specs:
             parent = open_runs[spec.name] = open_parent_run(spec, config, settings)
             try:
-                prepared.append(prepare_dataset(spec, parent, config, settings, offline))
+                prepared.append(prepare_dataset(spec, parent, config, settings, offline, fallback))
             except Exception as exc:
                 end(spec.name, exc)
                 errors.append(exc)
         # While the trainer traces and trains, this process has a core to spare:
         # load what the finish stage's plots need (~1 s on its critical path).
-        threading.Thread(target=report.preload, name="bnpipe-preload", daemon=True).start()
+        # Joined on every way out: an interpreter that exits while a thread is still
+        # importing matplotlib's C++ extensions can abort ("terminate called ...").
+        if prepared:
+            preload = threading.Thread(target=report.preload, name="bnpipe-preload")
+            preload.start()
         with tempfile.TemporaryDirectory(prefix="bnpipe-models-") as models_dir:
             trained = (
                 train_variants([(p.spec, p.data) for p in prepared], config, models_dir)
@@ -107,6 +116,9 @@ def bn_comparison(
         for name in list(open_runs):
             end(name, exc)
         raise
+    finally:
+        if preload is not None:
+            preload.join()
     if errors:
         raise errors[0]
     return out
@@ -122,9 +134,14 @@ class Prepared:
 
 
 def prepare_dataset(
-    spec: DatasetSpec, parent: ParentRun, config: RunConfig, settings: Settings, offline: bool
+    spec: DatasetSpec,
+    parent: ParentRun,
+    config: RunConfig,
+    settings: Settings,
+    offline: bool,
+    fallback: bool,
 ) -> Prepared:
-    snap = download_dataset(spec, settings, parent, offline)
+    snap = download_dataset(spec, settings, parent, offline, fallback)
     frame, validation_summary = validate_dataset(spec, snap, settings, parent)
     data = encode_dataset(frame, spec, config)
     return Prepared(spec, parent, snap, data, validation_summary)
@@ -145,6 +162,7 @@ def finish_dataset(
         "run_id": parent.run_id,
         "experiment_id": parent.experiment_id,
         "data_sha256": p.snap.sha256,
+        "data_source": p.snap.source,
         "primary_metric": summary.primary,
         "winner": summary.winner,
         "metrics": summary.parent_metrics(),

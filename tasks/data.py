@@ -16,21 +16,41 @@ from bnpipe.tracking import ParentRun
 
 @task(name="download", cache_policy=NO_CACHE, timeout_seconds=900)
 def download_dataset(
-    spec: DatasetSpec, settings: Settings, parent: ParentRun, offline: bool = False
+    spec: DatasetSpec,
+    settings: Settings,
+    parent: ParentRun,
+    offline: bool = False,
+    fallback: bool = False,
 ) -> ingest.Snapshot:
-    """Fetch the CSV (mirror-aware, retried with backoff) into the content-addressed cache;
-    tag the parent run with its SHA-256 lineage id."""
+    """Fetch the CSV (mirror-aware, retried with backoff) into the content-addressed cache,
+    or with ``fallback`` take the last good or the bundled copy when the upstream cannot
+    be reached; tag the parent run with the SHA-256 lineage id and where the bytes came from."""
     logger = get_run_logger()
     snap = ingest.download(
         spec,
         ingest.DataCache(settings.cache_dir),
         **settings.download_options(),
         offline=offline,
+        fallback=fallback,
         promote=False,  # latest.json moves only once the data has passed validation
         log=logger.warning,
     )
-    logger.info("%s: %d bytes, sha256 %s (%s)", spec.name, snap.size, snap.sha256, snap.url)
-    parent.tag({"data_sha256": snap.sha256, "source_url": snap.url, "data_bytes": snap.size})
+    logger.info(
+        "%s: %d bytes, sha256 %s, from %s (%s)",
+        spec.name,
+        snap.size,
+        snap.sha256,
+        snap.source,
+        snap.url,
+    )
+    parent.tag(
+        {
+            "data_sha256": snap.sha256,
+            "data_source": snap.source,
+            "source_url": snap.url,
+            "data_bytes": snap.size,
+        }
+    )
     return snap
 
 

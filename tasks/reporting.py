@@ -100,6 +100,7 @@ def publish_report(
         lineage = {
             "dataset": spec.name,
             "url": snap.url,
+            "source": snap.source,
             "sha256": snap.sha256,
             "bytes": snap.size,
             "rows": len(data.split.train) + len(data.split.val) + len(data.split.test),
@@ -119,14 +120,14 @@ def publish_report(
             notes=[f"diverged (left out): {v}-seed{s}" for v, s in summary.diverged],
         )
         (out / "comparison.html").write_text(html, "utf-8")
-        (out / "comparison.md").write_text(markdown_report(spec, summary, decision), "utf-8")
+        (out / "comparison.md").write_text(markdown_report(spec, snap, summary, decision), "utf-8")
         for f in out.iterdir():
             parent.log_artifact(f)
     try:
         from prefect.artifacts import create_markdown_artifact
 
         create_markdown_artifact(
-            markdown=markdown_report(spec, summary, decision),
+            markdown=markdown_report(spec, snap, summary, decision),
             key=f"bn-comparison-{spec.name}",
             description=f"plain vs bn on {spec.name}",
         )
@@ -135,11 +136,13 @@ def publish_report(
 
 
 def markdown_report(
-    spec: DatasetSpec, summary: ComparisonSummary, decision: Decision | None
+    spec: DatasetSpec, snap: Snapshot, summary: ComparisonSummary, decision: Decision | None
 ) -> str:
     headers, rows = results_table(summary)
     lines = [
         f"## {spec.name}: plain vs BatchNorm",
+        "",
+        f"Data: sha256 `{snap.sha256[:12]}` from **{snap.source}** ({snap.url})",
         "",
         report.markdown_table(rows, headers),
         "",

@@ -26,6 +26,7 @@ TEST_METRICS = {
 PARENT_TAGS = {
     "dataset",
     "data_sha256",
+    "data_source",
     "source_url",
     "git_commit",
     "prefect_flow_run_id",
@@ -54,6 +55,7 @@ def assert_comparison(
     assert set(tags) >= PARENT_TAGS, PARENT_TAGS - set(tags)
     assert tags["dataset"] == dataset
     assert tags["winner"] in {"bn", "plain", "tie"}
+    assert tags["data_source"] in {"upstream", "mirror", "cache", "bundled"}
     if sha256:
         assert tags["data_sha256"] == sha256
     assert len(tags["data_sha256"]) == 64

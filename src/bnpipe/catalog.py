@@ -34,6 +34,15 @@ class UnknownDatasetError(KeyError):
 
 
 @dataclass(frozen=True)
+class Bundled:
+    """A copy of the dataset shipped inside the package (``bnpipe/data/<file>``),
+    used when the upstream cannot be reached; ``sha256`` is checked before use."""
+
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     name: str
     url: str
@@ -45,6 +54,7 @@ class DatasetSpec:
     sha256: str | None = None
     rename: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    bundled: Bundled | None = None
 
     def source_url(self, mirror: str | None) -> str:
         """The URL to download: ``<mirror>/<name>.csv`` when a mirror is set."""
@@ -127,6 +137,7 @@ def parse_entry(name: str, entry: Mapping, source: str = "catalog") -> DatasetSp
     if sha is not None and not (isinstance(sha, str) and _SHA256.match(sha)):
         raise CatalogError(f"{where}: field 'sha256' must be 64 lowercase hex digits or null")
     return DatasetSpec(
+        bundled=_bundled(entry.get("bundled"), where),
         name=name,
         url=url,
         task=task,
@@ -138,6 +149,19 @@ def parse_entry(name: str, entry: Mapping, source: str = "catalog") -> DatasetSp
         rename=dict(rename),
         description=str(entry.get("description") or ""),
     )
+
+
+def _bundled(value, where: str) -> Bundled | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"file", "sha256"}:
+        raise CatalogError(f"{where}: field 'bundled' must be a mapping with 'file' and 'sha256'")
+    file, sha = value["file"], value["sha256"]
+    if not (isinstance(file, str) and re.match(r"^[A-Za-z0-9_.-]+\.csv$", file)):
+        raise CatalogError(f"{where}: field 'bundled.file' must be a CSV file name, got {file!r}")
+    if not (isinstance(sha, str) and _SHA256.match(sha)):
+        raise CatalogError(f"{where}: field 'bundled.sha256' must be 64 lowercase hex digits")
+    return Bundled(file=file, sha256=sha)
 
 
 def load_catalog(path: Path) -> dict[str, DatasetSpec]:

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from bnpipe import interrupts
 from bnpipe.settings import Settings, load_settings
 
 
@@ -142,6 +143,7 @@ def cmd_run(args, settings: Settings) -> int:
                     **params,
                     register_model=not args.no_register,
                     offline=args.offline,
+                    fallback=not args.no_fallback,
                 )
     finally:
         trainer.stop_shared()
@@ -214,7 +216,7 @@ def format_result(result: dict) -> str:
         for v in VARIANTS
     }
     lines = [
-        f"{result['dataset']} ({result['task']}, {result['seeds']} seeds, data {result['data_sha256'][:12]}, MLflow run {result['run_id']})"
+        f"{result['dataset']} ({result['task']}, {result['seeds']} seeds, data {result['data_sha256'][:12]} from {result['data_source']}, MLflow run {result['run_id']})"
     ]
     lines.append(
         report.format_table(
@@ -404,6 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--no-register", action="store_true", help="do not register or promote a model")
     s.add_argument("--offline", action="store_true", help="train on the last good cached download")
+    s.add_argument(
+        "--no-fallback",
+        action="store_true",
+        help="fail when the upstream cannot be reached, instead of training on the last good "
+        "download or the copy bundled with bnpipe",
+    )
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("dataset", help="manage catalog entries")
@@ -441,20 +449,6 @@ def cmd_stack(args, settings: Settings) -> int:
     return {"up": stack.up, "down": stack.down, "status": stack.status}[args.action](settings)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread so open MLflow runs end KILLED."""
-
-
-def _raise_on_sigterm() -> None:
-    import signal
-
-    def handler(signum, frame):
-        raise Terminated(f"terminated by signal {signum}")
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGHUP, handler)  # terminal closed: end runs, stop helpers
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -464,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bnpipe: error: {exc}", file=sys.stderr)
         return 2
     _offline_env(settings)
-    _raise_on_sigterm()
+    interrupts.install()  # Ctrl-C, SIGTERM, SIGHUP: open runs end KILLED, helpers stop
     try:
         return args.func(args, settings)
     except UsageError as exc:
@@ -475,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
             f"bnpipe: {str(exc) or 'interrupted'}; open MLflow runs were ended KILLED",
             file=sys.stderr,
         )
-        return 143 if isinstance(exc, Terminated) else 130
+        return getattr(exc, "exit_code", 130)
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug
         if args.debug:
             raise

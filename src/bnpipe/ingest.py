@@ -5,15 +5,23 @@ logged on every run. A download that fails or is not a well-formed CSV never
 touches the cache, so the last good copy survives; ``offline=True`` uses it.
 
 Retries live here rather than in the Prefect task so that the CLI's
-``validate`` and the flow share one policy: transient faults (connection
-refused, timeouts, HTTP 5xx, a truncated body) are retried with exponential
-backoff; permanent ones (HTTP 4xx, a missing file, an HTML page, an oversized
-body) fail at once.
+``validate`` and the flow share one policy: a host that does not resolve or
+refuses the connection (no network) is retried once, quickly; other transient
+faults (timeouts, HTTP 5xx, a truncated body) with exponential backoff;
+permanent ones (HTTP 4xx, a missing file, an HTML page, an oversized body) fail
+at once.
+
+Where the bytes came from is the snapshot's ``source``: ``upstream`` (the
+catalog URL), ``mirror`` (``BNPIPE_DATA_MIRROR``), ``cache`` (the last good
+download) or ``bundled`` (the copy inside the package). With ``fallback=True``
+an upstream that cannot be reached is replaced by the last good cached copy, or
+by the bundled copy when the cache has none; a mirror never falls back.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -30,13 +38,20 @@ from pathlib import Path
 
 from bnpipe.catalog import URL_SCHEMES, DatasetSpec
 
+SOURCES = ("upstream", "mirror", "cache", "bundled")
+BUNDLED_URL = "package:bnpipe/data/"  # the source_url of a bundled copy
+
 
 class DownloadError(RuntimeError):
-    """A dataset could not be downloaded, or what came back is not a usable CSV."""
+    """A dataset could not be downloaded, or what came back is not a usable CSV.
 
-    def __init__(self, message: str, *, transient: bool = False):
+    ``transient``: worth another try. ``unreachable``: the host did not resolve or
+    refused the connection, i.e. most likely no network: one quick retry only."""
+
+    def __init__(self, message: str, *, transient: bool = False, unreachable: bool = False):
         super().__init__(message)
-        self.transient = transient
+        self.transient = transient or unreachable
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,7 @@ class Snapshot:
     size: int
     fetched_at: str
     from_cache: bool = False
+    source: str = "upstream"  # one of SOURCES
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -93,7 +109,9 @@ def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024
         raise DownloadError(f"{shown}: HTTP {exc.code} {exc.reason}", transient=transient) from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"{shown}: {reason}", transient=True) from None
+        raise DownloadError(
+            f"{shown}: {reason}", transient=True, unreachable=_unreachable(reason)
+        ) from None
     except http_client_errors() as exc:
         raise DownloadError(f"{shown}: connection broken ({exc})", transient=True) from None
     if len(body) > max_bytes:
@@ -103,6 +121,16 @@ def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024
             f"{shown}: truncated body ({len(body)} of {expected} bytes)", transient=True
         )
     return body
+
+
+def _unreachable(reason: object) -> bool:
+    """No route to the data: a name that does not resolve, a refused connection."""
+    import errno
+    import socket
+
+    if isinstance(reason, socket.gaierror | ConnectionRefusedError):
+        return True
+    return isinstance(reason, OSError) and reason.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH)
 
 
 def _http_request(url: str) -> urllib.request.Request:
@@ -203,8 +231,9 @@ class DataCache:
         if not pointer.is_file():
             return None
         d = json.loads(pointer.read_text())
-        d["path"] = Path(d["path"])
-        d["from_cache"] = True
+        known = {f.name for f in dataclasses.fields(Snapshot)}
+        d = {k: v for k, v in d.items() if k in known}
+        d.update(path=Path(d["path"]), from_cache=True, source="cache")
         snap = Snapshot(**d)
         return snap if snap.path.is_file() else None
 
@@ -230,6 +259,7 @@ def download(
     timeout: float = 30.0,
     max_bytes: int = 200 * 1024 * 1024,
     offline: bool = False,
+    fallback: bool = False,
     promote: bool = True,
     log: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
@@ -237,10 +267,12 @@ def download(
     """Download ``spec``'s CSV into the cache and return the snapshot.
 
     ``offline=True`` skips the network and returns the last good copy (with a
-    warning), or fails when there is none. ``promote=False`` keeps the download
-    but leaves ``latest`` where it was: the caller promotes the snapshot with
-    :meth:`DataCache.promote` once the data has passed validation, so bad data
-    never replaces the last good copy.
+    warning), or fails when there is none. ``fallback=True``: when the upstream
+    cannot be reached (after its retries), use the last good copy, else the
+    bundled one, with one warning line; never for a mirror, never for bad bytes.
+    ``promote=False`` keeps the download but leaves ``latest`` where it was: the
+    caller promotes the snapshot with :meth:`DataCache.promote` once the data
+    has passed validation, so bad data never replaces the last good copy.
     """
     url = spec.source_url(mirror)
     if offline:
@@ -251,26 +283,105 @@ def download(
             f"warning: {spec.name}: offline, using the cached copy {snap.sha256[:12]} from {snap.fetched_at}"
         )
         return snap
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            data = fetch(url, timeout=timeout, max_bytes=max_bytes)
-            check_csv(data, dataset=spec.name, url=url)
-            break
-        except DownloadError as exc:
-            if not exc.transient or attempt > retries:
-                tries = f" after {attempt} attempts" if attempt > 1 else ""
-                raise DownloadError(f"{spec.name}: download failed{tries}: {exc}") from None
-            delay = retry_delay * 2 ** (attempt - 1)
-            log(f"{spec.name}: {exc}; retry {attempt} of {retries} in {delay:g} s")
-            sleep(delay)
+    try:
+        data = _fetch_retrying(spec.name, url, retries, retry_delay, timeout, max_bytes, log, sleep)
+    except DownloadError as exc:
+        copy = fallback_copy(spec, cache) if fallback and exc.transient and not mirror else None
+        if copy is None:
+            raise
+        what = (
+            f"the last good cached copy {copy.sha256[:12]} (downloaded {copy.fetched_at})"
+            if copy.source == "cache"
+            else f"the bundled copy {copy.sha256[:12]} (shipped with bnpipe, digest checked)"
+        )
+        log(
+            f"warning: {spec.name}: upstream {redact(url)} cannot be reached ({_cause(exc)}); using {what}"
+        )
+        return copy
     digest = hashlib.sha256(data).hexdigest()
     if spec.sha256 and digest != spec.sha256:
         raise DownloadError(
             f"{spec.name}: {redact(url)}: sha256 {digest} does not match the catalog pin {spec.sha256}"
         )
-    return cache.store(spec.name, url, data, promote=promote)
+    snap = cache.store(spec.name, url, data, promote=promote)
+    return dataclasses.replace(snap, source="mirror" if mirror else "upstream")
+
+
+def _fetch_retrying(
+    dataset: str,
+    url: str,
+    retries: int,
+    retry_delay: float,
+    timeout: float,
+    max_bytes: int,
+    log: Callable[[str], None],
+    sleep: Callable[[float], None],
+) -> bytes:
+    """One download with the retry policy of the module docstring."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            data = fetch(url, timeout=timeout, max_bytes=max_bytes)
+            check_csv(data, dataset=dataset, url=url)
+            return data
+        except DownloadError as exc:
+            limit = min(retries, UNREACHABLE_RETRIES) if exc.unreachable else retries
+            if not exc.transient or attempt > limit:
+                tries = f" after {attempt} attempts" if attempt > 1 else ""
+                raise DownloadError(
+                    f"{dataset}: download failed{tries}: {exc}",
+                    transient=exc.transient,
+                    unreachable=exc.unreachable,
+                ) from None
+            delay = (
+                min(retry_delay, UNREACHABLE_RETRY_DELAY)
+                if exc.unreachable
+                else retry_delay * 2 ** (attempt - 1)
+            )
+            log(f"{dataset}: {exc}; retry {attempt} of {limit} in {delay:g} s")
+            sleep(delay)
+
+
+# A host that does not resolve or refuses the connection is asked once more, at once:
+# on a machine without network every further attempt fails the same way.
+UNREACHABLE_RETRIES = 1
+UNREACHABLE_RETRY_DELAY = 0.25
+
+
+def _cause(exc: DownloadError) -> str:
+    """``[Errno -2] Name or service not known`` out of the full download error."""
+    return str(exc).rpartition(": ")[2] or str(exc)
+
+
+def fallback_copy(spec: DatasetSpec, cache: DataCache) -> Snapshot | None:
+    """The last good cached copy (its bytes re-hashed), else the bundled copy
+    (checked against the catalog's digest, stored in the cache but not promoted:
+    validation gates it like a download), else None."""
+    last = cache.latest(spec.name)
+    if last is not None and hashlib.sha256(last.path.read_bytes()).hexdigest() == last.sha256:
+        return dataclasses.replace(last, source="cache")
+    if spec.bundled is None:
+        return None
+    data = bundled_bytes(spec.bundled.file)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != spec.bundled.sha256:
+        raise DownloadError(
+            f"{spec.name}: the bundled copy {spec.bundled.file} has sha256 {digest}, "
+            f"not the catalog's {spec.bundled.sha256}: reinstall bnpipe"
+        )
+    snap = cache.store(spec.name, BUNDLED_URL + spec.bundled.file, data, promote=False)
+    return dataclasses.replace(snap, source="bundled")
+
+
+def bundled_bytes(file: str) -> bytes:
+    """A CSV shipped in the package (``bnpipe/data/<file>``)."""
+    from importlib import resources
+
+    path = resources.files("bnpipe").joinpath("data", file)
+    if not path.is_file():
+        raise DownloadError(f"the bundled copy {file} is not in this installation of bnpipe")
+    return path.read_bytes()
 
 
 def read_csv(path: Path):

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from bnpipe import interrupts
 from bnpipe.engine import TrainConfig
 
 Progress = Callable[[str], None]
@@ -239,6 +240,7 @@ class Trainer:
 
     def _receive(self, command: str, progress: Progress | None):
         while True:
+            interrupts.check()  # a Ctrl-C whose exception library code swallowed
             if not self._conn.poll(0.2):
                 if not self._proc.is_alive():
                     raise TrainerError(

@@ -52,6 +52,7 @@ def test_run_both_datasets_over_http(project_env, data_mirror):
             client, dataset, task, epochs=epochs, seeds=seeds, sha256=sha
         )
         assert parent.data.tags["source_url"].startswith(project_env["BNPIPE_DATA_MIRROR"])
+        assert parent.data.tags["data_source"] == "mirror"
         raw = pd.read_csv(data_mirror / f"{dataset}.csv")
         for child in children:
             assert_model_predicts_raw_rows(

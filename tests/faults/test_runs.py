@@ -273,6 +273,9 @@ def test_bad_data_run_keeps_the_last_good_download(scenario):
 def test_a_signal_mid_training_ends_the_runs_killed(scenario, name, code, message):
     proc = scenario.procs[name]
     assert proc.returncode == code, show(scenario, name)
+    # delivered: acknowledged at once, and no seed trained to its end after it
+    assert f"bnpipe: {name.upper()} received: stopping" in proc.err.splitlines()
+    assert not re.search(r"seed 2: 20000/20000 epochs", proc.err), show(scenario, name)
     assert message in proc.err.splitlines()
     no_traceback(proc)
     client, parent, children = runs_of(scenario, scenario.signals, name)

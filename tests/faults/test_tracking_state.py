@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from bnpipe import registry, tracking
-from bnpipe.cli import Terminated
 from bnpipe.comparison import SeedResult, best_result
+from bnpipe.interrupts import Terminated
 
 pytestmark = pytest.mark.slow  # imports MLflow and creates a store (~10 s)
 

@@ -68,3 +68,38 @@ def test_flow_stops_before_training_on_bad_data(env, tmp_path, monkeypatch):
     assert runs[0].data.tags["validation"] == "failed"
     assert "validation.json" in {a.path for a in client.list_artifacts(runs[0].info.run_id)}
     assert client.search_model_versions("name='bnpipe-boston'") == []
+
+
+def test_a_deployment_run_does_not_fall_back_when_upstream_is_unreachable(
+    env, tmp_path, monkeypatch
+):
+    """Deployments run the flow with its defaults: an upstream that cannot be
+    reached fails the run, even though a bundled copy exists (unlike `bnpipe run`)."""
+    import socket
+
+    import yaml
+
+    from flows.bn_comparison import bn_comparison
+    from tests.conftest import REPO
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    catalog = yaml.safe_load((REPO / "datasets.yaml").read_text("utf-8"))
+    catalog["datasets"]["iris"]["url"] = f"http://127.0.0.1:{closed}/iris.csv"
+    (tmp_path / "datasets.yaml").write_text(yaml.safe_dump(catalog, allow_unicode=True), "utf-8")
+    monkeypatch.setenv("BNPIPE_CATALOG", str(tmp_path / "datasets.yaml"))
+    monkeypatch.setenv("BNPIPE_STATE_DIR", str(tmp_path / "state"))  # an empty cache
+    monkeypatch.setenv("BNPIPE_DOWNLOAD_RETRY_DELAY", "0")
+    monkeypatch.delenv("BNPIPE_DATA_MIRROR")
+    deployments = yaml.safe_load((REPO / "prefect.yaml").read_text("utf-8"))["deployments"]
+    assert all("fallback" not in d.get("parameters", {}) for d in deployments)
+
+    with pytest.raises(Exception, match="iris: download failed after 2 attempts: .*refused"):
+        bn_comparison(datasets=["iris"], epochs=2, seeds=1)
+
+    client = MlflowClient(env["uri"])
+    exp = client.get_experiment_by_name("bn-comparison-iris")
+    failed = client.search_runs([exp.experiment_id], "attributes.status = 'FAILED'")
+    assert len(failed) == 1 and "data_source" not in failed[0].data.tags
+    assert not (tmp_path / "state" / "cache" / "iris").exists()  # the bundled copy was not used

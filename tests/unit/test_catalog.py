@@ -62,6 +62,39 @@ def test_shipped_catalog_matches_the_notebook():
 # --------------------------------------------------------------------------- parse_entry
 
 
+def test_the_built_in_datasets_ship_a_bundled_copy_with_its_digest():
+    """The catalog records each bundled copy's SHA-256, the package holds the file,
+    and both are what the notebook's upstream serves (the entries stay unpinned)."""
+    import hashlib
+
+    from bnpipe.ingest import bundled_bytes
+
+    catalog = load_catalog(REPO_CATALOG)
+    for name, upstream_sha in (
+        ("boston", "ab16ba38fbbbbcc69fe930aab1293104f1442c8279c130d9eba03dd864bef675"),
+        ("iris", "c71eef0adf63b2f8d2682feb8c643784afe7880463e8938dea17babdd9d2faac"),
+    ):
+        spec = catalog[name]
+        assert spec.sha256 is None  # scheduled retraining follows upstream
+        assert spec.bundled is not None and spec.bundled.sha256 == upstream_sha
+        assert hashlib.sha256(bundled_bytes(spec.bundled.file)).hexdigest() == upstream_sha
+
+
+@pytest.mark.parametrize(
+    ("bundled", "rule"),
+    [
+        ("iris.csv", "'bundled' must be a mapping with 'file' and 'sha256'"),
+        ({"file": "iris.csv"}, "'bundled' must be a mapping with 'file' and 'sha256'"),
+        ({"file": "../x.csv", "sha256": "a" * 64}, "'bundled.file' must be a CSV file name"),
+        ({"file": "iris.csv", "sha256": "abc"}, "'bundled.sha256' must be 64 lowercase hex"),
+    ],
+)
+def test_a_malformed_bundled_field_is_a_catalog_error(bundled, rule):
+    with pytest.raises(CatalogError) as err:
+        parse_entry("toy", _entry(bundled=bundled), "datasets.yaml")
+    assert f"datasets.yaml: dataset 'toy': field {rule}" in str(err.value)
+
+
 def test_parse_entry_fills_defaults():
     spec = parse_entry("toy", _entry(categorical=..., description="a toy"), "cat.yaml")
     assert spec == DatasetSpec(

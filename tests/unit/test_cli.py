@@ -253,6 +253,7 @@ def test_format_result_shows_the_parent_run_numbers():
             "task": "regression",
             "seeds": 3,
             "data_sha256": "ab" * 32,
+            "data_source": "bundled",
             "run_id": "run123",
             "metrics": summary.parent_metrics(),
             "primary_metric": summary.primary,
@@ -260,7 +261,9 @@ def test_format_result_shows_the_parent_run_numbers():
             "diverged": ["bn/seed 7"],
         }
     )
-    assert text.startswith("boston (regression, 3 seeds, data abababababab, MLflow run run123)")
+    assert text.startswith(
+        "boston (regression, 3 seeds, data abababababab from bundled, MLflow run run123)"
+    )
     assert "plain" in text and "bn" in text and "test_rmse" in text
     assert "bn - plain test_rmse: -0.5 (95% CI -0.5 to -0.5)  winner: bn" in text
     assert "diverged and left out: bn/seed 7" in text

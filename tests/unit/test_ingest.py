@@ -7,6 +7,8 @@ each test scripts; ``sleep`` is injected so backoff never waits.
 from __future__ import annotations
 
 import collections
+import dataclasses
+import errno
 import hashlib
 import http.server
 import json
@@ -16,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from bnpipe.catalog import DatasetSpec
+from bnpipe import ingest
+from bnpipe.catalog import Bundled, DatasetSpec
 from bnpipe.ingest import (
     DataCache,
     DownloadError,
@@ -469,14 +472,30 @@ def test_download_timeout_is_retried_then_fails(server, cache, rec):
     assert url in message and "timed out" in message
 
 
-def test_download_connection_refused_is_retried_then_fails(refused_url, cache, rec):
+def test_download_connection_refused_is_retried_once_quickly(refused_url, cache, rec):
+    """No network: one more try at once, not the backoff meant for a busy server."""
     with pytest.raises(DownloadError) as err:
-        get(spec_for(refused_url), cache, rec, retries=2, retry_delay=0.25)
-    assert rec.sleeps == [0.25, 0.5]
-    assert len(rec.messages) == 2
+        get(spec_for(refused_url), cache, rec, retries=3, retry_delay=1.0)
+    assert rec.sleeps == [ingest.UNREACHABLE_RETRY_DELAY]
+    assert len(rec.messages) == 1
     message = str(err.value)
-    assert "toy: download failed after 3 attempts" in message
+    assert "toy: download failed after 2 attempts" in message
     assert refused_url in message and "refused" in message
+    assert err.value.unreachable and err.value.transient
+
+
+@pytest.mark.parametrize(
+    ("reason", "unreachable"),
+    [
+        (socket.gaierror(-2, "Name or service not known"), True),
+        (ConnectionRefusedError(111, "Connection refused"), True),
+        (OSError(errno.ENETUNREACH, "Network is unreachable"), True),
+        (TimeoutError("timed out"), False),
+        (ConnectionResetError(104, "Connection reset by peer"), False),
+    ],
+)
+def test_which_network_errors_mean_unreachable(reason, unreachable):
+    assert ingest._unreachable(reason) is unreachable
 
 
 def test_download_with_zero_retries_tries_once(server, cache, rec):
@@ -573,3 +592,85 @@ def test_offline_after_a_failed_download_still_has_the_last_good_copy(server, ca
         get(spec_for(url), cache, rec)
     snap = get(spec_for(url), cache, rec, offline=True)
     assert snap.sha256 == good.sha256 and Path(snap.path).read_bytes() == GOOD
+
+
+# --------------------------------------------------------------------------- download: fallback
+
+
+def bundled_spec(url: str) -> DatasetSpec:
+    """A toy entry whose bundled copy is the package's iris.csv (its real digest)."""
+    data = ingest.bundled_bytes("iris.csv")
+    return dataclasses.replace(
+        spec_for(url), bundled=Bundled("iris.csv", hashlib.sha256(data).hexdigest())
+    )
+
+
+def test_a_download_says_where_its_bytes_came_from(server, cache, rec):
+    url = server.route("/toy.csv", Reply(200, GOOD), Reply(200, GOOD))
+    assert get(spec_for(url), cache, rec).source == "upstream"
+    mirrored = get(spec_for("https://example.invalid/toy.csv"), cache, rec, mirror=server.base)
+    assert mirrored.source == "mirror"
+    assert cache.latest("toy").source == "cache"
+
+
+def test_fallback_to_the_last_good_copy_when_upstream_is_unreachable(refused_url, cache, rec):
+    stored = cache.store("toy", "https://example.com/toy.csv", GOOD)
+    snap = get(bundled_spec(refused_url), cache, rec, fallback=True)
+    assert snap.source == "cache" and snap.sha256 == stored.sha256
+    warning = rec.messages[-1]
+    assert warning.startswith(f"warning: toy: upstream {refused_url} cannot be reached (")
+    assert "Connection refused" in warning
+    assert f"using the last good cached copy {stored.sha256[:12]}" in warning
+
+
+def test_fallback_to_the_bundled_copy_when_the_cache_is_empty(refused_url, cache, rec):
+    spec = bundled_spec(refused_url)
+    snap = get(spec, cache, rec, fallback=True)
+    assert snap.source == "bundled" and snap.sha256 == spec.bundled.sha256
+    assert snap.path.read_bytes() == ingest.bundled_bytes("iris.csv")
+    assert snap.url == "package:bnpipe/data/iris.csv"
+    assert "using the bundled copy" in rec.messages[-1]
+    assert cache.latest("toy") is None  # validation, not the fallback, makes it the last good copy
+
+
+def test_a_damaged_last_good_copy_is_passed_over_for_the_bundled_one(refused_url, cache, rec):
+    stored = cache.store("toy", "https://example.com/toy.csv", GOOD)
+    stored.path.write_bytes(GOOD_V2)  # the bytes no longer match their name
+    snap = get(bundled_spec(refused_url), cache, rec, fallback=True)
+    assert snap.source == "bundled"
+
+
+def test_no_fallback_unless_asked_for(refused_url, cache, rec):
+    cache.store("toy", "https://example.com/toy.csv", GOOD)
+    with pytest.raises(DownloadError, match="Connection refused"):
+        get(bundled_spec(refused_url), cache, rec)
+
+
+def test_a_mirror_that_is_down_never_falls_back(refused_url, cache, rec):
+    mirror = refused_url.rpartition("/")[0]
+    with pytest.raises(DownloadError, match="Connection refused"):
+        get(
+            bundled_spec("https://example.invalid/toy.csv"),
+            cache,
+            rec,
+            mirror=mirror,
+            fallback=True,
+        )
+    assert cache.latest("toy") is None
+
+
+def test_bad_bytes_from_a_reachable_upstream_never_fall_back(server, cache, rec):
+    url = server.route("/toy.csv", Reply(404, b"missing"))
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        get(bundled_spec(url), cache, rec, fallback=True)
+
+
+def test_a_bundled_copy_that_does_not_match_its_digest_is_refused(refused_url, cache, rec):
+    spec = dataclasses.replace(spec_for(refused_url), bundled=Bundled("iris.csv", "0" * 64))
+    with pytest.raises(DownloadError, match="the bundled copy iris.csv has sha256 .*reinstall"):
+        get(spec, cache, rec, fallback=True)
+
+
+def test_without_a_bundled_copy_or_a_cache_the_download_error_stands(refused_url, cache, rec):
+    with pytest.raises(DownloadError, match="download failed after 2 attempts"):
+        get(spec_for(refused_url), cache, rec, fallback=True)

@@ -1,0 +1,81 @@
+"""Ctrl-C, SIGTERM and SIGHUP that a run cannot miss.
+
+``bnpipe`` turns each of them into an exception in the main thread, so that the
+flow ends its open MLflow runs KILLED and stops its helpers on the way out
+(:func:`install`, called once by the CLI). Two ways a signal used to be lost:
+
+* **An inherited "ignore".** A shell without job control starts background
+  commands with SIGINT ignored, and Python keeps an ignored SIGINT as it is: a
+  ``bnpipe run`` started from such a script (or CI) trained on through a
+  ``kill -INT``. :func:`install` sets the handlers whatever was inherited.
+* **A swallowed exception.** The handler's exception is raised wherever the main
+  thread is at that moment, which can be library code that catches
+  ``BaseException`` (a finalizer, a log handler, a future). The signal is also
+  recorded, and the places that wait for long (the trainer's receive loop)
+  call :func:`check`, which raises it again.
+
+The handler writes one line to stderr at once (``bnpipe: SIGINT received:
+stopping``), so a user, and a test, sees that the signal arrived.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT): exit code 130."""
+
+    exit_code = 130
+
+
+class Terminated(Interrupted):
+    """SIGTERM or SIGHUP: exit code 143."""
+
+    exit_code = 143
+
+
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_pending: int | None = None  # the first signal received, until reset()
+
+
+def exception_for(signum: int) -> Interrupted:
+    if signum == signal.SIGINT:
+        return Interrupted("interrupted")
+    return Terminated(f"terminated by signal {signum}")
+
+
+def _handler(signum: int, frame) -> None:
+    global _pending
+    if _pending is None:
+        _pending = signum
+        # os.write: print() here could re-enter a buffered write the main thread was in
+        os.write(2, f"bnpipe: {signal.Signals(signum).name} received: stopping\n".encode())
+    raise exception_for(signum)
+
+
+def install() -> None:
+    """Handle SIGINT, SIGTERM and SIGHUP in this process (main thread only)."""
+    reset()
+    for signum in HANDLED:
+        signal.signal(signum, _handler)
+
+
+def pending() -> int | None:
+    """The signal received so far, if any."""
+    return _pending
+
+
+def check() -> None:
+    """Raise the received signal's exception again, if a signal came (a no-op otherwise).
+
+    Call it where the main thread waits for long, never in clean-up code."""
+    if _pending is not None:
+        raise exception_for(_pending)
+
+
+def reset() -> None:
+    """Forget a received signal (tests; a process that goes on after handling one)."""
+    global _pending
+    _pending = None

@@ -1,0 +1,93 @@
+"""Signals reach a run: an inherited "ignore" and a swallowed exception lose none.
+
+Each case runs in a child process started the way a shell without job control
+starts a background command (SIGINT ignored), so the tests prove delivery in the
+worst case rather than hope for a terminal's defaults.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+# The child: install bnpipe's handlers, say it is ready, then wait as the flow does.
+# Mode "swallow": the first exception is eaten by "library code" (as a finalizer or
+# a future would); the wait loop's interrupts.check() must raise it again.
+CHILD = r"""
+import sys, time
+from bnpipe import interrupts
+interrupts.install()
+mode = sys.argv[1]
+print("ready", flush=True)
+try:
+    swallowed = False
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.05)
+        except BaseException:
+            if mode != "swallow" or swallowed:
+                raise
+            swallowed = True  # library code that catches BaseException
+            print("swallowed", flush=True)
+        interrupts.check()
+    print("not interrupted", flush=True)
+    sys.exit(0)
+except KeyboardInterrupt as exc:
+    print(f"caught {type(exc).__name__}: {exc}", flush=True)
+    sys.exit(exc.exit_code)
+"""
+
+
+def run_child(mode: str, signum: int) -> tuple[int, str, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # what `cmd &` in a non-interactive shell does to its children
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.2)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, "ready\n" + out, err
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "caught"),
+    [
+        (signal.SIGINT, 130, "caught Interrupted: interrupted"),
+        (signal.SIGTERM, 143, "caught Terminated: terminated by signal 15"),
+        (signal.SIGHUP, 143, "caught Terminated: terminated by signal 1"),
+    ],
+)
+def test_a_signal_is_delivered_even_when_the_parent_ignored_sigint(signum, code, caught):
+    rc, out, err = run_child("plain", signum)
+    assert rc == code, out + err
+    assert caught in out
+    assert f"bnpipe: {signal.Signals(signum).name} received: stopping" in err
+
+
+def test_a_swallowed_interrupt_is_raised_again_by_check():
+    rc, out, err = run_child("swallow", signal.SIGINT)
+    assert "swallowed" in out, out + err
+    assert rc == 130 and "caught Interrupted" in out, out + err
+    assert err.count("received: stopping") == 1  # one line, however often it is raised
+
+
+def test_check_is_a_no_op_without_a_signal():
+    from bnpipe import interrupts
+
+    interrupts.reset()
+    interrupts.check()
+    assert interrupts.pending() is None
