@@ -8,15 +8,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prefect import flow, get_run_logger
+from prefect.states import Completed
 
 from bnpipe import report, trainer
 from bnpipe.catalog import DatasetSpec, get_spec, load_catalog
 from bnpipe.comparison import RunConfig
 from bnpipe.features import Encoded
+from bnpipe.gate import DriftCheck
 from bnpipe.ingest import Snapshot
 from bnpipe.settings import Settings, load_settings
 from bnpipe.tracking import ParentRun
-from tasks.data import download_dataset, validate_dataset
+from bnpipe.validation import DataValidationError
+from tasks import events
+from tasks.data import download_dataset, keep_as_last_good, validate_dataset
+from tasks.drift import assess_drift
 from tasks.registry import register_best
 from tasks.reporting import publish_report, summarize_comparison
 from tasks.tracking import log_seed_runs, open_parent_run
@@ -39,11 +44,13 @@ def bn_comparison(
     fallback: bool = False,
 ) -> dict[str, dict]:
     """Plain MLP vs the same MLP with BatchNormalization, per dataset:
-    download -> validate (Great Expectations) -> split and encode; then plain and
-    bn over K seeds for every dataset at once (in the trainer process); then per
-    dataset: evaluate on held-out rows -> log to MLflow (experiment
-    bn-comparison-<dataset>) -> register the leader, promoting it to @champion
-    only when it beats the current champion on today's test rows.
+    download -> validate (Great Expectations: schema and sanity) -> drift against
+    the champion's data -> split and encode; then plain and bn over K seeds for
+    every dataset at once (in the trainer process); then per dataset: evaluate on
+    held-out rows -> log to MLflow (experiment bn-comparison-<dataset>) -> register
+    the leader, promoting it to @champion only when it beats the current champion
+    on today's test rows, and holding it for review (flow run state "Held") when
+    the data drifted or the champion scores far off its own record.
 
     Defaults are the notebook's: RMSprop, batch 32, 1000 epochs, raw inputs.
     `offline` trains on the last good download; `fallback` uses it (or the copy
@@ -76,6 +83,8 @@ def bn_comparison(
         parent = open_runs.pop(name)
         if exc is not None:
             get_run_logger().error("%s: comparison failed: %s", name, exc)
+        if isinstance(exc, DataValidationError):
+            events.emit(events.REFUSED, name, {"reason": str(exc), "run_id": parent.run_id})
         parent.end(exc)
 
     out: dict[str, dict] = {}
@@ -121,6 +130,13 @@ def bn_comparison(
             preload.join()
     if errors:
         raise errors[0]
+    held = {name: r["promotion"]["holds"] for name, r in out.items() if r["outcome"] == "held"}
+    for name, reasons in held.items():
+        payload = {"reasons": reasons, "version": out[name]["promotion"]["version"]}
+        events.emit(events.HELD, name, payload | {"run_id": out[name]["run_id"]})
+    if held:
+        message = "; ".join(f"{n}: promotion held: {'; '.join(r)}" for n, r in held.items())
+        return Completed(name="Held", message=message, data=out)
     return out
 
 
@@ -131,6 +147,11 @@ class Prepared:
     snap: Snapshot
     data: Encoded
     validation_summary: str
+    drift: DriftCheck
+
+
+class NoFiniteModelError(RuntimeError):
+    """Every seed of every variant diverged: nothing to register."""
 
 
 def prepare_dataset(
@@ -143,19 +164,35 @@ def prepare_dataset(
 ) -> Prepared:
     snap = download_dataset(spec, settings, parent, offline, fallback)
     frame, validation_summary = validate_dataset(spec, snap, settings, parent)
+    drift = assess_drift(spec, snap, frame, parent)
     data = encode_dataset(frame, spec, config)
-    return Prepared(spec, parent, snap, data, validation_summary)
+    return Prepared(spec, parent, snap, data, validation_summary, drift)
 
 
 def finish_dataset(
     p: Prepared, results, lr: float, config: RunConfig, settings: Settings, register: bool
 ) -> dict:
-    """Log the seed runs, judge bn against plain, register, report."""
+    """Log the seed runs, judge bn against plain, register, report; the snapshot
+    becomes the last good copy only when all of that completed and was not held."""
     spec, parent = p.spec, p.parent
     results = log_seed_runs(parent, results, p.data, config, lr, p.snap.sha256)
     summary = summarize_comparison(parent, spec, results)
-    decision = register_best(parent, spec, p.data, results, summary, settings) if register else None
-    publish_report(parent, spec, p.snap, p.data, results, summary, p.validation_summary, decision)
+    decision = (
+        register_best(parent, spec, p.data, results, summary, settings, p.drift)
+        if register
+        else None
+    )
+    publish_report(
+        parent, spec, p.snap, p.data, results, summary, p.validation_summary, decision, p.drift
+    )
+    if summary.best(results) is None:
+        raise NoFiniteModelError(
+            f"{spec.name}: every seed diverged (non-finite loss): no finite model, "
+            "nothing registered, champion unchanged"
+        )
+    outcome = decision.outcome if decision else "not registered"
+    if outcome != "held":
+        keep_as_last_good(p.snap, settings)
     return {
         "dataset": spec.name,
         "task": spec.task,
@@ -169,4 +206,6 @@ def finish_dataset(
         "seeds": config.seeds,
         "diverged": [f"{v}-seed{s}" for v, s in summary.diverged],
         "promotion": decision.to_dict() if decision else None,
+        "outcome": outcome,
+        "drift": p.drift.tag(),
     }

@@ -58,14 +58,21 @@ def download_dataset(
 def validate_dataset(
     spec: DatasetSpec, snap: ingest.Snapshot, settings: Settings, parent: ParentRun
 ) -> tuple[pd.DataFrame, str]:
-    """Check the CSV against ``expectations/<suite>.json``; keep the report locally
-    and on the parent run; stop the flow before training when it fails.
+    """Check the CSV against ``expectations/<suite>.json`` (schema and sanity rules; the
+    row count against the last good snapshot's); keep the report locally and on the
+    parent run; stop the flow before training when it fails.
 
     Returns the frame and the report's summary text."""
     from bnpipe import validation
 
     df = ingest.read_csv(snap.path)
-    report = validation.validate(df, settings.expectations_dir / f"{spec.suite}.json", spec.name)
+    last_good = ingest.DataCache(settings.cache_dir).latest(spec.name)
+    report = validation.validate(
+        df,
+        settings.expectations_dir / f"{spec.suite}.json",
+        spec.name,
+        reference_rows=len(ingest.read_csv(last_good.path)) if last_good else None,
+    )
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     local = settings.reports_dir / f"{spec.name}-{snap.sha256[:12]}-validation.json"
     local.write_text(
@@ -76,8 +83,6 @@ def validate_dataset(
     logger = get_run_logger()
     if not report.success:
         raise validation.DataValidationError(report)
-    if not snap.from_cache:
-        ingest.DataCache(settings.cache_dir).promote(snap)  # the new last good copy
     logger.info(
         "%s: %d rows passed %d expectations of suite %r",
         spec.name,
@@ -86,3 +91,11 @@ def validate_dataset(
         spec.suite,
     )
     return df, report.summary()
+
+
+@task(name="keep-as-last-good", cache_policy=NO_CACHE)
+def keep_as_last_good(snap: ingest.Snapshot, settings: Settings) -> None:
+    """A run on ``snap`` completed (validated, trained, judged, not held): it becomes the
+    copy ``--offline`` and the fallback use. Downloading or validating alone is not enough."""
+    if not snap.from_cache:
+        ingest.DataCache(settings.cache_dir).promote(snap)

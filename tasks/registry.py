@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from bnpipe import registry, tracking
+from bnpipe import gate, registry, stats, tracking
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import ComparisonSummary, SeedResult
 from bnpipe.features import Encoded
@@ -41,9 +41,11 @@ def register_best(
     results: Sequence[SeedResult],
     summary: ComparisonSummary,
     settings: Settings,
+    drift: gate.DriftCheck | None = None,
 ) -> registry.Decision | None:
     """Register the leading variant's best seed as a new version of ``bnpipe-<dataset>``;
-    move ``@champion`` to it only when it beats the champion on today's test rows."""
+    move ``@champion`` to it only when it beats the champion on today's test rows, and
+    hold it for review when the data drifted or the champion scores off its record."""
     logger = get_run_logger()
     leader = summary.leader()
     best = summary.best([r for r in results if r.variant == leader])
@@ -76,6 +78,16 @@ def register_best(
             champion_pred=champion_pred,
             champion_error=champion_error,
         )
+        lo, hi = stats.score_interval(
+            spec.task, data.y_test_true, best.predictions, metric=summary.primary
+        )
+        holds = []
+        if champion is not None:
+            holds += drift.hold_reasons() if drift is not None else []
+            off = registry.off_its_record(
+                champion.tags, champ_score, summary.primary, str(champion.version)
+            )
+            holds += [off] if off else []
         decision = registry.Decision(
             model_name=name,
             promoted=promote,
@@ -87,7 +99,9 @@ def register_best(
             previous_champion=str(champion.version) if champion is not None else None,
             champion_score=champ_score,
             interval=interval,
+            score_interval={"ci_low": lo, "ci_high": hi, "rows": len(data.y_test_true)},
         )
+        registry.hold(decision, holds)
         registry.register(
             client,
             decision,
@@ -102,19 +116,31 @@ def register_best(
     parent.log_text(registry.decision_json(decision), "promotion.json")
     parent.tag(
         {
-            "promotion": "promoted" if decision.promoted else "kept",
+            "promotion": decision.promotion_tag(),
             "registered_version": decision.version,
             "champion_version": decision.version
             if decision.promoted
             else (decision.previous_champion or ""),
         }
     )
-    logger.info(
-        "%s: registered %s version %s; %s: %s",
-        spec.name,
-        name,
-        decision.version,
-        "PROMOTED to champion" if promote else "champion kept",
-        reason,
-    )
+    if decision.holds:
+        logger.warning(
+            "%s: registered %s version %s; promotion HELD for review: %s "
+            "(promote by hand: bnpipe promote %s %s --reason ...)",
+            spec.name,
+            name,
+            decision.version,
+            "; ".join(decision.holds),
+            spec.name,
+            decision.version,
+        )
+    else:
+        logger.info(
+            "%s: registered %s version %s; %s: %s",
+            spec.name,
+            name,
+            decision.version,
+            "PROMOTED to champion" if decision.promoted else "champion kept",
+            decision.reason,
+        )
     return decision

@@ -14,6 +14,7 @@ from bnpipe import report
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import ComparisonSummary, SeedResult, by_variant, summarize_results
 from bnpipe.features import Encoded
+from bnpipe.gate import DriftCheck
 from bnpipe.ingest import Snapshot
 from bnpipe.registry import Decision
 from bnpipe.tracking import ParentRun
@@ -61,6 +62,7 @@ def publish_report(
     summary: ComparisonSummary,
     validation_summary: str,
     decision: Decision | None,
+    drift: DriftCheck | None = None,
 ) -> None:
     """Plots (learning curves; confusion matrix or predicted vs actual), ``comparison.html``
     and ``comparison.md`` on the parent run, and the table as a Prefect artifact."""
@@ -118,16 +120,19 @@ def publish_report(
             champion_decision=decision.to_dict() if decision else None,
             primary_metric=summary.primary,
             notes=[f"diverged (left out): {v}-seed{s}" for v, s in summary.diverged],
+            drift=drift_section(drift),
         )
         (out / "comparison.html").write_text(html, "utf-8")
-        (out / "comparison.md").write_text(markdown_report(spec, snap, summary, decision), "utf-8")
+        (out / "comparison.md").write_text(
+            markdown_report(spec, snap, summary, decision, drift), "utf-8"
+        )
         for f in out.iterdir():
             parent.log_artifact(f)
     try:
         from prefect.artifacts import create_markdown_artifact
 
         create_markdown_artifact(
-            markdown=markdown_report(spec, snap, summary, decision),
+            markdown=markdown_report(spec, snap, summary, decision, drift),
             key=f"bn-comparison-{spec.name}",
             description=f"plain vs bn on {spec.name}",
         )
@@ -135,8 +140,25 @@ def publish_report(
         get_run_logger().warning("could not create the Prefect artifact: %s", exc)
 
 
+def drift_section(check: DriftCheck | None) -> dict | None:
+    """What the report shows of the drift check."""
+    if check is None:
+        return None
+    if check.report is None:
+        summary = check.missing or "no champion yet: nothing to compare with"
+        return {"summary": summary}
+    return {
+        "summary": check.report.summary(),
+        "columns": check.report.to_dict()["columns"],
+    }
+
+
 def markdown_report(
-    spec: DatasetSpec, snap: Snapshot, summary: ComparisonSummary, decision: Decision | None
+    spec: DatasetSpec,
+    snap: Snapshot,
+    summary: ComparisonSummary,
+    decision: Decision | None,
+    drift: DriftCheck | None = None,
 ) -> str:
     headers, rows = results_table(summary)
     lines = [
@@ -154,9 +176,10 @@ def markdown_report(
             report.interval_rows(list(summary.intervals.values())), report.INTERVAL_HEADERS
         ),
     ]
+    section = drift_section(drift)
+    if section is not None:
+        lines += ["", f"**Drift against the champion's data:** {section['summary']}"]
     if decision is not None:
-        lines += [
-            "",
-            f"**Champion:** {'promoted' if decision.promoted else 'kept'} — {decision.reason}",
-        ]
+        lines += ["", f"**Champion:** {decision.outcome} — {decision.reason}"]
+        lines += [f"- held: {h}" for h in decision.holds]
     return "\n".join(lines) + "\n"

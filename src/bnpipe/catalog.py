@@ -55,6 +55,7 @@ class DatasetSpec:
     rename: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
     bundled: Bundled | None = None
+    drift: Mapping[str, float] = field(default_factory=dict)  # overrides of drift levels
 
     def source_url(self, mirror: str | None) -> str:
         """The URL to download: ``<mirror>/<name>.csv`` when a mirror is set."""
@@ -138,6 +139,7 @@ def parse_entry(name: str, entry: Mapping, source: str = "catalog") -> DatasetSp
         raise CatalogError(f"{where}: field 'sha256' must be 64 lowercase hex digits or null")
     return DatasetSpec(
         bundled=_bundled(entry.get("bundled"), where),
+        drift=_drift_levels(entry.get("drift"), where),
         name=name,
         url=url,
         task=task,
@@ -162,6 +164,28 @@ def _bundled(value, where: str) -> Bundled | None:
     if not (isinstance(sha, str) and _SHA256.match(sha)):
         raise CatalogError(f"{where}: field 'bundled.sha256' must be 64 lowercase hex digits")
     return Bundled(file=file, sha256=sha)
+
+
+DRIFT_LEVELS = ("warn", "block", "relation_warn", "relation_block")
+
+
+def _drift_levels(value, where: str) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not set(value) <= set(DRIFT_LEVELS):
+        raise CatalogError(
+            f"{where}: field 'drift' must be a mapping of {', '.join(DRIFT_LEVELS)} to numbers"
+        )
+    out = {}
+    for key, level in value.items():
+        if isinstance(level, bool) or not isinstance(level, int | float) or not level > 0:
+            raise CatalogError(f"{where}: field 'drift.{key}' must be a positive number")
+        out[key] = float(level)
+    if out.get("warn", 0) > out.get("block", float("inf")) or out.get("relation_warn", 0) > out.get(
+        "relation_block", float("inf")
+    ):
+        raise CatalogError(f"{where}: field 'drift': a warn level must not exceed its block level")
+    return out
 
 
 def load_catalog(path: Path) -> dict[str, DatasetSpec]:
@@ -204,6 +228,8 @@ def append_entry(path: Path, spec: DatasetSpec) -> None:
     }
     if spec.rename:
         entry["rename"] = dict(spec.rename)
+    if spec.drift:
+        entry["drift"] = dict(spec.drift)
     block = yaml.safe_dump({spec.name: entry}, allow_unicode=True, sort_keys=False)
     indented = "".join(f"  {line}\n" for line in block.splitlines())
     path = Path(path)

@@ -83,12 +83,15 @@ def cmd_validate(args, settings: Settings) -> int:
         log=lambda m: print(m, file=sys.stderr),
     )
     print(f"{spec.name}: {snap.url} sha256 {snap.sha256} ({snap.size} bytes)")
+    last_good = cache.latest(spec.name)
     report = validation.validate(
-        ingest.read_csv(snap.path), settings.expectations_dir / f"{spec.suite}.json", spec.name
+        ingest.read_csv(snap.path),
+        settings.expectations_dir / f"{spec.suite}.json",
+        spec.name,
+        reference_rows=len(ingest.read_csv(last_good.path)) if last_good else None,
     )
     print(report.summary())
-    if report.success and not snap.from_cache:
-        cache.promote(snap)  # only data that passed becomes the last good copy
+    # Validating alone does not make the last good copy: only a completed run does.
     return 0 if report.success else 1
 
 
@@ -128,7 +131,13 @@ def cmd_run(args, settings: Settings) -> int:
     try:
         with prefect_api(Path(os.environ["PREFECT_HOME"]), settings.state_dir / "logs") as api:
             print(f"bnpipe: orchestrated by {api.describe()}", flush=True)
-            tracking.connect(settings.tracking_uri)  # an unreachable store fails here, first
+            # an unreachable or read-only store fails here, in the first seconds
+            client = tracking.connect(settings.tracking_uri)
+            tracking.check_writable(
+                client,
+                settings.tracking_uri,
+                tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
+            )
             from flows.bn_comparison import bn_comparison
 
             # GX too, while the server boots: inside the flow its import held up the
@@ -151,6 +160,16 @@ def cmd_run(args, settings: Settings) -> int:
     for result in results.values():
         print(format_result(result))
         print()
+    for result in results.values():
+        if result.get("outcome") == "held":
+            p = result["promotion"]
+            print(
+                f"bnpipe: warning: {result['dataset']}: promotion held for review: "
+                f"{'; '.join(p['holds'])}. {p['model_name']} v{p['version']} is registered; "
+                f"after a look, promote it by hand: bnpipe promote {result['dataset']} "
+                f"{p['version']} --reason TEXT",
+                file=sys.stderr,
+            )
     print(
         f"done in {time.perf_counter() - started:.1f} s. Open the MLflow UI: {mlflow_ui_hint(settings)}"
     )
@@ -242,9 +261,15 @@ def format_result(result: dict) -> str:
         )
     if result.get("promotion"):
         p = result["promotion"]
-        lines.append(
-            f"registry: {p['model_name']} v{p['version']} {'promoted to @champion' if p['promoted'] else 'registered; champion kept'} ({p['reason']})"
-        )
+        what = {
+            "promoted": "promoted to @champion",
+            "kept": "registered; champion kept",
+            "held": "registered; promotion HELD for review",
+        }[p["outcome"]]
+        lines.append(f"registry: {p['model_name']} v{p['version']} {what} ({p['reason']})")
+        lines += [f"  held: {h}" for h in p.get("holds") or []]
+    if result.get("drift"):
+        lines.append(f"drift against the champion's data: {result['drift']}")
     return "\n".join(lines)
 
 
@@ -326,6 +351,31 @@ def infer_task(target) -> str:
     values = target.dropna()
     whole = bool((values == values.round()).all())
     return "classification" if whole and values.nunique() <= 10 else "regression"
+
+
+def cmd_promote(args, settings: Settings) -> int:
+    import getpass
+
+    from bnpipe import registry, tracking
+
+    spec = _spec(settings, args.dataset)
+    client = tracking.connect(settings.tracking_uri)
+    name = tracking.registered_model_name(spec.name)
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    try:
+        record = registry.promote_by_hand(client, name, args.version, reason=args.reason, who=who)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    before = record["previous_champion"]
+    print(
+        f"{name} v{args.version} is @champion now"
+        f"{f' (was v{before})' if before else ''}; recorded on the version: "
+        f"by {record['promoted_by']} at {record['promoted_at']}, reason: {record['promotion_reason']}"
+    )
+    return 0
 
 
 def cmd_predict(args, settings: Settings) -> int:
@@ -428,6 +478,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument("--description", default="")
     i.set_defaults(func=cmd_dataset_init)
+
+    s = sub.add_parser(
+        "promote", help="make a registered version @champion after a review (a held promotion)"
+    )
+    s.add_argument("dataset")
+    s.add_argument("version")
+    s.add_argument("--reason", required=True, help="why: recorded on the version")
+    s.set_defaults(func=cmd_promote)
 
     s = sub.add_parser("predict", help="score raw CSV rows with the dataset's @champion model")
     s.add_argument("dataset")

@@ -7,6 +7,14 @@ row-level paired bootstrap of (challenger − champion) on the primary metric mu
 exclude 0 on the challenger's side (``stats.challenger_wins``). The first
 version always becomes champion.
 
+Today's rows are not trusted alone: whatever produced bad rows also trained the
+challenger that wins on them. A promotion is **held** (registered, not made
+champion, the reason recorded) when a person should look first: the data
+drifted beyond the catalog's block level from the champion's data, or the
+champion scores far off its own record (outside the 95% interval of its score
+on its own test rows, kept on its version as ``score_ci_low``/``score_ci_high``).
+``promote_by_hand`` moves the alias after such a review.
+
 Registration and the alias move are all-or-nothing: the alias moves last, and a
 failure after the version was created deletes that version again, so the old
 champion stays. A file lock serialises concurrent flow runs of one dataset on
@@ -42,9 +50,52 @@ class Decision:
     previous_champion: str | None = None
     champion_score: float | None = None
     interval: dict = field(default_factory=dict)  # challenger - champion on today's rows
+    holds: list[str] = field(default_factory=list)  # why a person must look first
+    score_interval: dict = field(default_factory=dict)  # the challenger's own, on its rows
+
+    @property
+    def outcome(self) -> str:
+        """``promoted``, ``kept`` or ``held``."""
+        if self.holds:
+            return "held"
+        return "promoted" if self.promoted else "kept"
+
+    def promotion_tag(self) -> str:
+        """The parent run's ``promotion`` tag."""
+        return f"held: {'; '.join(self.holds)}" if self.holds else self.outcome
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return asdict(self) | {"outcome": self.outcome}
+
+
+def hold(decision: Decision, reasons: list[str]) -> Decision:
+    """Hold ``decision`` for review when there are reasons: not promoted, reasons kept."""
+    if reasons:
+        decision.holds = list(reasons)
+        decision.promoted = False
+    return decision
+
+
+def off_its_record(
+    champion_tags: dict[str, str], champion_score: float | None, metric: str, version: str
+) -> str | None:
+    """A hold reason when the champion scores today outside its own recorded
+    interval on the worse side (None when it does not, or has no record)."""
+    from bnpipe.evaluation import higher_is_better
+
+    try:
+        lo, hi = float(champion_tags["score_ci_low"]), float(champion_tags["score_ci_high"])
+    except (KeyError, ValueError):
+        return None
+    if champion_score is None or not np.isfinite(champion_score):
+        return None
+    worse = champion_score < lo if higher_is_better(metric) else champion_score > hi
+    if not worse:
+        return None
+    return (
+        f"champion v{version} scores {metric}={champion_score:.4g} on today's test rows, "
+        f"outside its own recorded 95% interval {lo:.4g}..{hi:.4g}: the data changed"
+    )
 
 
 @contextlib.contextmanager
@@ -160,11 +211,20 @@ def register(client, decision: Decision, model_uri: str, tags: dict[str, str]) -
     version = mlflow.register_model(model_uri, name, await_registration_for=60)
     try:
         decision.version = str(version.version)
-        for key, value in {
+        record = {
             **tags,
             "promoted": str(decision.promoted).lower(),
+            "outcome": decision.outcome,
             "decision": decision.reason,
-        }.items():
+        }
+        if decision.holds:
+            record["hold_reason"] = "; ".join(decision.holds)
+        if decision.score_interval:
+            record["score"] = repr(decision.challenger_score)
+            record["score_metric"] = decision.metric
+            record["score_ci_low"] = repr(decision.score_interval["ci_low"])
+            record["score_ci_high"] = repr(decision.score_interval["ci_high"])
+        for key, value in record.items():
             client.set_model_version_tag(name, version.version, key, value[:5000])
         if decision.promoted:
             client.set_registered_model_alias(name, CHAMPION, version.version)
@@ -177,3 +237,36 @@ def register(client, decision: Decision, model_uri: str, tags: dict[str, str]) -
 
 def decision_json(decision: Decision) -> str:
     return json.dumps(decision.to_dict(), indent=2, default=str)
+
+
+def promote_by_hand(client, name: str, version: str, *, reason: str, who: str) -> dict:
+    """Move ``@champion`` to ``version`` after a person's review (a held promotion).
+
+    Recorded on the version: who, when, why, and the numbers at the time (its
+    own score and the champion it replaces). Returns that record."""
+    from datetime import UTC, datetime
+
+    from mlflow.exceptions import MlflowException
+
+    if not reason.strip():
+        raise ValueError("a reason is required: say why this version should be champion")
+    try:
+        target = client.get_model_version(name, str(version))
+    except MlflowException:
+        raise ValueError(f"{name} has no version {version}") from None
+    previous = current_champion(client, name)
+    if previous is not None and str(previous.version) == str(target.version):
+        raise ValueError(f"{name} v{version} is the champion already")
+    record = {
+        "promoted_by_hand": "true",
+        "promoted_by": who,
+        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "promotion_reason": reason.strip(),
+        "previous_champion": str(previous.version) if previous is not None else "",
+        "score_at_promotion": target.tags.get("score", ""),
+        "previous_champion_score": previous.tags.get("score", "") if previous is not None else "",
+    }
+    for key, value in record.items():
+        client.set_model_version_tag(name, target.version, key, value[:5000])
+    client.set_registered_model_alias(name, CHAMPION, target.version)
+    return record

@@ -431,6 +431,28 @@ def _check_relative(src: str) -> str:
     return s
 
 
+def _drift_section(drift: Mapping[str, Any] | None) -> str:
+    """``drift`` = {"summary": str, "columns": [ {column, role, psi, relation_change,
+    level}, ...]} or {"summary": str} when nothing was compared."""
+    if not drift:
+        return "<p>(not measured)</p>"
+    out = [f"<p>{_e(drift.get('summary', ''))}</p>"]
+    columns = drift.get("columns") or []
+    if columns:
+        rows = [
+            [
+                c["column"],
+                c["role"],
+                "n/a" if c.get("psi") is None else f"{c['psi']:.3g}",
+                "n/a" if c.get("relation_change") is None else f"{c['relation_change']:.3g}",
+                c["level"],
+            ]
+            for c in columns
+        ]
+        out.append(_html_table(["column", "role", "PSI", "relation change", "level"], rows))
+    return "\n".join(out)
+
+
 def render_html_report(
     *,
     dataset: str,
@@ -444,6 +466,7 @@ def render_html_report(
     champion_decision: Mapping[str, Any] | None,
     notes: Sequence[str] = (),
     primary_metric: str | None = None,
+    drift: Mapping[str, Any] | None = None,
 ) -> str:
     """A self-contained HTML page (inline CSS; no scripts, no external links).
 
@@ -487,6 +510,9 @@ def render_html_report(
 
     parts.append("<h2>Validation</h2>")
     parts.append(f"<pre>{_e(validation_summary)}</pre>")
+
+    parts.append("<h2>Drift against the champion's data</h2>")
+    parts.append(_drift_section(drift))
 
     parts.append("<h2>Results (mean ± std over seeds)</h2>")
     parts.append(_html_table(table_headers, table_rows))

@@ -399,6 +399,31 @@ def compare_on_rows(
     )
 
 
+def score_interval(
+    task: str,
+    y_true: np.ndarray,
+    pred: np.ndarray,
+    *,
+    metric: str,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Bootstrap interval over rows of one model's ``metric`` on ``y_true``: the
+    record a champion is later held to ("does it still score like this?")."""
+    _check_level(level)
+    rows = np.asarray(evaluation.per_row_loss(task, y_true, pred, metric), dtype=float).ravel()
+    if rows.size == 0 or not np.all(np.isfinite(rows)):
+        return float("nan"), float("nan")
+    sqrt = evaluation.canonical_metric(metric) == "test_rmse"
+    rng = np.random.default_rng(seed)
+    means = rows[rng.integers(0, rows.size, size=(n_boot, rows.size))].mean(axis=1)
+    values = np.sqrt(means) if sqrt else means
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(values, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)
+
+
 def challenger_wins(interval: PairedInterval, higher_is_better: bool | None = None) -> bool:
     """True only when the ``challenger - champion`` interval excludes 0 on the
     challenger's better side (below 0 for lower-is-better, above for higher).

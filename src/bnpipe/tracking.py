@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import re
@@ -86,6 +87,59 @@ def connect(tracking_uri: str):
     return client
 
 
+def check_writable(client, tracking_uri: str, artifact_root: str | None) -> None:
+    """Fail now, in one line naming the store, when it cannot be written: a read-only
+    or full SQLite file, a server that refuses writes, an artifact folder that takes
+    no files. (Reading alone succeeds on all of them; the first write came after
+    the whole start-up, as two SQLAlchemy tracebacks.)"""
+    from datetime import UTC, datetime
+
+    from mlflow.exceptions import MlflowException
+
+    shown = redact_uri(tracking_uri)
+    quiet = logging.getLogger("mlflow.store.db.utils")  # logs the failure with its traceback
+    was, quiet.disabled = quiet.disabled, True
+    try:
+        client.set_experiment_tag("0", "bnpipe.write_check", datetime.now(UTC).isoformat())
+    except MlflowException as exc:
+        if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
+            return  # no Default experiment to probe with: the first run's write will tell
+        raise TrackingError(
+            f"MLflow tracking store {shown} cannot be written: {_cause(exc)}"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy, OS errors: all "cannot be written"
+        raise TrackingError(
+            f"MLflow tracking store {shown} cannot be written: {_cause(exc)}"
+        ) from None
+    finally:
+        quiet.disabled = was
+    if artifact_root and artifact_root.startswith("file:"):
+        import tempfile
+        import urllib.parse
+        import urllib.request
+
+        folder = Path(urllib.request.url2pathname(urllib.parse.urlsplit(artifact_root).path))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".bnpipe-write-check-") as fh:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise TrackingError(
+                f"MLflow artifact store {folder} (of {shown}) cannot be written: {exc.strerror or exc}"
+            ) from None
+
+
+def _cause(exc: BaseException) -> str:
+    """The first line that says what went wrong, without SQLAlchemy's wrapping."""
+    text = str(getattr(exc, "message", "") or exc).strip()
+    found = re.search(r"\(sqlite3\.\w+\) ([^\n\[]+)", text)
+    if found:
+        return found.group(1).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
 @contextlib.contextmanager
 def _store_init_lock(tracking_uri: str) -> Iterator[None]:
     """Serialise opening a SQLite store across processes on this machine.
@@ -141,19 +195,39 @@ def _metrics(values: Mapping[str, float], step: int = 0):
     return [Metric(k, float(v), now, step) for k, v in values.items()]
 
 
+LOCKED_RETRIES = 5
+
+
+def _write(call, *args, **kwargs):
+    """One write to the store, tried again when SQLite says "database is locked".
+
+    SQLite answers a transaction that read and then wants to write, while another
+    process holds the write lock, with an immediate SQLITE_BUSY (its busy timeout
+    cannot help: waiting could deadlock). Concurrent runs on one ``mlflow.db`` hit
+    it under load, and it must not turn a clean Ctrl-C into a failure."""
+    for attempt in range(LOCKED_RETRIES + 1):
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            if "database is locked" not in str(exc) or attempt == LOCKED_RETRIES:
+                raise
+            time.sleep(0.2 * 2**attempt)
+    return None  # not reached
+
+
 def log_params(client, run_id: str, params: Mapping[str, object]) -> None:
-    client.log_batch(run_id, params=_params(params))
+    _write(client.log_batch, run_id, params=_params(params))
 
 
 def log_metrics(client, run_id: str, values: Mapping[str, float]) -> None:
     if values:
-        client.log_batch(run_id, metrics=_metrics(values))
+        _write(client.log_batch, run_id, metrics=_metrics(values))
 
 
 def set_tags(client, run_id: str, tags: Mapping[str, object]) -> None:
     from mlflow.entities import RunTag
 
-    client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+    _write(client.log_batch, run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
 
 def log_curves(client, run_id: str, history: Mapping[str, Iterable[float]]) -> None:
@@ -167,7 +241,7 @@ def log_curves(client, run_id: str, history: Mapping[str, Iterable[float]]) -> N
         for step, v in enumerate(values)
     ]
     for i in range(0, len(points), METRICS_PER_BATCH):
-        client.log_batch(run_id, metrics=points[i : i + METRICS_PER_BATCH])
+        _write(client.log_batch, run_id, metrics=points[i : i + METRICS_PER_BATCH])
 
 
 def log_json(client, run_id: str, obj: object, artifact_file: str) -> None:
@@ -187,11 +261,11 @@ def start_run(
     tags = {k: str(v) for k, v in tags.items()}
     if parent_id:
         tags[PARENT_TAG] = parent_id
-    return client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+    return _write(client.create_run, experiment_id, run_name=run_name, tags=tags).info.run_id
 
 
 def end_run(client, run_id: str, status: str = "FINISHED") -> None:
-    client.set_terminated(run_id, status=status)
+    _write(client.set_terminated, run_id, status=status)
 
 
 def status_for(exc: BaseException | None) -> str:
@@ -228,7 +302,7 @@ def close_open_runs(
     closed = []
     for run in _running(client, experiment_id):
         if run.data.tags.get(PARENT_TAG) == parent_id:
-            client.set_terminated(run.info.run_id, status=status)
+            _write(client.set_terminated, run.info.run_id, status=status)
             closed.append(run.info.run_id)
     return closed
 
@@ -256,7 +330,7 @@ def close_stale_runs(client, experiment_id: str) -> list[str]:
     closed = []
     for run in running:
         if run.info.run_id in stale_parents or run.data.tags.get(PARENT_TAG) in stale_parents:
-            client.set_terminated(run.info.run_id, status="KILLED")
+            _write(client.set_terminated, run.info.run_id, status="KILLED")
             closed.append(run.info.run_id)
     return closed
 

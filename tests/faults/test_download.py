@@ -186,6 +186,6 @@ def test_validate_offline_uses_the_last_good_download_when_the_mirror_is_down(
     assert offline.stderr.splitlines()[0] == (
         f"warning: boston: offline, using the cached copy {good.sha256[:12]} from {good.fetched_at}"
     )
-    assert "boston: validation passed (44 expectations, 506 rows)" in offline.stdout
+    assert "boston: validation passed (73 expectations, 506 rows)" in offline.stdout
     assert "Traceback" not in offline.stderr
     assert latest_sha(env, "boston") == good.sha256

@@ -78,7 +78,8 @@ BAD = {
     ),
     "too few rows": (
         "boston",
-        lambda df: df.head(20),
+        # both values of chas, so no feature is constant: only the row count is wrong
+        lambda df: pd.concat([df[df.chas == 1].head(2), df[df.chas == 0].head(18)]),
         "table: expect_table_row_count_to_be_between",
     ),
 }
@@ -129,13 +130,16 @@ def test_validate_names_dataset_column_and_rule_and_keeps_the_last_good_copy(
 
 
 @pytest.mark.slow  # Great Expectations
-def test_validate_that_passes_becomes_the_last_good_copy(env, data_mirror, tmp_path, capsys):
-    seed_cache(dict(env), "iris", b"stale,copy\n1,2\n")
+def test_validate_that_passes_does_not_make_the_last_good_copy(env, data_mirror, tmp_path, capsys):
+    """Only a completed run moves ``latest``: validating alone is not enough."""
+    real = (data_mirror / "iris.csv").read_bytes()
+    older = b"\n".join(real.splitlines()[:-10]) + b"\n"  # the same file, 10 rows fewer
+    before = seed_cache(dict(env), "iris", older)
     env["BNPIPE_DATA_MIRROR"] = str(data_mirror)
     assert main(["validate", "iris"]) == 0
     assert "iris: validation passed" in capsys.readouterr().out
     latest = ingest.DataCache(tmp_path / "state" / "cache").latest("iris")
-    assert latest.sha256 == sha256((data_mirror / "iris.csv").read_bytes())
+    assert latest.sha256 == before != sha256(real)
 
 
 # --------------------------------------------------------------------------- URL schemes

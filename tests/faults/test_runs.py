@@ -101,6 +101,27 @@ def test_an_unreachable_tracking_store_fails_fast_with_one_line(tmp_path, mirror
     assert proc.elapsed < 60
 
 
+def test_a_read_only_tracking_store_fails_fast_with_one_line(tmp_path, mirror, store_templates):
+    import subprocess
+
+    env = make_project(tmp_path, mirror.url, store_templates)
+    db = tmp_path / "mlflow.db"
+    subprocess.run(["chattr", "+i", str(db)], check=True)  # read-only, even for root
+    try:
+        proc = bnpipe("read-only", ["run", "iris", "--epochs", "1", "--seeds", "1"], env, tmp_path)
+        assert proc.wait(300) == 1, proc.summary()
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], check=False)
+    lines = error_lines(proc.err)
+    assert lines == [
+        f"bnpipe: error: MLflow tracking store sqlite:///{db} cannot be written: "
+        "attempt to write a readonly database"
+    ], proc.summary()
+    no_traceback(proc)
+    assert "Beginning flow run" not in proc.err  # failed before the flow started
+    assert proc.elapsed < 60
+
+
 @pytest.fixture(scope="module")
 def scenario(mirror, data_mirror, store_templates, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fault-runs")
@@ -316,7 +337,7 @@ def test_sigkill_leaves_runs_running_and_the_next_run_ends_them_killed(scenario)
     assert scenario.sigkill_parent_id is not None
     assert set(scenario.after_sigkill.values()) == {"RUNNING"}  # the fault the next run repairs
     proc = scenario.procs["next"]
-    assert proc.returncode == 0, show(scenario, "next")
+    assert proc.returncode == 1, show(scenario, "next")  # every seed diverges (section 4)
     stale = re.search(r"ended (\d+) run\(s\) a previous process left RUNNING: (.*)", proc.err)
     assert stale is not None, proc.summary()
     assert scenario.sigkill_parent_id in stale.group(2)
@@ -330,20 +351,23 @@ def test_sigkill_leaves_runs_running_and_the_next_run_ends_them_killed(scenario)
 # --------------------------------------------------------------------------- 4. divergence
 
 
-def test_a_run_where_every_seed_diverges_completes_and_registers_nothing(scenario):
+def test_a_run_where_every_seed_diverges_fails_and_registers_nothing(scenario):
+    """No finite model is a failure a scheduled retrain must show: exit 1, parent
+    FAILED, nothing registered; no table of left-out seeds' metrics."""
     proc = scenario.procs["next"]
-    assert proc.returncode == 0, show(scenario, "next")
-    assert "diverged and left out: plain-seed0, plain-seed1, bn-seed0, bn-seed1" in proc.out
-    assert (
-        "every seed diverged (non-finite loss): no finite model, nothing registered, champion unchanged"
-        in proc.out
-    )
-    assert "nan ± nan" not in proc.out and "n/a (2 of 2 non-finite)" in proc.out
+    assert proc.returncode == 1, show(scenario, "next")
+    assert error_lines(proc.err) == [
+        "bnpipe: error: boston: every seed diverged (non-finite loss): no finite model, "
+        "nothing registered, champion unchanged"
+    ]
+    assert "± " not in proc.out  # no table printed
     assert "every seed diverged; nothing registered, champion unchanged" in proc.err
+    no_traceback(proc)
     client, parent, children = runs_of(scenario, scenario.signals, "next")
-    assert parent.info.status == "FINISHED"
+    assert parent.info.status == "FAILED"
     assert parent.data.tags["promotion"] == "skipped: no finite model"
     assert parent.data.tags["diverged_seeds"] == "4"
+    assert parent.data.tags["error"].startswith("NoFiniteModelError: boston: every seed diverged")
     assert len(children) == 4
     for child in children:
         assert child.info.status == "FAILED", child.info.run_name
@@ -359,7 +383,7 @@ def test_a_run_where_every_seed_diverges_completes_and_registers_nothing(scenari
 
 def test_mirror_credentials_are_sent_as_basic_auth_and_never_recorded(scenario, mirror):
     proc = scenario.procs["next"]
-    assert proc.returncode == 0, show(scenario, "next")
+    assert proc.returncode == 1, show(scenario, "next")  # every seed diverges (section 4)
     token = "Basic " + base64.b64encode(b"user:secret").decode()
     assert ("/boston.csv", token) in mirror.requests
     assert "secret" not in proc.out and "secret" not in proc.err

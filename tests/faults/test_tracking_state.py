@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import socket
 import uuid
 
@@ -208,3 +209,50 @@ def test_the_best_seed_is_never_a_diverged_one():
     tiny = SeedResult("bn", 2, {"loss": [math.inf]}, {"test_rmse": 0.1}, np.zeros(1), 0.0)
     assert best_result([nan, tiny, ok], "test_rmse", higher_is_better=False) is ok
     assert best_result([nan, tiny], "test_rmse", higher_is_better=False) is None
+
+
+# --------------------------------------------------------------------------- the store, up front
+
+
+@pytest.fixture
+def immutable(tmp_path):
+    """``chattr +i`` on a path (read-only even for root), undone at teardown."""
+    import shutil
+    import subprocess
+
+    if shutil.which("chattr") is None:
+        pytest.fail("chattr (e2fsprogs) is needed to make a store read-only for root")
+    made = []
+
+    def make(path):
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        made.append(path)
+
+    yield make
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+def test_a_read_only_store_fails_up_front_in_one_line_naming_it(tmp_path, immutable):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = tracking.connect(uri)
+    tracking.check_writable(client, uri, None)  # writable: no error
+    immutable(tmp_path / "mlflow.db")
+    client = tracking.connect(uri)  # reading still works
+    with pytest.raises(tracking.TrackingError) as err:
+        tracking.check_writable(client, uri, None)
+    # the cause as SQLite words it (a connection opened before the change sees an I/O error)
+    assert re.fullmatch(
+        rf"MLflow tracking store {re.escape(uri)} cannot be written: "
+        r"(attempt to write a readonly database|disk I/O error)",
+        str(err.value),
+    ), str(err.value)
+
+
+def test_an_artifact_folder_that_takes_no_files_fails_up_front(client, tmp_path, immutable):
+    folder = tmp_path / "mlartifacts"
+    folder.mkdir()
+    immutable(folder)
+    with pytest.raises(tracking.TrackingError, match=r"MLflow artifact store .*mlartifacts"):
+        tracking.check_writable(client, "sqlite:///x.db", folder.as_uri())
+    assert not any(folder.iterdir())

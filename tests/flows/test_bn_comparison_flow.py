@@ -11,21 +11,6 @@ from tests.contract import assert_comparison, assert_model_predicts_raw_rows
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory, data_mirror):
-    from prefect.testing.utilities import prefect_test_harness
-
-    tmp = tmp_path_factory.mktemp("flow")
-    mp = pytest.MonkeyPatch()
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    mp.setenv("MLFLOW_TRACKING_URI", uri)
-    mp.setenv("BNPIPE_STATE_DIR", str(tmp / "state"))
-    mp.setenv("BNPIPE_DATA_MIRROR", str(data_mirror))
-    with prefect_test_harness(server_startup_timeout=90):
-        yield {"uri": uri, "tmp": tmp, "mirror": data_mirror}
-    mp.undo()
-
-
 def test_flow_logs_the_contract_and_registers_a_champion(env):
     from flows.bn_comparison import bn_comparison
 

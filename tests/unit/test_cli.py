@@ -185,9 +185,17 @@ def test_validate_boston_from_the_mirror(env, data_mirror, tmp_path, capsys):
     assert (data_mirror / "boston.csv").as_uri() in out
     assert "sha256 " in out
     assert "boston: validation passed" in out and "506 rows" in out
-    assert (tmp_path / "state" / "cache" / "boston" / "latest.json").is_file()
+    # validating alone does not make the last good copy (a completed run does)
+    assert not (tmp_path / "state" / "cache" / "boston" / "latest.json").exists()
+    assert main(["validate", "boston", "--offline"]) == 1
+    assert "offline, and no cached copy" in capsys.readouterr().err
 
-    # the cached copy serves --offline, with a warning
+    # a cached copy serves --offline, with a warning
+    from bnpipe.ingest import DataCache
+
+    DataCache(tmp_path / "state" / "cache").store(
+        "boston", "https://example.com/boston.csv", (data_mirror / "boston.csv").read_bytes()
+    )
     assert main(["validate", "boston", "--offline"]) == 0
     captured = capsys.readouterr()
     assert "warning: boston: offline" in captured.err

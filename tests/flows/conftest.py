@@ -1,0 +1,20 @@
+"""One Prefect test harness for every flow test in the session, a throwaway MLflow store."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def env(tmp_path_factory, data_mirror):
+    from prefect.testing.utilities import prefect_test_harness
+
+    tmp = tmp_path_factory.mktemp("flow")
+    mp = pytest.MonkeyPatch()
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    mp.setenv("MLFLOW_TRACKING_URI", uri)
+    mp.setenv("BNPIPE_STATE_DIR", str(tmp / "state"))
+    mp.setenv("BNPIPE_DATA_MIRROR", str(data_mirror))
+    with prefect_test_harness(server_startup_timeout=90):
+        yield {"uri": uri, "tmp": tmp, "mirror": data_mirror}
+    mp.undo()

@@ -1,0 +1,45 @@
+"""tracking._write: a write that SQLite refused with "database is locked" is tried again."""
+
+from __future__ import annotations
+
+import pytest
+
+from bnpipe import tracking
+
+
+class Flaky:
+    def __init__(
+        self, failures: int, message: str = "(sqlite3.OperationalError) database is locked"
+    ):
+        self.failures, self.message, self.calls = failures, message, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise RuntimeError(self.message)
+        return (args, kwargs)
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch):
+    monkeypatch.setattr(tracking.time, "sleep", lambda s: None)
+
+
+def test_a_locked_database_is_retried_until_the_write_goes_through():
+    call = Flaky(failures=3)
+    assert tracking._write(call, "run", status="KILLED") == (("run",), {"status": "KILLED"})
+    assert call.calls == 4
+
+
+def test_a_lock_that_does_not_clear_fails_after_the_retries():
+    call = Flaky(failures=99)
+    with pytest.raises(RuntimeError, match="database is locked"):
+        tracking._write(call)
+    assert call.calls == tracking.LOCKED_RETRIES + 1
+
+
+def test_other_errors_are_not_retried():
+    call = Flaky(failures=1, message="attempt to write a readonly database")
+    with pytest.raises(RuntimeError, match="readonly"):
+        tracking._write(call)
+    assert call.calls == 1
