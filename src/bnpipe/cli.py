@@ -281,7 +281,7 @@ def mlflow_ui_hint(settings: Settings) -> str:
 
 
 def cmd_dataset_init(args, settings: Settings) -> int:
-    from bnpipe import ingest, validation
+    from bnpipe import drafting, ingest, validation
     from bnpipe.catalog import DatasetSpec, append_entry, load_catalog, parse_entry
 
     catalog = load_catalog(settings.catalog_path) if settings.catalog_path.exists() else {}
@@ -319,7 +319,7 @@ def cmd_dataset_init(args, settings: Settings) -> int:
         "sha256": None,
     }
     spec: DatasetSpec = parse_entry(args.name, entry, str(settings.catalog_path))
-    suite = validation.draft_suite(
+    suite = drafting.draft_suite(
         df, args.name, target=args.target, task=task, categorical=categorical
     )
     report = validation.validate(df, _write_suite(validation, suite, suite_path), args.name)

@@ -52,5 +52,5 @@ class DriftCheck:
         if self.missing:
             return [self.missing]
         if self.report is not None and self.report.level == "block":
-            return [f"drift above the block level: {r}" for r in self.report.reasons()]
+            return ["drift above the block level: " + "; ".join(self.report.reasons())]
         return []

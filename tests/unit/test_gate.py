@@ -108,8 +108,11 @@ def test_drift_check_outcomes():
     assert "champion v3 has no data profile" in missing.missing
     ok = gate.DriftCheck("3", {"version": 1}, FakeReport("warn", ["x"]))
     assert ok.tag() == "warn" and ok.hold_reasons() == []
-    block = gate.DriftCheck("3", {"version": 1}, FakeReport("block", ["column 'rm': PSI 4 > 1"]))
-    assert block.hold_reasons() == ["drift above the block level: column 'rm': PSI 4 > 1"]
+    reasons = ["column 'rm': PSI 4 > 1", "column 'b': PSI 2 > 1"]
+    block = gate.DriftCheck("3", {"version": 1}, FakeReport("block", reasons))
+    assert block.hold_reasons() == [
+        "drift above the block level: column 'rm': PSI 4 > 1; column 'b': PSI 2 > 1"
+    ]
 
 
 ENTRY = {"url": "https://example.com/t.csv", "task": "regression", "target": "y", "features": ["a"]}

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bnpipe.drafting import draft_suite
 from bnpipe.validation import (
     DataValidationError,
     Failure,
     ValidationReport,
     _exception_messages,
     check,
-    draft_suite,
     load_suite,
     validate,
     write_suite,

@@ -1,0 +1,202 @@
+"""bnpipe's own "sanity" rules, checked in pandas.
+
+Besides GX's own expectation types a suite may hold rules for data that passes the
+schema column by column but is wrong (``docs/gate.md``). Their types start with
+``bnpipe_``; :func:`bnpipe.validation.validate` checks their kwargs when it reads the
+suite (a malformed rule is a broken suite, not bad data) and evaluates them here,
+generically from the suite's JSON, into the same :class:`~bnpipe.validation.Failure`
+records as GX's results:
+
+- ``bnpipe_expect_column_values_to_be_finite`` (``column``): every number is finite
+  and within float32 range (what the model trains on).
+- ``bnpipe_expect_column_value_counts_to_be_at_least`` (``column``, ``value_set``,
+  ``min_value``): every class of ``value_set`` occurs at least ``min_value`` times.
+- ``bnpipe_expect_row_count_to_be_near_reference`` (``min_ratio``, ``max_ratio``): the
+  row count is within [min_ratio, max_ratio] x the last good snapshot's row count,
+  passed as ``validate(..., reference_rows=n)``; without it the rule is not evaluated.
+
+Why not GX built-ins (1.24): GX has no finiteness rule, and
+``expect_column_values_to_be_between`` at +-float32 max cannot check a column read
+as text at all (it raises on mixed types; we parse what is a number and leave text
+to the type rule) and words its failure as a 39-digit range. GX can require that
+classes occur (``expect_column_distinct_values_to_contain_set``) but not that each
+occurs at least n times (and this rule counts a CSV's "1", 1 and 1.0 as one class).
+GX's row-count rules take absolute bounds (or another table to equal); this one is
+a ratio of a number known only at run time, and is skipped when there is none (the
+first download, a check by hand).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from bnpipe.values import _examples, _join, _number, _plain, _unique_by_key
+
+if TYPE_CHECKING:
+    from bnpipe.validation import Failure
+
+#: Rule types evaluated by bnpipe itself (in pandas), not by GX.
+CUSTOM_PREFIX = "bnpipe_"
+FINITE_RULE = "bnpipe_expect_column_values_to_be_finite"
+CLASS_COUNTS_RULE = "bnpipe_expect_column_value_counts_to_be_at_least"
+NEAR_REFERENCE_RULE = "bnpipe_expect_row_count_to_be_near_reference"
+_CUSTOM_KWARGS = {  # rule -> its kwargs (all required)
+    FINITE_RULE: ("column",),
+    CLASS_COUNTS_RULE: ("column", "value_set", "min_value"),
+    NEAR_REFERENCE_RULE: ("min_ratio", "max_ratio"),
+}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)  # 3.4028234663852886e38
+
+
+def _describe(rule: str, kw: dict) -> str:
+    """A bnpipe rule in human words (:func:`bnpipe.validation._describe` asks here)."""
+    if rule == FINITE_RULE:
+        return "values must be finite (no ±inf, |x| within float32 range)"
+    if rule == CLASS_COUNTS_RULE:
+        values = _join(_plain(v) for v in kw.get("value_set") or [])
+        return f"each of {values} must occur at least {_number(kw.get('min_value'))} times"
+    if rule == NEAR_REFERENCE_RULE:
+        lo, hi = _number(kw.get("min_ratio")), _number(kw.get("max_ratio"))
+        reference = kw.get("reference_rows")
+        rows = f"{reference} rows" if reference is not None else "row count"
+        return f"row count must be within {lo}x..{hi}x of the last good snapshot's {rows}"
+    raise ValueError(f"not a bnpipe rule: {rule}")
+
+
+def _failed(
+    column: str | None, rule: str, detail: str, offending: list, count: int | None
+) -> Failure:
+    """A :class:`~bnpipe.validation.Failure`; imported here, when a rule fails, since
+    validation imports this module."""
+    from bnpipe.validation import Failure
+
+    return Failure(column, rule, detail, offending, count)
+
+
+def _check_custom_kwargs(expectation: dict, where: str) -> None:
+    """A malformed ``bnpipe_`` rule is a broken suite, not bad data: fail loudly."""
+    rule, kw = expectation["type"], expectation["kwargs"]
+    if rule not in _CUSTOM_KWARGS:
+        known = ", ".join(_CUSTOM_KWARGS)
+        raise ValueError(f"{where}: unknown bnpipe rule type (known: {known})")
+    wanted = _CUSTOM_KWARGS[rule]
+    absent = [k for k in wanted if k not in kw]
+    extra = [k for k in kw if k not in wanted]
+    if absent or extra:
+        raise ValueError(
+            f"{where}: kwargs must be exactly {list(wanted)}"
+            + (f"; missing {absent}" if absent else "")
+            + (f"; unexpected {extra}" if extra else "")
+        )
+
+    def number(key: str) -> float:
+        value = kw[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(f"{where}: {key} must be a number >= 0, not {value!r}")
+        return float(value)
+
+    if "column" in kw and not isinstance(kw["column"], str):
+        raise ValueError(f"{where}: column must be a string, not {kw['column']!r}")
+    if rule == CLASS_COUNTS_RULE:
+        if not isinstance(kw["value_set"], list) or not kw["value_set"]:
+            raise ValueError(f"{where}: value_set must be a non-empty list")
+        number("min_value")
+    if rule == NEAR_REFERENCE_RULE and number("min_ratio") > number("max_ratio"):
+        raise ValueError(f"{where}: min_ratio must not exceed max_ratio")
+
+
+def _check_finite(df: pd.DataFrame, kw: dict, _reference_rows: int | None) -> Failure | None:
+    """Parsed numbers must be finite and fit float32; text is the type rule's business."""
+    column = kw["column"]
+    series = df[column]
+    values = _as_float(series)
+    bad = values.notna() & ~(values.abs() <= _FLOAT32_MAX)  # NaN compares False: +-inf
+    if not bad.any():
+        return None
+    detail = _describe(FINITE_RULE, kw)
+    return _failed(column, FINITE_RULE, detail, _examples(series[bad].tolist()), int(bad.sum()))
+
+
+def _as_float(series: pd.Series) -> pd.Series:
+    """``series`` as float64: numbers kept, unparseable text NaN, overflow +-inf."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype("float64")
+    try:
+        return pd.to_numeric(series, errors="coerce").astype("float64")
+    except (TypeError, ValueError, OverflowError):  # ints too large for a float, odd cells
+        return pd.Series([_to_float(v) for v in series], index=series.index, dtype="float64")
+
+
+def _to_float(value: Any) -> float:
+    try:
+        return float(pd.to_numeric(value))
+    except OverflowError:
+        return -math.inf if str(value).strip().startswith("-") else math.inf
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _check_class_counts(df: pd.DataFrame, kw: dict, _reference_rows: int | None) -> Failure | None:
+    """Every value of ``value_set`` occurs at least ``min_value`` times."""
+    column, least = kw["column"], kw["min_value"]
+    wanted = _unique_by_key(kw["value_set"], _class_key)
+    series = df[column].dropna()
+    try:
+        observed = series.value_counts()
+    except TypeError:  # unhashable cells
+        observed = series.map(repr).value_counts()
+    by_key: dict = {}
+    for value, n in observed.items():
+        key = _class_key(value)
+        by_key[key] = by_key.get(key, 0) + int(n)
+    found = [(value, by_key.get(_class_key(value), 0)) for value in wanted]
+    short = [value for value, n in found if n < least]
+    if not short:
+        return None
+    counts = "{" + ", ".join(f"{_plain(v)!r}: {n}" for v, n in found) + "}"
+    detail = f"{_describe(CLASS_COUNTS_RULE, kw)}; found {counts}"
+    return _failed(column, CLASS_COUNTS_RULE, detail, _examples(short), None)
+
+
+def _class_key(value: Any) -> tuple:
+    """A comparison key under which a CSV's "1", 1 and 1.0 (or "True" and True) agree."""
+    value = _plain(value)
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("true", "false"):
+            return ("bool", text.lower() == "true")
+        try:
+            number = float(text)
+        except (ValueError, OverflowError):
+            return ("str", value)
+        return ("num", number) if math.isfinite(number) else ("str", value)
+    if isinstance(value, int | float):
+        try:
+            return ("num", float(value))
+        except OverflowError:
+            return ("str", str(value))
+    return ("other", repr(value))
+
+
+def _check_near_reference(df: pd.DataFrame, kw: dict, reference_rows: int | None) -> Failure | None:
+    """The row count is within [min_ratio, max_ratio] x the last good snapshot's."""
+    rows = len(df)
+    if reference_rows is None or kw["min_ratio"] * reference_rows <= rows <= (
+        kw["max_ratio"] * reference_rows
+    ):
+        return None
+    detail = _describe(NEAR_REFERENCE_RULE, {**kw, "reference_rows": reference_rows})
+    return _failed(None, NEAR_REFERENCE_RULE, f"{detail}; found {rows}", [], None)
+
+
+_CUSTOM_CHECKS = {
+    FINITE_RULE: _check_finite,
+    CLASS_COUNTS_RULE: _check_class_counts,
+    NEAR_REFERENCE_RULE: _check_near_reference,
+}
