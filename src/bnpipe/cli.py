@@ -283,6 +283,7 @@ def mlflow_ui_hint(settings: Settings) -> str:
 def cmd_dataset_init(args, settings: Settings) -> int:
     from bnpipe import drafting, ingest, validation
     from bnpipe.catalog import DatasetSpec, append_entry, load_catalog, parse_entry
+    from bnpipe.drift import DEFAULT_LEVELS
 
     catalog = load_catalog(settings.catalog_path) if settings.catalog_path.exists() else {}
     if args.name in catalog:
@@ -317,6 +318,7 @@ def cmd_dataset_init(args, settings: Settings) -> int:
         "categorical": categorical,
         "suite": args.name,
         "sha256": None,
+        "drift": dict(DEFAULT_LEVELS),  # written out, so a reviewer sees what holds a promotion
     }
     spec: DatasetSpec = parse_entry(args.name, entry, str(settings.catalog_path))
     suite = drafting.draft_suite(

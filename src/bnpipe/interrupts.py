@@ -20,8 +20,10 @@ stopping``), so a user, and a test, sees that the signal arrived.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+from collections.abc import Iterator
 
 
 class Interrupted(KeyboardInterrupt):
@@ -38,6 +40,7 @@ class Terminated(Interrupted):
 
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _pending: int | None = None  # the first signal received, until reset()
+_deferring = 0  # inside deferred(): record, raise on the way out
 
 
 def exception_for(signum: int) -> Interrupted:
@@ -52,7 +55,28 @@ def _handler(signum: int, frame) -> None:
         _pending = signum
         # os.write: print() here could re-enter a buffered write the main thread was in
         os.write(2, f"bnpipe: {signal.Signals(signum).name} received: stopping\n".encode())
+    if _deferring:
+        return
     raise exception_for(signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a signal's exception until the block is done (then raise it).
+
+    For steps that must not stop halfway: starting a child process, whose
+    interpreter reads its start-up data from a pipe that a half-done parent
+    would close (the child then prints ``EOFError: Ran out of input``). Blocking
+    the signal in this thread is not enough: with other threads alive, one of
+    them takes it and the main thread still raises at its next bytecode."""
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if not _deferring:
+        check()
 
 
 def install() -> None:

@@ -27,6 +27,7 @@ trainer (:meth:`Trainer.close`; also at exit, the process being a daemon).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import json
 import os
@@ -207,12 +208,23 @@ class Trainer:
         self._proc = ctx.Process(target=_serve, args=(child,), name="bnpipe-trainer", daemon=True)
         # The child inherits a blocked SIGINT, so a Ctrl-C while it starts Python
         # stays pending until _serve ignores it; here it is delivered on unblock.
+        # A Ctrl-C in the middle of start() (delivered to another thread, raised here
+        # at the next bytecode) would leave the child reading half its start-up data:
+        # its exception waits until the child is started, then the trainer is stopped.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            self._proc.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        child.close()
+            with interrupts.deferred():
+                try:
+                    self._proc.start()
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+                    child.close()
+        except BaseException:  # interrupted: the started child goes too, silently
+            with contextlib.suppress(Exception):
+                self._proc.kill()
+                self._proc.join()
+            self._conn.close()
+            raise
         self._lock = threading.Lock()
         self._interrupted = False  # a request was abandoned midway: the pipe is out of step
 

@@ -95,6 +95,10 @@ def test_dataset_init_runs_a_new_csv_without_code_changes(project_env, http_mirr
     assert "regression" in proc.stdout and "city" in proc.stdout
     catalog = (tmp_path / "datasets.yaml").read_text("utf-8")
     assert "flats:" in catalog and "categorical:\n    - city" in catalog
+    from bnpipe.catalog import load_catalog
+    from bnpipe.drift import DEFAULT_LEVELS
+
+    assert load_catalog(tmp_path / "datasets.yaml")["flats"].drift == DEFAULT_LEVELS
     assert (tmp_path / "expectations" / "flats.json").is_file()
 
     listed = bnpipe("datasets", env=project_env)

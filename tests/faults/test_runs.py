@@ -6,7 +6,9 @@ mid-training, then starts the runs that must come after them:
 
 * project ``signals`` (boston; a champion v1 and a good cached download exist):
   ``sigint``, ``sigterm`` and ``sigkill`` train 20000 epochs x 3 seeds and each
-  gets its signal once its first seed has trained; ``exception`` fails while logging
+  gets its signal once its first seed has trained (the SIGKILL only once every
+  process of the project has opened its run); the signalled runs must
+  acknowledge the signal and stop before their last seed has trained; ``exception`` fails while logging
   its second model (an injected OSError). After the SIGKILL, ``next`` runs with a
   learning rate of 1e9 (every seed diverges) through a mirror URL that carries
   ``user:secret@``: it must end the killed process's runs, complete, register
@@ -185,7 +187,11 @@ def scenario(mirror, data_mirror, store_templates, tmp_path_factory):
                     for n in (*targets, "exception")
                 )
             for name, sig in targets.items():
-                if opened and name not in signalled and TRAINING.search(procs[name].err):
+                # SIGINT and SIGTERM as soon as training is under way: their own handling
+                # must end their runs. The SIGKILL only once every process of the project
+                # has opened its run, so that only `next` can tidy up after it.
+                ready = opened or name != "sigkill"
+                if ready and name not in signalled and TRAINING.search(procs[name].err):
                     if name == "sigkill":
                         s.sigkill_leftovers = procs[name].descendants()
                     procs[name].popen.send_signal(sig)

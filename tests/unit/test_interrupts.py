@@ -91,3 +91,32 @@ def test_check_is_a_no_op_without_a_signal():
     interrupts.reset()
     interrupts.check()
     assert interrupts.pending() is None
+
+
+DEFERRED = r"""
+import sys, time
+from bnpipe import interrupts
+interrupts.install()
+print("ready", flush=True)
+try:
+    with interrupts.deferred():
+        time.sleep(1.0)  # the signal comes in here
+        print("block finished", flush=True)
+    print("not interrupted", flush=True)
+except KeyboardInterrupt as exc:
+    print(f"caught {type(exc).__name__}", flush=True)
+    sys.exit(exc.exit_code)
+"""
+
+
+def test_a_deferred_block_finishes_before_the_signal_is_raised():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DEFERRED], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, out + err
+    assert out.splitlines() == ["block finished", "caught Interrupted"]
+    assert "SIGINT received: stopping" in err
