@@ -165,7 +165,7 @@ def prepare_dataset(
     snap = download_dataset(spec, settings, parent, offline, fallback)
     frame, validation_summary = validate_dataset(spec, snap, settings, parent)
     drift = assess_drift(spec, snap, frame, parent)
-    data = encode_dataset(frame, spec, config)
+    data = encode_dataset(frame, spec, config, parent)
     return Prepared(spec, parent, snap, data, validation_summary, drift)
 
 

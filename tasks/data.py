@@ -63,16 +63,18 @@ def validate_dataset(
     parent run; stop the flow before training when it fails.
 
     Returns the frame and the report's summary text."""
-    from bnpipe import validation
+    from bnpipe import sanity, validation
 
-    df = ingest.read_csv(snap.path)
+    df = ingest.read_csv(snap.path, sep=spec.sep)
     last_good = ingest.DataCache(settings.cache_dir).latest(spec.name)
     report = validation.validate(
         df,
         settings.expectations_dir / f"{spec.suite}.json",
         spec.name,
-        reference_rows=len(ingest.read_csv(last_good.path)) if last_good else None,
+        reference_rows=len(ingest.read_csv(last_good.path, sep=spec.sep)) if last_good else None,
     )
+    nulls = {f.column for f in report.failures if f.rule == "expect_column_values_to_not_be_null"}
+    report = validation.with_failures(report, sanity.missing_policy_failures(df, spec, nulls))
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     local = settings.reports_dir / f"{spec.name}-{snap.sha256[:12]}-validation.json"
     local.write_text(

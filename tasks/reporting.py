@@ -107,6 +107,7 @@ def publish_report(
             "bytes": snap.size,
             "rows": len(data.split.train) + len(data.split.val) + len(data.split.test),
             "train/val/test rows": f"{len(data.x_train)}/{len(data.x_val)}/{len(data.x_test)}",
+            **{f"rows left out ({k.replace('_', ' ')})": n for k, n in data.dropped.items() if n},
         }
         html = report.render_html_report(
             dataset=spec.name,

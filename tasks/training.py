@@ -14,13 +14,28 @@ from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import RunConfig, SeedResult
 from bnpipe.features import Encoded, encode
 from bnpipe.models import VARIANTS
+from bnpipe.tracking import ParentRun
 
 
 @task(name="encode", cache_policy=NO_CACHE)
-def encode_dataset(df: pd.DataFrame, spec: DatasetSpec, config: RunConfig) -> Encoded:
-    """Fixed-seed split (stratified for classification), one-hot encoding, optional scaling."""
+def encode_dataset(
+    df: pd.DataFrame, spec: DatasetSpec, config: RunConfig, parent: ParentRun | None = None
+) -> Encoded:
+    """Rows with a blank target (and, under ``missing: drop``, a blank feature) left out
+    and counted; fixed-seed split (stratified for classification), blank cells by the
+    catalog's policy, dates as parts, one-hot encoding, optional scaling."""
+    logger = get_run_logger()
     data = encode(df, spec, split_seed=config.split_seed, scaling=config.input_scaling)
-    get_run_logger().info(
+    dropped = {k: v for k, v in data.dropped.items() if v}
+    if parent is not None:
+        parent.tag({f"dropped_rows_{k}": v for k, v in data.dropped.items()})
+    if dropped:
+        logger.warning(
+            "%s: left out %s",
+            spec.name,
+            ", ".join(f"{n} row(s) with a {k.replace('_', ' ')}" for k, n in dropped.items()),
+        )
+    logger.info(
         "%s: %d train / %d validation / %d test rows, %d inputs -> %d outputs, scaling %s",
         spec.name,
         len(data.x_train),

@@ -8,11 +8,13 @@ ones.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 TASKS = ("regression", "classification")
+MISSING_POLICIES = ("impute", "drop", "error")
+SEPARATORS = (",", ";", "\t", "|")
 URL_SCHEMES = ("http", "https", "file")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -56,6 +58,22 @@ class DatasetSpec:
     description: str = ""
     bundled: Bundled | None = None
     drift: Mapping[str, float] = field(default_factory=dict)  # overrides of drift levels
+    # Blank cells in features: "impute" (median + indicator, or a "missing" category),
+    # "drop" (rows with a blank feature), "error" (a validation failure); per column
+    # in missing_columns. Rows with a blank target are never trained on.
+    missing: str = "error"
+    missing_columns: Mapping[str, str] = field(default_factory=dict)
+    dates: tuple[str, ...] = ()  # date features, encoded as parts (year, month, weekday, hour)
+    min_frequency: int = 0  # categories seen fewer times in training rows fold into "other"
+    sep: str = ","  # the CSV's field separator
+
+    def missing_policy(self, column: str) -> str:
+        """The blank-cell policy of a feature (CSV name)."""
+        return self.missing_columns.get(column, self.missing)
+
+    @property
+    def date_columns(self) -> tuple[str, ...]:
+        return tuple(self.clean(c) for c in self.dates)
 
     def source_url(self, mirror: str | None) -> str:
         """The URL to download: ``<mirror>/<name>.csv`` when a mirror is set."""
@@ -137,7 +155,30 @@ def parse_entry(name: str, entry: Mapping, source: str = "catalog") -> DatasetSp
     sha = entry.get("sha256")
     if sha is not None and not (isinstance(sha, str) and _SHA256.match(sha)):
         raise CatalogError(f"{where}: field 'sha256' must be 64 lowercase hex digits or null")
+    missing, missing_columns = _missing(entry.get("missing"), features, where)
+    dates = entry.get("dates") or []
+    if (
+        not isinstance(dates, list)
+        or not set(dates) <= set(features)
+        or set(dates) & set(categorical)
+    ):
+        raise CatalogError(
+            f"{where}: field 'dates' must be a list of feature columns that are not categorical"
+        )
+    min_frequency = entry.get("min_frequency") or 0
+    if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 0:
+        raise CatalogError(f"{where}: field 'min_frequency' must be a whole number >= 0")
+    sep = entry.get("sep") or ","
+    if sep not in SEPARATORS:
+        raise CatalogError(
+            f"{where}: field 'sep' must be one of {', '.join(repr(x) for x in SEPARATORS)}, got {sep!r}"
+        )
     return DatasetSpec(
+        missing=missing,
+        missing_columns=missing_columns,
+        dates=tuple(dates),
+        min_frequency=min_frequency,
+        sep=sep,
         bundled=_bundled(entry.get("bundled"), where),
         drift=_drift_levels(entry.get("drift"), where),
         name=name,
@@ -164,6 +205,29 @@ def _bundled(value, where: str) -> Bundled | None:
     if not (isinstance(sha, str) and _SHA256.match(sha)):
         raise CatalogError(f"{where}: field 'bundled.sha256' must be 64 lowercase hex digits")
     return Bundled(file=file, sha256=sha)
+
+
+def _missing(value, features: list, where: str) -> tuple[str, dict[str, str]]:
+    """``missing: impute`` or ``missing: {default: impute, columns: {age: drop}}``."""
+    if value is None:
+        return "error", {}
+    default, columns = value, {}
+    if isinstance(value, Mapping):
+        if not set(value) <= {"default", "columns"}:
+            raise CatalogError(f"{where}: field 'missing' takes 'default' and 'columns'")
+        default, columns = value.get("default", "error"), value.get("columns") or {}
+    if default not in MISSING_POLICIES:
+        raise CatalogError(
+            f"{where}: field 'missing' must be one of {', '.join(MISSING_POLICIES)}, got {default!r}"
+        )
+    if not isinstance(columns, Mapping) or not set(columns) <= set(features):
+        raise CatalogError(f"{where}: field 'missing.columns' must map feature columns to policies")
+    bad = {c: p for c, p in columns.items() if p not in MISSING_POLICIES}
+    if bad:
+        raise CatalogError(
+            f"{where}: field 'missing.columns' has unknown policies {bad}; use {', '.join(MISSING_POLICIES)}"
+        )
+    return default, dict(columns)
 
 
 DRIFT_LEVELS = ("warn", "block", "relation_warn", "relation_block")
@@ -212,28 +276,96 @@ def get_spec(catalog: Mapping[str, DatasetSpec], name: str) -> DatasetSpec:
         raise UnknownDatasetError(name, sorted(catalog)) from None
 
 
-def append_entry(path: Path, spec: DatasetSpec) -> None:
-    """Add an entry at the end of the catalog file, keeping its comments."""
-    import yaml
+def append_entry(
+    path: Path,
+    spec: DatasetSpec,
+    *,
+    comments: Mapping[str, str] | None = None,
+    notes: Mapping[str, Sequence[str]] | None = None,
+) -> None:
+    """Add an entry at the end of the catalog file, keeping its comments.
 
-    entry = {
-        "description": spec.description,
-        "url": spec.url,
-        "task": spec.task,
-        "target": spec.target,
-        "features": list(spec.features),
-        "categorical": list(spec.categorical),
-        "suite": spec.suite,
-        "sha256": spec.sha256,
-    }
-    if spec.rename:
-        entry["rename"] = dict(spec.rename)
-    if spec.drift:
-        entry["drift"] = dict(spec.drift)
-    block = yaml.safe_dump({spec.name: entry}, allow_unicode=True, sort_keys=False)
-    indented = "".join(f"  {line}\n" for line in block.splitlines())
+    ``comments``: a YAML comment beside a field (``categorical: [city]  # 3 levels``);
+    ``notes``: comment lines written after a field's line(s). The entry is written
+    in the catalog's own layout (lists and leaf mappings in flow style)."""
     path = Path(path)
     text = path.read_text(encoding="utf-8") if path.exists() else "datasets:\n"
     if not text.endswith("\n"):
         text += "\n"
-    path.write_text(text + "\n" + indented, encoding="utf-8")
+    block = entry_text(spec, comments=comments, notes=notes)
+    path.write_text(text + "\n" + block, encoding="utf-8")
+
+
+def entry_text(
+    spec: DatasetSpec,
+    *,
+    comments: Mapping[str, str] | None = None,
+    notes: Mapping[str, Sequence[str]] | None = None,
+    indent: str = "  ",
+) -> str:
+    """``spec`` as a catalog entry (``  name:`` and its fields, ``indent`` deep), with
+    comments; :func:`load_catalog` reads it back into the same spec."""
+    comments, notes = comments or {}, notes or {}
+    fields: dict[str, object] = {"description": spec.description, "url": spec.url}
+    if spec.sep != ",":
+        fields["sep"] = spec.sep
+    fields |= {
+        "task": spec.task,
+        "target": spec.target,
+        "features": list(spec.features),
+        "categorical": list(spec.categorical),
+    }
+    if spec.dates:
+        fields["dates"] = list(spec.dates)
+    if spec.missing != "error" or spec.missing_columns or "missing" in comments:
+        fields["missing"] = (
+            {"default": spec.missing, "columns": dict(spec.missing_columns)}
+            if spec.missing_columns
+            else spec.missing
+        )
+    if spec.min_frequency:
+        fields["min_frequency"] = spec.min_frequency
+    if spec.rename:
+        fields["rename"] = dict(spec.rename)
+    fields |= {"suite": spec.suite, "sha256": spec.sha256}
+    if spec.drift:
+        fields["drift"] = dict(spec.drift)
+    if spec.bundled is not None:
+        fields["bundled"] = {"file": spec.bundled.file, "sha256": spec.bundled.sha256}
+    inner = indent * 2
+    lines = [f"{indent}{_yaml_key(spec.name)}:"]
+    for key, value in fields.items():
+        dumped = _yaml_field(key, value).splitlines()
+        if key in comments:
+            dumped[-1] += f"  # {_one_line(comments[key])}"
+        lines += [inner + line for line in dumped]
+        lines += [f"{inner}# {_one_line(note, keep_indent=True)}" for note in notes.get(key, ())]
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_field(key: str, value: object) -> str:
+    """``key: value`` as YAML: collections in flow style (wrapped at 96 columns), text
+    on one line; the separator quoted (``sep: ';'``, ``sep: "\\t"``)."""
+    import yaml
+
+    if key == "sep" and value in SEPARATORS:
+        return 'sep: "\\t"\n' if value == "\t" else f"sep: '{value}'\n"
+
+    collection = isinstance(value, list | dict)
+    return yaml.safe_dump(
+        {key: value},
+        default_flow_style=None if collection else False,
+        allow_unicode=True,
+        sort_keys=False,
+        width=96 if collection else 1_000_000,
+    )
+
+
+def _yaml_key(name: str) -> str:
+    return _yaml_field(name, None).rsplit(":", 1)[0]
+
+
+def _one_line(text: str, keep_indent: bool = False) -> str:
+    text = str(text)
+    indent = text[: len(text) - len(text.lstrip(" "))] if keep_indent else ""
+    return indent + " ".join(text.split())

@@ -85,10 +85,10 @@ def cmd_validate(args, settings: Settings) -> int:
     print(f"{spec.name}: {snap.url} sha256 {snap.sha256} ({snap.size} bytes)")
     last_good = cache.latest(spec.name)
     report = validation.validate(
-        ingest.read_csv(snap.path),
+        ingest.read_csv(snap.path, sep=spec.sep),
         settings.expectations_dir / f"{spec.suite}.json",
         spec.name,
-        reference_rows=len(ingest.read_csv(last_good.path)) if last_good else None,
+        reference_rows=len(ingest.read_csv(last_good.path, sep=spec.sep)) if last_good else None,
     )
     print(report.summary())
     # Validating alone does not make the last good copy: only a completed run does.
@@ -245,9 +245,13 @@ def format_result(result: dict) -> str:
     primary = result["primary_metric"]
     lo, hi = m[f"bn_minus_plain_{primary}_ci_low"], m[f"bn_minus_plain_{primary}_ci_high"]
     mean = m[f"bn_minus_plain_{primary}_mean"]
-    if mean == mean:  # not NaN
+    if mean == mean and lo == lo:  # not NaN
         lines.append(
             f"bn - plain {primary}: {mean:+.4g} (95% CI {lo:+.4g} to {hi:+.4g})  winner: {result['winner']}"
+        )
+    elif mean == mean:  # one seed pair: a difference, no interval, no winner
+        lines.append(
+            f"bn - plain {primary}: {mean:+.4g} (95% CI n/a: one seed; use --seeds 2 or more)  winner: n/a"
         )
     else:
         lines.append(
@@ -281,7 +285,11 @@ def mlflow_ui_hint(settings: Settings) -> str:
 
 
 def cmd_dataset_init(args, settings: Settings) -> int:
-    from bnpipe import drafting, ingest, validation
+    """Draft a catalog entry and a suite from a CSV: each column's role decided from
+    the data (:mod:`bnpipe.profiling`), with the reasons as comments in the entry."""
+    import io
+
+    from bnpipe import drafting, ingest, profiling, validation
     from bnpipe.catalog import DatasetSpec, append_entry, load_catalog, parse_entry
     from bnpipe.drift import DEFAULT_LEVELS
 
@@ -295,42 +303,54 @@ def cmd_dataset_init(args, settings: Settings) -> int:
     data = ingest.fetch(
         url, timeout=settings.download_timeout, max_bytes=settings.max_download_bytes
     )
-    ingest.check_csv(data, dataset=args.name, url=url)
-    import io
-
-    import pandas as pd
-
-    df = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
-    if args.target not in df.columns:
-        raise UsageError(
-            f"target {args.target!r} is not a column of {url}; columns: {', '.join(map(str, df.columns))}"
+    sep = profiling.detect_separator(data)
+    ingest.check_csv(data, dataset=args.name, url=url, sep=sep)
+    df = ingest.read_csv(io.BytesIO(data), sep=sep)
+    try:
+        profile = profiling.profile_frame(
+            df, target=args.target, task=args.task, exclude=args.exclude
         )
-    features = [c for c in df.columns if c != args.target]
-    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(df[c])]
-    task = args.task or infer_task(df[args.target])
+    except profiling.ColumnError as exc:
+        raise UsageError(f"{exc} (in {ingest.redact(url)})") from None
+    if not profile.features:
+        raise UsageError(
+            f"no column of {ingest.redact(url)} is left to train on: "
+            f"{profile.left_out_note() or 'only the target'}"
+        )
     entry = {
         "description": args.description
         or f"added by bnpipe dataset init from {ingest.redact(url)}",
         "url": url,
-        "task": task,
+        "sep": sep,
+        "task": profile.task,
         "target": args.target,
-        "features": features,
-        "categorical": categorical,
+        "features": profile.features,
+        "categorical": profile.categorical,
+        "dates": profile.dates,
+        "missing": profile.missing,
+        "min_frequency": profile.min_frequency,
         "suite": args.name,
         "sha256": None,
         "drift": dict(DEFAULT_LEVELS),  # written out, so a reviewer sees what holds a promotion
     }
     spec: DatasetSpec = parse_entry(args.name, entry, str(settings.catalog_path))
-    suite = drafting.draft_suite(
-        df, args.name, target=args.target, task=task, categorical=categorical
-    )
+    suite = drafting.draft_for(df, spec)
     report = validation.validate(df, _write_suite(validation, suite, suite_path), args.name)
     if not report.success:
         suite_path.unlink(missing_ok=True)
         raise RuntimeError(f"the drafted suite does not pass on its own data:\n{report.summary()}")
-    append_entry(settings.catalog_path, spec)
+    try:  # expectations/flats.json, relative to the catalog: no machine's path in it
+        shown = str(suite_path.resolve().relative_to(settings.catalog_path.parent.resolve()))
+    except ValueError:
+        shown = f"{settings.expectations_dir.name}/{suite_path.name}"
+    comments, notes = profiling.entry_comments(profile, sep=sep, suite_path=shown)
+    append_entry(settings.catalog_path, spec, comments=comments, notes=notes)
+    print(f"{args.name}: {profile.rows} rows, {len(profile.columns)} columns")
+    for line in profile.summary():
+        print(line)
+    categorical = profile.categorical
     print(
-        f"added {args.name!r} to {settings.catalog_path}: {task}, target {args.target!r}, {len(features)} features ({len(categorical)} categorical: {', '.join(categorical) or 'none'})"
+        f"added {args.name!r} to {settings.catalog_path}: {spec.task}, target {args.target!r}, {len(spec.features)} features ({len(categorical)} categorical: {', '.join(categorical) or 'none'})"
     )
     print(
         f"drafted {suite_path} with {report.evaluated} expectations; review its ranges and value sets, then: bnpipe run {args.name}"
@@ -345,14 +365,11 @@ def _write_suite(validation, suite: dict, path: Path) -> Path:
 
 
 def infer_task(target) -> str:
-    """Text, or a few whole-number codes, is a class label; anything else a quantity."""
-    import pandas as pd
+    """Text, true/false, or a few whole-number codes is a class label; anything else a
+    quantity (:func:`bnpipe.profiling.infer_task`)."""
+    from bnpipe.profiling import infer_task as infer
 
-    if not pd.api.types.is_numeric_dtype(target):
-        return "classification"
-    values = target.dropna()
-    whole = bool((values == values.round()).all())
-    return "classification" if whole and values.nunique() <= 10 else "regression"
+    return infer(target)
 
 
 def cmd_promote(args, settings: Settings) -> int:
@@ -381,20 +398,35 @@ def cmd_promote(args, settings: Settings) -> int:
 
 
 def cmd_predict(args, settings: Settings) -> int:
+    import numpy as np
     import pandas as pd
 
     from bnpipe import tracking
 
     spec = _spec(settings, args.dataset)
-    rows = pd.read_csv(args.input, encoding="utf-8-sig")
+    # categorical and date cells stay text: the signature types them "string"
+    text = dict.fromkeys([*spec.categorical, *spec.dates], str)
+    try:
+        rows = pd.read_csv(args.input, encoding="utf-8-sig", sep=spec.sep, dtype=text)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{args.input}: an empty file, without even a header") from None
     missing = [c for c in spec.features if c not in rows.columns]
     if missing:
-        raise DataError(
-            f"{args.input}: missing required column(s) for {spec.name}: {', '.join(missing)}"
+        hint = (
+            f" (its header is one column: is the file separated by {spec.sep!r}?)"
+            if len(rows.columns) == 1 and len(spec.features) > 1
+            else ""
         )
+        raise DataError(
+            f"{args.input}: missing required column(s) for {spec.name}: {', '.join(missing)}{hint}"
+        )
+    if rows.empty:
+        raise DataError(f"{args.input}: a header and no rows")
     _offline_env(settings)
     tracking.connect(settings.tracking_uri)
     import mlflow
+
+    from bnpipe import serving
 
     name = tracking.registered_model_name(spec.name)
     try:
@@ -403,7 +435,25 @@ def cmd_predict(args, settings: Settings) -> int:
         raise DataError(
             f"no champion for {spec.name}: models:/{name}@champion cannot be loaded ({str(exc).splitlines()[0]}); run `bnpipe run {spec.name}` first"
         ) from None
-    predictions = model.predict(rows[list(spec.features)])
+    features = rows[list(spec.features)]
+    features.index = pd.RangeIndex(2, len(features) + 2)  # messages name rows by file line
+    try:
+        # the champion's own policy: impute fills blanks, error refuses them by row
+        features = serving.prepare_rows(model, features)
+    except ValueError as exc:
+        raise DataError(
+            f"{args.input}: {exc} (rows are line numbers of the file; the header is line 1)"
+        ) from None
+    predictions = model.predict(features)
+    numbers = predictions.select_dtypes("number").to_numpy(dtype=np.float64)
+    unscored = features.index[~np.isfinite(numbers).all(axis=1)] if numbers.size else []
+    if len(unscored):
+        shown = ", ".join(map(str, unscored[:5])) + (" ..." if len(unscored) > 5 else "")
+        print(
+            f"bnpipe: warning: {args.input}: {len(unscored)} row(s) scored as non-finite "
+            f"numbers (an inf cell?): lines {shown}",
+            file=sys.stderr,
+        )
     out = pd.concat([rows.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
     if args.output:
         out.to_csv(args.output, index=False)
@@ -477,6 +527,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("regression", "classification"),
         default=None,
         help="default: inferred from the target",
+    )
+    i.add_argument(
+        "--exclude",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="COLUMN",
+        help="columns to leave out (leaky ones: known only after the fact)",
     )
     i.add_argument("--description", default="")
     i.set_defaults(func=cmd_dataset_init)

@@ -8,6 +8,7 @@ before anyone relies on it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ from bnpipe.sanity import (
     _as_float,
 )
 from bnpipe.validation import _DUPLICATES_RULE, _UNIQUE_COUNT_RULE
-from bnpipe.values import _plain, _sorted, _unique
+from bnpipe.values import _number, _plain, _sorted, _unique
 
 #: Column dtypes accepted as "numeric" by the suites (pandas 3 + nullable dtypes).
 NUMERIC_TYPES = [
@@ -34,34 +35,98 @@ NUMERIC_TYPES = [
 ]
 
 
+def draft_for(df: pd.DataFrame, spec) -> dict:
+    """:func:`draft_suite` for a catalog entry (a ``DatasetSpec``)."""
+    return draft_suite(
+        df,
+        spec.name,
+        target=spec.target,
+        task=spec.task,
+        categorical=list(spec.categorical),
+        features=list(spec.features),
+        dates=list(spec.dates),
+        missing=spec.missing,
+        missing_columns=spec.missing_columns,
+        min_frequency=spec.min_frequency,
+    )
+
+
 def draft_suite(
-    df: pd.DataFrame, name: str, *, target: str, task: str, categorical: list[str]
+    df: pd.DataFrame,
+    name: str,
+    *,
+    target: str,
+    task: str,
+    categorical: Sequence[str],
+    features: Sequence[str] | None = None,
+    dates: Sequence[str] = (),
+    missing: str = "error",
+    missing_columns: Mapping[str, str] | None = None,
+    min_frequency: int = 0,
 ) -> dict:
     """Draft a suite from the data itself; it passes on ``df`` and wants human review.
 
-    Columns in order; not-null where there are no nulls; numeric dtypes; observed
-    ranges widened by 10% (kept >= 0 when the data is); value sets for categorical
-    columns and a classification target; at least half the rows (and >= 10). And the
-    sanity rules: finite numbers, at least 2 distinct values per feature, every class
-    of a classification target at least min(10, its rarest class) times, at most 10%
-    duplicated rows, and a row count within 0.5x..2x of the last good snapshot's. A
-    sanity rule that the data itself breaks (a constant feature, +-inf) is not drafted.
+    ``features``: the columns the model uses (None: every column but the target);
+    the others (identifiers, free text, excluded columns) are only in the ordered
+    column list. ``dates``: date features (text: no numeric rules). ``missing`` and
+    ``missing_columns``: the catalog's blank-cell policy (see :mod:`bnpipe.catalog`);
+    ``min_frequency``: the catalog's, for categories.
+
+    Columns in order. Not-null: a feature whose policy is ``error`` (and the target
+    when the dataset's is) must have no blanks (a rule only when the data has none;
+    the pipeline refuses blanks there anyway); under ``impute`` or ``drop`` blanks
+    are allowed up to a relaxed floor (:func:`relaxed_floor` of the share seen), so
+    today's blanks are not tomorrow's failures (blank targets are not trained on). Numeric dtypes;
+    observed ranges widened by 10% (kept >= 0 when the data is); value sets for
+    categorical columns and a classification target (``mostly`` relaxed the same way
+    for a column with levels rarer than ``min_frequency``: new rare levels fold into
+    "other"); at least half the rows (and >= 10). And the sanity rules: finite
+    numbers, at least 2 distinct values per feature, every class of a
+    classification target at least min(10, its rarest class) times, at most 10%
+    duplicated rows (over the features and the target), and a row count within
+    0.5x..2x of the last good snapshot's. A sanity rule that the data itself breaks
+    (a constant feature, +-inf) is not drafted.
     """
     if task not in ("regression", "classification"):
         raise ValueError(f"task must be 'regression' or 'classification', not {task!r}")
-    unknown = [c for c in [target, *categorical] if c not in df.columns]
+    features = [c for c in df.columns if c != target] if features is None else list(features)
+    unknown = [c for c in _unique([target, *features, *categorical, *dates]) if c not in df.columns]
     if unknown:
         raise ValueError(f"{name}: columns {unknown} are not in the data {list(df.columns)}")
+    policy = dict(missing_columns or {})
     as_set = set(categorical) | ({target} if task == "classification" else set())
+    kept = set(features) | {target}
     skipped: list[str] = []  # sanity rules the data itself breaks
+    relaxed: list[str] = []  # columns whose blanks are allowed up to a floor
+    rows = len(df)
 
     exps: list[dict] = [
         _exp("expect_table_columns_to_match_ordered_list", column_list=[str(c) for c in df.columns])
     ]
     for column in df.columns:
+        if column not in kept:
+            continue  # left out of the model: only in the column list
         series = df[column]
-        if series.notna().all():
-            exps.append(_exp("expect_column_values_to_not_be_null", column=column))
+        blank = int(series.isna().sum())
+        own = missing if column == target else policy.get(column, missing)
+        if own == "error":
+            if not blank:
+                exps.append(_exp("expect_column_values_to_not_be_null", column=column))
+            else:
+                skipped.append(f"no blanks in {column!r} ({blank} of {rows} rows are blank)")
+        else:
+            floor = relaxed_floor(blank / rows if rows else 0.0)
+            now = f"{blank} of {rows} now" if blank else "none now"
+            if floor > 0:
+                exps.append(
+                    _exp("expect_column_values_to_not_be_null", column=column, mostly=floor)
+                )
+                relaxed.append(f"{column} {_share_of(floor)} ({now})")
+            else:
+                relaxed.append(f"{column} any share ({now}: no not-null rule)")
+        if column in dates:
+            _unique_count_rule(exps, skipped, series, column)
+            continue
         numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
         if numeric:
             exps.append(
@@ -75,9 +140,14 @@ def draft_suite(
                 exps.append(_exp(FINITE_RULE, column=column))
             else:
                 skipped.append(f"finite values in {column!r}")
-        if column in as_set or pd.api.types.is_bool_dtype(series):
+        if column in as_set or _is_bool(series):
             values = _sorted(_unique(_plain(v) for v in series.dropna().unique()))
-            exps.append(_exp("expect_column_values_to_be_in_set", column=column, value_set=values))
+            rule = {"column": column, "value_set": values}
+            if column != target and min_frequency:
+                rare = _rare_share(series, min_frequency)
+                if rare:
+                    rule["mostly"] = max(0.5, relaxed_floor(rare))
+            exps.append(_exp("expect_column_values_to_be_in_set", **rule))
         elif numeric and series.notna().any():
             lo, hi = float(series.min()), float(series.max())
             if math.isfinite(lo) and math.isfinite(hi):  # +-inf: no range the data would pass
@@ -102,17 +172,14 @@ def draft_suite(
                 )
             )
         if column != target:
-            if _distinct(series) >= 2:
-                exps.append(_exp(_UNIQUE_COUNT_RULE, column=column, min_value=2))
-            else:
-                skipped.append(f"at least 2 distinct values in {column!r}")
+            _unique_count_rule(exps, skipped, series, column)
 
-    rows = len(df)
     exps.append(
         _exp("expect_table_row_count_to_be_between", min_value=min(rows, max(10, rows // 2)))
     )
-    if _duplicated_share(df) < 0.1 - 1e-9:
-        exps.append(_exp(_DUPLICATES_RULE, column_list=[str(c) for c in df.columns], mostly=0.9))
+    checked = [str(c) for c in df.columns if c in kept]
+    if _duplicated_share(df[checked]) < 0.1 - 1e-9:
+        exps.append(_exp(_DUPLICATES_RULE, column_list=checked, mostly=0.9))
     else:
         skipped.append("at most 10% duplicated rows")
     exps.append(_exp(NEAR_REFERENCE_RULE, min_ratio=0.5, max_ratio=2.0))
@@ -121,9 +188,56 @@ def draft_suite(
         "Ranges are the observed min/max widened by 10%: review them, and the "
         "value sets, before relying on this suite."
     )
+    left_out = [str(c) for c in df.columns if c not in kept]
+    if left_out:
+        notes += " Not used by the model, so only in the column list: " + ", ".join(left_out) + "."
+    if relaxed:
+        notes += (
+            " Blank cells allowed, since the catalog's missing policy imputes or drops them "
+            "(and rows with a blank target are not trained on), up to: " + ", ".join(relaxed) + "."
+        )
+    if dates:
+        notes += " Dates (" + ", ".join(map(str, dates)) + "): no range or type rules."
     if skipped:
         notes += " Not drafted, since this data breaks them: " + "; ".join(skipped) + "."
     return {"name": name, "expectations": exps, "meta": {"notes": notes}}
+
+
+def relaxed_floor(blank_share: float) -> float:
+    """The ``mostly`` of a not-null rule for a column with ``blank_share`` blanks:
+    1 - 2 x the share - 0.05, rounded down to 2 decimals, >= 0."""
+    floor = max(0.0, 1.0 - 2.0 * blank_share - 0.05)
+    return math.floor(round(floor * 100, 6)) / 100
+
+
+def _unique_count_rule(exps: list[dict], skipped: list[str], series: pd.Series, column) -> None:
+    if _distinct(series) >= 2:
+        exps.append(_exp(_UNIQUE_COUNT_RULE, column=column, min_value=2))
+    else:
+        skipped.append(f"at least 2 distinct values in {column!r}")
+
+
+def _rare_share(series: pd.Series, min_frequency: int) -> float:
+    """Share of the non-blank cells in levels seen fewer than ``min_frequency`` times."""
+    values = series.dropna()
+    if not len(values):
+        return 0.0
+    try:
+        counts = values.value_counts()
+    except TypeError:  # unhashable cells
+        counts = values.map(repr).value_counts()
+    return float(counts[counts < min_frequency].sum() / len(values))
+
+
+def _is_bool(series: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    values = series.dropna()
+    return series.dtype == object and bool(len(values)) and all(isinstance(v, bool) for v in values)
+
+
+def _share_of(floor: float) -> str:
+    return f"{_number(round((1 - floor) * 100, 6))}%"
 
 
 def _distinct(series: pd.Series) -> int:

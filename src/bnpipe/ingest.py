@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bnpipe.catalog import URL_SCHEMES, DatasetSpec
+from bnpipe.catalog import SEPARATORS, URL_SCHEMES, DatasetSpec
 
 SOURCES = ("upstream", "mirror", "cache", "bundled")
 BUNDLED_URL = "package:bnpipe/data/"  # the source_url of a bundled copy
@@ -160,8 +160,10 @@ def http_client_errors() -> tuple[type[BaseException], ...]:
     return (http.client.IncompleteRead, http.client.RemoteDisconnected)
 
 
-def check_csv(data: bytes, *, dataset: str, url: str) -> int:
-    """Reject what is not a well-formed CSV; return its number of data rows."""
+def check_csv(data: bytes, *, dataset: str, url: str, sep: str = ",") -> int:
+    """Reject what is not a well-formed CSV separated by ``sep``; return its number of
+    data rows. A header that is one field but holds another separator is refused
+    with the ``sep:`` the catalog wants."""
     where = f"{dataset}: {redact(url)}"
     if not data.strip():
         raise DownloadError(f"{where}: empty body, expected a CSV")
@@ -174,9 +176,14 @@ def check_csv(data: bytes, *, dataset: str, url: str) -> int:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DownloadError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+    except csv.Error as exc:
+        raise DownloadError(f"{where}: not a CSV ({exc})") from None
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()
+    if rows and len(rows[0]) == 1:
+        _refuse_other_separator(rows[0][0], sep, where)
     if len(rows) < 2:
         raise DownloadError(f"{where}: header only, no data rows")
     width = len(rows[0])
@@ -189,6 +196,24 @@ def check_csv(data: bytes, *, dataset: str, url: str) -> int:
                 transient=last,  # a cut-off last line is worth another download
             )
     return len(rows) - 1
+
+
+def _refuse_other_separator(header: str, sep: str, where: str) -> None:
+    """A one-field header that another separator splits: the catalog's ``sep`` is wrong."""
+    fields = {
+        other: len(next(csv.reader([header], delimiter=other)))
+        for other in SEPARATORS
+        if other != sep and other in header
+    }
+    if not fields or max(fields.values()) < 2:
+        return
+    other = max(fields, key=lambda s: fields[s])
+    shown = repr(other)  # '\t' for a tab
+    setting = '"\\t"' if other == "\t" else repr(other)
+    raise DownloadError(
+        f"{where}: the header has one field but contains {shown}: the file looks "
+        f"{shown}-separated; set sep: {setting} in the catalog"
+    )
 
 
 class DataCache:
@@ -284,7 +309,9 @@ def download(
         )
         return snap
     try:
-        data = _fetch_retrying(spec.name, url, retries, retry_delay, timeout, max_bytes, log, sleep)
+        data = _fetch_retrying(
+            spec.name, url, retries, retry_delay, timeout, max_bytes, log, sleep, sep=spec.sep
+        )
     except DownloadError as exc:
         copy = fallback_copy(spec, cache) if fallback and exc.transient and not mirror else None
         if copy is None:
@@ -316,6 +343,8 @@ def _fetch_retrying(
     max_bytes: int,
     log: Callable[[str], None],
     sleep: Callable[[float], None],
+    *,
+    sep: str = ",",
 ) -> bytes:
     """One download with the retry policy of the module docstring."""
     attempt = 0
@@ -323,7 +352,7 @@ def _fetch_retrying(
         attempt += 1
         try:
             data = fetch(url, timeout=timeout, max_bytes=max_bytes)
-            check_csv(data, dataset=dataset, url=url)
+            check_csv(data, dataset=dataset, url=url, sep=sep)
             return data
         except DownloadError as exc:
             limit = min(retries, UNREACHABLE_RETRIES) if exc.unreachable else retries
@@ -384,8 +413,9 @@ def bundled_bytes(file: str) -> bytes:
     return path.read_bytes()
 
 
-def read_csv(path: Path):
-    """Read a cached CSV as pandas does for every stage after download."""
+def read_csv(path: Path, sep: str = ","):
+    """Read a cached CSV (separated by ``sep``, the catalog's) as every stage after
+    download reads it; a UTF-8 BOM is dropped, CRLF line ends are fine."""
     import pandas as pd
 
-    return pd.read_csv(path, encoding="utf-8-sig")
+    return pd.read_csv(path, encoding="utf-8-sig", sep=sep)

@@ -364,7 +364,9 @@ def interval_rows(intervals: Sequence[PairedInterval]) -> list[list[str]]:
                 iv.metric,
                 "higher" if iv.higher_is_better else "lower",
                 _num(iv.mean),
-                f"{_num(iv.ci_low)} to {_num(iv.ci_high)}",
+                "n/a"
+                if not (math.isfinite(iv.ci_low) and math.isfinite(iv.ci_high))
+                else f"{_num(iv.ci_low)} to {_num(iv.ci_high)}",
                 str(iv.n),
                 describe_interval(iv),
             ]

@@ -200,3 +200,36 @@ _CUSTOM_CHECKS = {
     CLASS_COUNTS_RULE: _check_class_counts,
     NEAR_REFERENCE_RULE: _check_near_reference,
 }
+
+
+MISSING_POLICY_RULE = "bnpipe_missing_policy"
+
+
+def missing_policy_failures(
+    df: pd.DataFrame, spec, reported: set[str] = frozenset()
+) -> list[Failure]:
+    """Blank cells where the catalog's ``missing`` policy is ``error`` (features; the
+    target too when the dataset's policy is ``error``: blank targets are never trained
+    on). Columns that are absent, or in ``reported`` (the suite's not-null rule already
+    failed on them), are left to the suite."""
+    failures = []
+    columns = [c for c in spec.features if spec.missing_policy(c) == "error"]
+    if spec.missing == "error":
+        columns.append(spec.target)
+    for column in columns:
+        if column not in df.columns or column in reported:
+            continue
+        blanks = int(df[column].isna().sum())
+        if blanks:
+            rows = [int(i) + 2 for i in np.flatnonzero(df[column].isna().to_numpy())[:5]]
+            failures.append(
+                _failed(
+                    column,
+                    MISSING_POLICY_RULE,
+                    f"blank cells are not allowed (missing: error): {blanks} blank cell"
+                    f"{'s' if blanks != 1 else ''}, e.g. on CSV lines {rows}",
+                    [],
+                    None,
+                )
+            )
+    return failures

@@ -63,18 +63,31 @@ def _quiet():
         logger.setLevel(level)
 
 
+def input_type(pre: Preprocessor, column: str) -> str:
+    """A feature's (clean name) type in the signature. Categorical and date features
+    are text. Under impute (any feature) a numeric feature is "any": served rows with
+    blanks read as float NaN, rows without as int64, and MLflow refuses either the one
+    ("long") or the other ("double": int64 -> float64 is not a safe cast to it); the
+    preprocessor's own check names text in a numeric column."""
+    if column in pre.categories or column in pre.dates:
+        return "string"
+    if "impute" in pre.missing.values():
+        return "any"
+    return pre.column_types.get(column, "double")
+
+
 def signature(pre: Preprocessor):
     """Raw feature columns in, typed as training saw them; predictions out."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType
+
+    def spec(raw: str, clean: str) -> ColSpec:
+        kind = input_type(pre, clean)
+        return ColSpec(AnyType() if kind == "any" else kind, raw)
 
     inputs = Schema(
-        [
-            ColSpec(
-                "string" if clean in pre.categories else pre.column_types.get(clean, "double"), raw
-            )
-            for raw, clean in zip(pre.raw_features, pre.features, strict=True)
-        ]
+        [spec(raw, clean) for raw, clean in zip(pre.raw_features, pre.features, strict=True)]
     )
     if pre.task == "classification":
         outputs = Schema(
@@ -85,6 +98,20 @@ def signature(pre: Preprocessor):
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
+@contextlib.contextmanager
+def _model_args(model_path, pre: Preprocessor):
+    """The pyfunc arguments log_model and save_model share (preprocessor.json in a temp dir)."""
+    with tempfile.TemporaryDirectory() as tmp, _quiet():
+        pre_path = Path(tmp, "preprocessor.json")
+        pre_path.write_text(json.dumps(pre.to_dict(), ensure_ascii=False, indent=2), "utf-8")
+        yield {
+            "python_model": BnpipeModel(),
+            "artifacts": {"keras_model": str(model_path), "preprocessor": str(pre_path)},
+            "signature": signature(pre),
+            "pip_requirements": PIP_REQUIREMENTS,
+        }
+
+
 def log_model(model_path, pre: Preprocessor, *, name: str = "model"):
     """Log the Keras model saved at ``model_path`` (.keras) + ``pre`` as a pyfunc
     model to the active run. Loads neither TensorFlow nor the model.
@@ -93,13 +120,54 @@ def log_model(model_path, pre: Preprocessor, *, name: str = "model"):
     the explicit signature documents the input instead. Its advice to pass one,
     and to prefer models-from-code over a pickled PythonModel, is silenced here.
     """
-    with tempfile.TemporaryDirectory() as tmp, _quiet():
-        pre_path = Path(tmp, "preprocessor.json")
-        pre_path.write_text(json.dumps(pre.to_dict(), ensure_ascii=False, indent=2), "utf-8")
-        return mlflow.pyfunc.log_model(
-            name=name,
-            python_model=BnpipeModel(),
-            artifacts={"keras_model": str(model_path), "preprocessor": str(pre_path)},
-            signature=signature(pre),
-            pip_requirements=PIP_REQUIREMENTS,
-        )
+    with _model_args(model_path, pre) as args:
+        return mlflow.pyfunc.log_model(name=name, **args)
+
+
+def save_model(path, model_path, pre: Preprocessor) -> None:
+    """The same MLflow model as :func:`log_model`, written to the folder ``path``
+    (which must not exist) instead of a run: the committed test fixture."""
+    with _model_args(model_path, pre) as args:
+        mlflow.pyfunc.save_model(path=str(path), **args)
+
+
+def prepare_rows(model, rows):
+    """Raw rows made ready for a loaded bnpipe pyfunc ``model``'s ``predict``.
+
+    The model's own :class:`Preprocessor` checks them first, so text in a numeric
+    column, or a blank its policy refuses, is one ``ValueError`` naming the column
+    and the rows (``rows``' index labels), not MLflow's schema error. Then columns
+    are cast where the signature would refuse a lossless difference: whole numbers
+    to "double" (under impute), whole floats to "long", a column with only blanks
+    to "string". Other models' rows are returned as they are.
+    """
+    try:
+        pre = getattr(model.unwrap_python_model(), "pre", None)
+    except Exception:  # noqa: BLE001 - not a python_model pyfunc: nothing to check
+        pre = None
+    if isinstance(pre, Preprocessor):
+        pre.check(rows)
+    schema = model.metadata.get_input_schema() if model.metadata else None
+    if schema is None or not schema.has_input_names():
+        return rows
+    rows = rows.copy()
+    for spec in schema.inputs:
+        if spec.name in rows.columns:
+            rows[spec.name] = _cast(rows[spec.name], str(getattr(spec.type, "name", spec.type)))
+    return rows
+
+
+def _cast(s, kind: str):
+    """A column cast to its signature type where that loses nothing."""
+    import numpy as np
+    import pandas as pd
+
+    text = s.dtype == object or isinstance(s.dtype, pd.StringDtype)
+    if kind == "double" and (pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        return s.astype(np.float64)
+    whole = pd.api.types.is_float_dtype(s) and s.notna().all() and (s == s.round()).all()
+    if kind == "long" and whole:
+        return s.astype(np.int64)
+    if kind == "string" and not text and s.isna().all():
+        return s.astype(object)
+    return s

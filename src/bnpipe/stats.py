@@ -170,15 +170,16 @@ def _check_level(level: float) -> None:
 def _degenerate(
     d: np.ndarray, *, metric: str, level: float, method: str, n_dropped: int
 ) -> PairedInterval | None:
-    """The interval for fewer than two pairs: NaN for none, the point for one."""
+    """The interval for fewer than two pairs: no interval (NaN bounds); the mean is
+    the one difference there is, or NaN for none. One sample makes no interval."""
     if d.size >= 2:
         return None
     m = float(d[0]) if d.size == 1 else float("nan")
     return PairedInterval(
         metric=metric,
         mean=m,
-        ci_low=m,
-        ci_high=m,
+        ci_low=float("nan"),
+        ci_high=float("nan"),
         n=int(d.size),
         higher_is_better=evaluation.higher_is_better(metric),
         level=level,

@@ -36,6 +36,7 @@ Great Expectations is imported lazily (it takes seconds) and runs in one in-memo
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -109,6 +110,19 @@ class ValidationReport:
 
     def to_dict(self) -> dict:
         return asdict(self) | {"failures": [asdict(f) for f in self.failures]}
+
+
+def with_failures(report: ValidationReport, failures: list[Failure]) -> ValidationReport:
+    """``report`` with more failures (checks made outside the suite: the catalog's
+    ``missing`` policy); each counts as an evaluated rule."""
+    if not failures:
+        return report
+    return dataclasses.replace(
+        report,
+        success=False,
+        evaluated=report.evaluated + len(failures),
+        failures=(*report.failures, *failures),
+    )
 
 
 class DataValidationError(ValueError):

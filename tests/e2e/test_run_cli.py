@@ -94,7 +94,7 @@ def test_dataset_init_runs_a_new_csv_without_code_changes(project_env, http_mirr
     assert proc.returncode == 0, proc.stderr
     assert "regression" in proc.stdout and "city" in proc.stdout
     catalog = (tmp_path / "datasets.yaml").read_text("utf-8")
-    assert "flats:" in catalog and "categorical:\n    - city" in catalog
+    assert "flats:" in catalog and "categorical: [city]" in catalog
     from bnpipe.catalog import load_catalog
     from bnpipe.drift import DEFAULT_LEVELS
 

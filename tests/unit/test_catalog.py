@@ -312,6 +312,58 @@ def test_append_entry_to_a_file_without_final_newline(tmp_path):
     assert list(load_catalog(target)) == ["a", "toy"]
 
 
+def test_append_entry_writes_the_new_fields_with_comments_and_round_trips(tmp_path):
+    target = tmp_path / "datasets.yaml"
+    target.write_text(REPO_CATALOG.read_text(encoding="utf-8"), encoding="utf-8")
+    features = ["size", "city", "built", *(f"feature_number_{i}" for i in range(12))]
+    spec = parse_entry(
+        "flats",
+        _entry(
+            features=features,
+            categorical=["city"],
+            dates=["built"],
+            missing={"default": "impute", "columns": {"city": "drop"}},
+            min_frequency=3,
+            sep="|",
+            drift={"warn": 0.3},
+            bundled={"file": "flats.csv", "sha256": "ab" * 32},
+            description="flats: with a # and a: colon",
+        ),
+        str(target),
+    )
+    append_entry(
+        target,
+        spec,
+        comments={"features": "15 kept", "missing": "size: 4 blank cells", "sep": "detected"},
+        notes={"features": ["left out: flat_id (identifier)", "  notes (free text)"]},
+    )
+    text = target.read_text(encoding="utf-8")
+    entry = text.split("\n  flats:\n", 1)[1]
+    assert "    sep: '|'  # detected\n" in entry
+    assert "    features: [size, city, built, feature_number_0," in entry
+    assert "  # 15 kept\n    # left out: flat_id (identifier)\n    #   notes (free text)\n" in entry
+    assert "    missing:\n      default: impute\n      columns: {city: drop}  # size: 4" in entry
+    assert "    dates: [built]\n" in entry and "    min_frequency: 3\n" in entry
+    assert load_catalog(target)["flats"] == spec
+
+
+def test_append_entry_writes_lists_in_flow_style(tmp_path):
+    target = tmp_path / "new.yaml"
+    append_entry(target, parse_entry("toy", _entry(), str(target)), comments={"task": "given"})
+    assert target.read_text(encoding="utf-8") == (
+        "datasets:\n\n"
+        "  toy:\n"
+        "    description: ''\n"
+        "    url: https://example.com/data/toy.csv\n"
+        "    task: regression  # given\n"
+        "    target: y\n"
+        "    features: [a, b, c]\n"
+        "    categorical: [c]\n"
+        "    suite: toy\n"
+        "    sha256: null\n"
+    )
+
+
 # --------------------------------------------------------------------------- source_url
 
 

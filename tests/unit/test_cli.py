@@ -275,3 +275,34 @@ def test_format_result_shows_the_parent_run_numbers():
     assert "plain" in text and "bn" in text and "test_rmse" in text
     assert "bn - plain test_rmse: -0.5 (95% CI -0.5 to -0.5)  winner: bn" in text
     assert "diverged and left out: bn/seed 7" in text
+
+
+def test_format_result_with_one_seed_prints_no_interval_and_no_winner():
+    from bnpipe.comparison import SeedResult, summarize_results
+
+    results = [
+        SeedResult(
+            v, 0, {"loss": [1.0]}, {"test_rmse": r, "test_mae": r, "test_r2": 0.5}, np.zeros(1), 0.1
+        )
+        for v, r in (("plain", 40.0), ("bn", 72.79))
+    ]
+    summary = summarize_results("boston", "regression", results, n_boot=200)
+    text = format_result(
+        {
+            "dataset": "boston",
+            "task": "regression",
+            "seeds": 1,
+            "data_sha256": "ab" * 32,
+            "data_source": "upstream",
+            "run_id": "run1",
+            "metrics": summary.parent_metrics(),
+            "primary_metric": summary.primary,
+            "winner": summary.winner,
+            "diverged": [],
+        }
+    )
+    assert (
+        "bn - plain test_rmse: +32.79 (95% CI n/a: one seed; use --seeds 2 or more)  winner: n/a"
+        in text
+    )
+    assert "+32.79 to +32.79" not in text and summary.winner == "tie"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bnpipe.catalog import load_catalog, parse_entry
-from bnpipe.features import Preprocessor, encode, prepare, split
+from bnpipe.features import DataError, Preprocessor, encode, prepare, split
 
 CATALOG = Path(__file__).resolve().parents[2] / "datasets.yaml"
 
@@ -299,3 +299,335 @@ def test_encode_real_iris_with_its_renamed_headers(data_mirror):
     assert raw_means.argmax() == 0
     # a served model takes the CSV rows as they are
     np.testing.assert_allclose(enc.pre.transform_x(enc.split.test), enc.x_test)
+
+
+# --------------------------------------------------------------------------- blanks, dates, rare levels
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _spec(**fields):
+    """A regression spec: numeric a (renamed alpha), numeric b, categorical colour."""
+    entry = {
+        "url": "https://example.com/flats.csv",
+        "task": "regression",
+        "target": "price",
+        "features": ["a", "b", "colour"],
+        "categorical": ["colour"],
+        "rename": {"a": "alpha"},
+    }
+    return parse_entry("flats", {**entry, **fields})
+
+
+def _frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "a": rng.normal(10.0, 2.0, n).round(2),
+            "b": rng.integers(0, 9, n),
+            "colour": rng.choice(["red", "green", "blue"], n),
+            "price": rng.normal(100.0, 5.0, n),
+        }
+    )
+
+
+def test_impute_fills_numeric_blanks_with_the_training_median_only():
+    spec = _spec(missing="impute")
+    train = _frame(20)
+    train.loc[[2, 5], "a"] = np.nan
+    pre = Preprocessor.fit(train, spec)
+    assert pre.medians["alpha"] == pytest.approx(np.nanmedian(train["a"]))
+    assert pre.medians["b"] == pytest.approx(np.median(train["b"]))
+    served = pd.DataFrame({"a": [np.nan, 1000.0], "b": [np.nan, 3], "colour": ["red", "red"]})
+    x = pre.transform_x(served)
+    names = pre.input_names
+    assert x[0, names.index("alpha")] == pytest.approx(pre.medians["alpha"], rel=1e-6)
+    assert x[0, names.index("b")] == pytest.approx(pre.medians["b"])
+    assert x[1, names.index("alpha")] == 1000.0  # the served rows do not refit anything
+
+
+def test_encode_fits_medians_on_training_rows_not_validation_or_test():
+    spec = _spec(missing="impute")
+    df = _frame(200, seed=3)
+    df.loc[::7, "a"] = np.nan
+    enc = encode(df, spec, split_seed=1, scaling="none")
+    train = enc.split.train["a"]
+    assert enc.pre.medians["alpha"] == pytest.approx(train.median())
+    assert enc.pre.medians["alpha"] != pytest.approx(df["a"].median())  # 200 rows vs 140
+    blank = enc.split.test["a"].isna().to_numpy()
+    assert blank.any()
+    col = enc.pre.input_names.index("alpha")
+    np.testing.assert_allclose(enc.x_test[blank, col], enc.pre.medians["alpha"], rtol=1e-6)
+
+
+def test_an_indicator_input_for_numeric_features_blank_in_training():
+    spec = _spec(missing="impute")
+    train = _frame(20)
+    train.loc[[2, 5], "a"] = np.nan
+    pre = Preprocessor.fit(train, spec)
+    assert pre.indicators == ["alpha"]  # b had no blank in training: no indicator
+    assert pre.input_names[:3] == ["alpha", "alpha__missing", "b"]
+    assert pre.input_sources[:3] == ["a", "a", "b"]  # CSV names
+    x = pre.transform_x(train)
+    np.testing.assert_array_equal(x[:, 1], train["a"].isna().astype(np.float32))
+    served = pd.DataFrame({"a": [1.0, np.nan], "b": [np.nan, 2], "colour": ["red", "red"]})
+    x = pre.transform_x(served)
+    assert list(x[:, 1]) == [0.0, 1.0] and np.isfinite(x).all()
+
+
+def test_impute_gives_categoricals_a_missing_level_always():
+    spec = _spec(missing="impute")
+    pre = Preprocessor.fit(_frame(20), spec)  # no blank colour in training
+    assert pre.categories["colour"] == ["blue", "green", "red", "__missing__"]
+    served = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [1, 2, 3], "colour": [None, "  ", "red"]})
+    x = pre.transform_x(served)
+    one_hot = x[:, [pre.input_names.index(f"colour={v}") for v in pre.categories["colour"]]]
+    np.testing.assert_array_equal(one_hot, [[0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 1, 0]])
+
+
+def test_drop_removes_rows_blank_in_drop_features_before_the_split_and_counts_them():
+    spec = _spec(missing={"default": "impute", "columns": {"b": "drop", "colour": "drop"}})
+    df = _frame(60)
+    df["b"] = df["b"].astype(float)
+    df.loc[[1, 2, 3], "b"] = np.nan
+    df.loc[[3, 4], "colour"] = None  # row 3 blank twice: counted once
+    df.loc[[5, 6], "a"] = np.nan  # impute: kept
+    enc = encode(df, spec, split_seed=0, scaling="none")
+    assert enc.dropped == {"blank_target": 0, "blank_features": 4}
+    kept = pd.concat([enc.split.train, enc.split.val, enc.split.test])
+    assert len(kept) == 56 and kept["b"].notna().all() and kept["colour"].notna().all()
+    assert kept["a"].isna().sum() == 2
+    assert "__missing__" not in enc.pre.categories["colour"]  # drop, not impute
+    with pytest.raises(ValueError, match=r"column 'b': blank cells in row 0 \(missing: drop"):
+        enc.pre.transform_x(pd.DataFrame({"a": [1.0], "b": [np.nan], "colour": ["red"]}))
+
+
+@pytest.mark.parametrize("missing", ["error", "impute", "drop"])
+def test_rows_with_a_blank_target_are_never_trained_on(missing):
+    spec = _spec(missing=missing)
+    df = _frame(50)
+    df.loc[[0, 10, 20], "price"] = np.nan
+    enc = encode(df, spec, split_seed=0, scaling="none")
+    assert enc.dropped == {"blank_target": 3, "blank_features": 0}
+    assert len(enc.x_train) + len(enc.x_val) + len(enc.x_test) == 47
+    assert np.isfinite(enc.y_train).all() and np.isfinite(enc.y_test).all()
+
+
+def test_blank_class_labels_are_dropped_and_counted():
+    df = cls_frame(sizes=(20, 20, 20)).astype({"종류": object})
+    df.loc[[0, 30], "종류"] = None
+    df.loc[[5], "종류"] = " "
+    enc = encode(df, CLS, split_seed=0, scaling="none")
+    assert enc.dropped["blank_target"] == 3
+    assert enc.pre.classes == ["setosa", "versicolor", "virginica"]
+
+
+def test_clean_data_drops_nothing():
+    enc = encode(reg_frame(40), REG, split_seed=0, scaling="none")
+    assert enc.dropped == {"blank_target": 0, "blank_features": 0}
+
+
+def test_error_policy_blank_raises_naming_the_column_and_rows():
+    pre = Preprocessor.fit(_frame(20), _spec())
+    rows = pd.DataFrame({"a": [1.0, np.nan, np.nan], "b": [1, 2, 3], "colour": ["red"] * 3})
+    with pytest.raises(
+        ValueError, match=r"column 'a': blank cells in rows 1, 2 \(missing: error\)"
+    ):
+        pre.transform_x(rows)
+    df = _frame(30)
+    df.loc[[4, 9], "colour"] = None
+    with pytest.raises(DataError, match=r"^flats: column 'colour': blank cells in rows 6, 11"):
+        encode(df, _spec(), split_seed=0, scaling="none")  # rows are CSV lines (header: 1)
+
+
+def test_rare_categories_fold_into_other():
+    spec = _spec(min_frequency=3)
+    train = _frame(30)
+    train.loc[[0, 1], "colour"] = "pink"  # seen twice: rare
+    train.loc[[2], "colour"] = "gold"  # seen once: rare
+    train.loc[[3], "colour"] = "red"
+    pre = Preprocessor.fit(train, spec)
+    assert pre.categories["colour"] == ["blue", "green", "red", "__other__"]
+    x = pre.transform_x(train.iloc[:4])
+    other = x[:, pre.input_names.index("colour=__other__")]
+    assert list(other) == [1.0, 1.0, 1.0, 0.0]
+    assert x[3, pre.input_names.index("colour=red")] == 1.0
+
+
+def test_unseen_levels_map_to_other_when_it_exists_else_all_zeros():
+    rows = pd.DataFrame({"a": [1.0], "b": [1], "colour": ["purple"]})
+    train = _frame(30)
+    train.loc[[0], "colour"] = "pink"
+    folded = Preprocessor.fit(train, _spec(min_frequency=2))
+    x = folded.transform_x(rows)
+    assert x[0, folded.input_names.index("colour=__other__")] == 1.0
+    assert x[0, 2:].sum() == 1.0
+    # min_frequency set, but no level rare: no __other__, today's all-zero one-hot
+    unfolded = Preprocessor.fit(_frame(30), _spec(min_frequency=2))
+    assert "__other__" not in unfolded.categories["colour"]
+    assert unfolded.transform_x(rows)[0, 2:].sum() == 0.0
+
+
+def test_categorical_numbers_match_their_training_form():
+    spec = _spec(features=["a", "b", "rooms"], categorical=["rooms"], missing="impute")
+    train = _frame(20).assign(rooms=[1.0, 2.0, np.nan, 3.0] * 5)  # blanks: read as floats
+    pre = Preprocessor.fit(train, spec)
+    assert pre.categories["rooms"] == ["1.0", "2.0", "3.0", "__missing__"]
+    x = pre.transform_x(pd.DataFrame({"a": [1.0] * 3, "b": [1] * 3, "rooms": ["2", 2, "2.0"]}))
+    col = pre.input_names.index("rooms=2.0")
+    assert list(x[:, col]) == [1.0, 1.0, 1.0]
+
+
+_DATE_ENTRY = {
+    "url": "https://example.com/d.csv",
+    "task": "regression",
+    "target": "price",
+    "features": ["a", "when"],
+    "dates": ["when"],
+}
+
+
+def _dated(times: bool) -> tuple:
+    spec = _spec(features=["a", "when"], categorical=[], dates=["when"], missing="impute")
+    stamps = ["2024-01-15", "2023-06-03", "2022-12-31", "2024-02-29"]
+    if times:
+        stamps[1] = "2023-06-03 14:30"
+    train = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "when": stamps, "price": 1.0})
+    return spec, train
+
+
+def test_dates_become_year_month_and_weekday_without_times():
+    spec, train = _dated(times=False)
+    pre = Preprocessor.fit(train, spec)
+    assert pre.dates == {"when": ["year", "month", "dayofweek"]}
+    assert pre.input_names == ["alpha", "when__year", "when__month", "when__dayofweek"]
+    assert pre.column_types["when"] == "string"
+    x = pre.transform_x(train)
+    np.testing.assert_array_equal(x[0, 1:], [2024, 1, 0])  # 2024-01-15 was a Monday
+    np.testing.assert_array_equal(x[3, 1:], [2024, 2, 3])
+
+
+def test_a_time_of_day_in_training_adds_the_hour():
+    spec, train = _dated(times=True)
+    pre = Preprocessor.fit(train, spec)
+    assert pre.dates == {"when": ["year", "month", "dayofweek", "hour"]}
+    x = pre.transform_x(train)
+    np.testing.assert_array_equal(x[:, -1], [0, 14, 0, 0])
+
+
+def test_blank_and_unparseable_dates_are_imputed_with_an_indicator():
+    spec, train = _dated(times=False)
+    train = pd.concat([train, pd.DataFrame({"a": [5.0], "when": ["someday"], "price": [1.0]})])
+    pre = Preprocessor.fit(train.reset_index(drop=True), spec)
+    assert pre.indicators == ["when"] and pre.input_names[-1] == "when__missing"
+    assert pre.medians["when__year"] == 2023.5  # of the four parsed dates
+    x = pre.transform_x(pd.DataFrame({"a": [1.0, 1.0], "when": [None, "2021-03-04"]}))
+    np.testing.assert_array_equal(x[0, 1:], [2023.5, pre.medians["when__month"], 4.0, 1.0])
+    np.testing.assert_array_equal(x[1, 1:], [2021, 3, 3, 0])
+
+
+def test_unparseable_dates_under_error_are_refused():
+    _, train = _dated(times=False)
+    pre = Preprocessor.fit(train, parse_entry("d", {**_DATE_ENTRY, "missing": "error"}))
+    with pytest.raises(ValueError, match="column 'when': blank or unparseable dates in row 1"):
+        pre.transform_x(pd.DataFrame({"a": [1.0, 2.0], "when": ["2020-01-01", "soon"]}))
+
+
+def test_non_finite_values_after_encoding_name_dataset_csv_column_and_rows():
+    df = _frame(40)
+    df.loc[[3, 8, 12], "a"] = np.inf
+    with pytest.raises(DataError) as info:
+        encode(df, _spec(), split_seed=0, scaling="standard")
+    assert str(info.value).startswith(
+        "flats: column 'a': 3 rows are not finite numbers after encoding"
+    )  # the CSV name, not the renamed 'alpha'
+    assert isinstance(info.value, ValueError)
+
+
+def test_text_in_a_numeric_column_is_one_clear_error():
+    pre = Preprocessor.fit(_frame(20), _spec())
+    rows = pd.DataFrame({"a": ["1.5", "abc", "2", "n/a"], "b": [1, 2, 3, 4], "colour": ["red"] * 4})
+    with pytest.raises(ValueError) as info:
+        pre.transform_x(rows)
+    assert str(info.value) == "column 'a': text in a numeric column, e.g. rows 1, 3: 'abc', 'n/a'"
+    df = _frame(30).astype({"b": object})
+    df.loc[[4, 9], "b"] = ["lots", "few"]
+    with pytest.raises(
+        DataError, match=r"^flats: column 'b': text in a numeric column, e.g. rows 6, 11"
+    ):
+        encode(df, _spec(missing="impute"), split_seed=0, scaling="none")
+
+
+def test_format_2_round_trips_with_every_new_field():
+    spec = _spec(missing="impute", min_frequency=3)
+    train = _frame(40)
+    train.loc[[1, 2], "a"] = np.nan
+    train.loc[[3], "colour"] = "pink"
+    pre = Preprocessor.fit(train, spec, scaling="standard")
+    d = json.loads(json.dumps(pre.to_dict()))
+    assert d["format"] == 2 and d["missing"] == {
+        "alpha": "impute",
+        "b": "impute",
+        "colour": "impute",
+    }
+    again = Preprocessor.from_dict(d)
+    assert again == pre
+    np.testing.assert_array_equal(again.transform_x(train), pre.transform_x(train))
+
+
+def test_a_format_1_dict_loads_and_transforms_as_it_did():
+    old = json.loads((FIXTURES / "format1" / "preprocessor.json").read_text(encoding="utf-8"))
+    expected = json.loads((FIXTURES / "format1" / "expected.json").read_text(encoding="utf-8"))
+    assert "format" not in old  # written by bnpipe before format 2
+    pre = Preprocessor.from_dict(old)
+    rows = pd.DataFrame(expected["rows"])
+    x = pre.transform_x(rows)
+    assert pre.input_names == expected["input_names"]
+    np.testing.assert_array_equal(x, np.asarray(expected["x"], dtype=np.float32))
+    # ... and identically after a round-trip through format 2
+    again = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert again.to_dict()["format"] == 2 and again == pre
+    np.testing.assert_array_equal(again.transform_x(rows), x)
+    # format 1 knew no blanks: a blank is refused, not a NaN prediction
+    with pytest.raises(ValueError, match="column 'side length': blank cells in row 0"):
+        pre.transform_x(rows.assign(**{"side length": [np.nan, 1.0, 2.0, 3.0]}))
+
+
+def test_a_newer_format_is_refused():
+    d = Preprocessor.fit(_frame(20), _spec()).to_dict() | {"format": 3}
+    with pytest.raises(
+        ValueError,
+        match=r"preprocessor format 3 is newer than this bnpipe understands \(2\); upgrade bnpipe",
+    ):
+        Preprocessor.from_dict(d)
+
+
+def test_unknown_or_missing_keys_are_refused():
+    d = Preprocessor.fit(_frame(20), _spec()).to_dict()
+    with pytest.raises(ValueError, match=r"format 2: unknown keys \['clip'\]"):
+        Preprocessor.from_dict(d | {"clip": 3})
+    with pytest.raises(ValueError, match=r"format 2: missing keys \['medians'\]"):
+        Preprocessor.from_dict({k: v for k, v in d.items() if k != "medians"})
+    old = json.loads((FIXTURES / "format1" / "preprocessor.json").read_text(encoding="utf-8"))
+    with pytest.raises(ValueError, match=r"format 1: unknown keys \['medians'\]"):
+        Preprocessor.from_dict(old | {"medians": {}})
+
+
+def test_signature_types_numeric_inputs_double_under_impute():
+    from bnpipe.serving import signature
+
+    def types(pre):
+        return {
+            c.name: getattr(c.type, "name", None) or c.type.to_dict()["type"]
+            for c in signature(pre).inputs.inputs
+        }
+
+    spec, train = _dated(times=False)
+    plain = Preprocessor.fit(_frame(20), _spec())
+    assert types(plain) == {"a": "double", "b": "long", "colour": "string"}  # as today
+    imputed = Preprocessor.fit(
+        _frame(20), _spec(missing={"default": "error", "columns": {"a": "impute"}})
+    )
+    assert types(imputed) == {"a": "any", "b": "any", "colour": "string"}
+    dated = Preprocessor.fit(train, spec)
+    assert types(dated) == {"a": "any", "when": "string"}

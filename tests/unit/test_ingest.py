@@ -234,6 +234,61 @@ def test_check_csv_flags_a_cut_last_row_as_truncated():
     assert "truncated" not in str(err.value)
 
 
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_check_csv_reads_the_catalogs_separator(sep):
+    body = f"\ufeffa{sep}b{sep}y\r\n1{sep}2,5{sep}3\r\n4{sep}5{sep}6\r\n".encode()
+    assert check_csv(body, dataset="toy", url="file:///t.csv", sep=sep) == 2
+    with pytest.raises(DownloadError, match="line 2 has 2 fields, the header has 1"):
+        check_csv(f"a\n1{sep}2\n".encode(), dataset="toy", url="file:///t.csv", sep=sep)
+
+
+@pytest.mark.parametrize(
+    ("body", "sep", "message"),
+    [
+        (
+            b"a;b;y\n1,5;2;3\n",
+            ",",
+            "toy: https://example.com/t.csv: the header has one field but contains ';': the "
+            "file looks ';'-separated; set sep: ';' in the catalog",
+        ),
+        (
+            b"\xef\xbb\xbfa\tb\ty\r\n1\t2\t3\r\n",
+            ",",
+            "the header has one field but contains '\\t': the file looks '\\t'-separated; "
+            'set sep: "\\t" in the catalog',
+        ),
+        (
+            b"a,b,y\n1,2,3\n",
+            ";",
+            "the header has one field but contains ',': the file looks ','-separated; "
+            "set sep: ',' in the catalog",
+        ),
+        (
+            b"a|b|y\n",  # refused for the separator before "header only"
+            ",",
+            "the file looks '|'-separated; set sep: '|' in the catalog",
+        ),
+    ],
+)
+def test_check_csv_refuses_a_header_separated_by_another_character(body, sep, message):
+    with pytest.raises(DownloadError) as err:
+        check_csv(body, dataset="toy", url="https://example.com/t.csv", sep=sep)
+    assert message in str(err.value)
+    assert err.value.transient is False  # another download would not help
+
+
+def test_a_one_column_csv_is_fine():
+    assert check_csv(b"y\n1\n2\n", dataset="toy", url="file:///t.csv") == 2
+
+
+def test_read_csv_takes_the_separator(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes("\ufeffa;b;y\r\n1,5;x;3\r\n".encode())
+    df = ingest.read_csv(path, sep=";")
+    assert list(df.columns) == ["a", "b", "y"] and df.loc[0, "b"] == "x"
+    assert list(ingest.read_csv(path).columns) == ["a;b;y"]  # the default is ","
+
+
 # --------------------------------------------------------------------------- fetch
 
 

@@ -205,3 +205,34 @@ def test_predict_frame_classification_labels_and_probabilities():
     proba = out[["proba_a", "proba_b", "proba_c"]].to_numpy()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
     assert list(out["label"]) == [pre.classes[i] for i in proba.argmax(axis=1)]
+
+
+@pytest.mark.slow
+def test_predict_frame_scores_blank_cells_under_impute():
+    spec = parse_entry(
+        "toy",
+        {
+            "url": "https://example.com/toy.csv",
+            "task": "regression",
+            "target": "y",
+            "features": ["a", "b", "c"],
+            "categorical": ["c"],
+            "missing": "impute",
+        },
+    )
+    train = pd.DataFrame(
+        {"a": [1.0, np.nan, 3.0, 4.0], "b": [1, 2, 3, 4], "c": ["x", "y", "x", None], "y": 1.0}
+    )
+    pre = Preprocessor.fit(train, spec, scaling="standard")
+    model = build_model("plain", len(pre.input_names), 1, "regression")
+    rows = pd.DataFrame({"a": [np.nan, 2.0], "b": [np.nan, 1.0], "c": [None, "unseen"]})
+    out = predict_frame(model, pre, rows)
+    assert list(out.columns) == ["prediction"] and np.isfinite(out["prediction"]).all()
+
+
+@pytest.mark.slow
+def test_predict_frame_refuses_blanks_under_error():
+    pre = Preprocessor.fit(pd.DataFrame({"a": [1.0, 2.0], "b": [0.5, 0.1], "y": [1.0, 2.0]}), REG)
+    model = build_model("plain", 2, 1, "regression")
+    with pytest.raises(ValueError, match=r"column 'a': blank cells in row 7 \(missing: error\)"):
+        predict_frame(model, pre, pd.DataFrame({"a": [np.nan], "b": [0.3]}, index=[7]))

@@ -92,7 +92,8 @@ def test_bootstrap_is_reproducible():
 def test_one_seed_is_never_a_winner():
     for fn in (stats.paired_bootstrap, stats.paired_t_interval):
         iv = fn([10.0], [8.0], metric="test_rmse")
-        assert (iv.n, iv.mean, iv.ci_low, iv.ci_high) == (1, -2.0, -2.0, -2.0)
+        assert (iv.n, iv.mean) == (1, -2.0)
+        assert np.isnan(iv.ci_low) and np.isnan(iv.ci_high)  # one sample makes no interval
         assert iv.better() == "tie"
         assert iv.leaning() == "bn"
         assert stats.winner({"test_rmse": iv}, "test_rmse") == "tie"
