@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast lint format bench lock clean
+.PHONY: help setup run test test-fast lint format bench bench-references lock clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ format: setup ## apply ruff formatting and import sorting
 
 bench: setup ## training benchmark: notebook fit vs tf.data fit vs the compiled engine
 	$(PY) bench/bench_training.py
+
+bench-references: setup ## what the baseline and the linear model cost a run, beside training
+	$(PY) bench/bench_references.py
 
 lock: ## re-pin requirements.lock from pyproject.toml
 	@test -x $(VENV)/bin/uv || $(PY) -m pip install -q "uv==$(UV_VERSION)"

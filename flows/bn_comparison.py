@@ -10,7 +10,7 @@ from typing import Literal
 from prefect import flow, get_run_logger
 from prefect.states import Completed
 
-from bnpipe import report, trainer
+from bnpipe import references, report, trainer
 from bnpipe.catalog import DatasetSpec, get_spec, load_catalog
 from bnpipe.comparison import RunConfig
 from bnpipe.features import Encoded
@@ -22,8 +22,9 @@ from bnpipe.validation import DataValidationError
 from tasks import events
 from tasks.data import download_dataset, keep_as_last_good, validate_dataset
 from tasks.drift import assess_drift
+from tasks.references import compare_with_references
 from tasks.registry import register_best
-from tasks.reporting import publish_report, summarize_comparison
+from tasks.reporting import ReferenceCheck, publish_report, summarize_comparison
 from tasks.tracking import log_seed_runs, open_parent_run
 from tasks.training import encode_dataset, train_variants
 
@@ -36,7 +37,8 @@ def bn_comparison(
     batch_size: int = 32,
     optimizer: str = "rmsprop",
     learning_rate: float | None = None,
-    input_scaling: Literal["none", "standard"] = "none",
+    input_scaling: Literal["none", "standard"] | None = None,
+    target_scaling: Literal["none", "standard"] | None = None,
     split_seed: int = 42,
     engine: Literal["compiled", "fit"] = "compiled",
     register_model: bool = True,
@@ -53,6 +55,10 @@ def bn_comparison(
     the data drifted or the champion scores far off its own record.
 
     Defaults are the notebook's: RMSprop, batch 32, 1000 epochs, raw inputs.
+    `input_scaling`, `target_scaling` and `learning_rate` left empty (None) take
+    each dataset's own default (datasets.yaml `defaults:`, which `bnpipe dataset
+    init` writes), else the notebook's (raw inputs, raw target, Keras' learning
+    rate); a value given applies to every dataset of the run.
     `offline` trains on the last good download; `fallback` uses it (or the copy
     bundled with bnpipe) when the upstream cannot be reached. Scheduled retraining
     leaves `fallback` off: training again on old data is not what a schedule is for.
@@ -64,12 +70,15 @@ def bn_comparison(
         optimizer=optimizer,
         learning_rate=learning_rate,
         input_scaling=input_scaling,
+        target_scaling=target_scaling,
         split_seed=split_seed,
         engine=engine,
     )
     settings = load_settings()
     catalog = load_catalog(settings.catalog_path)
     specs = [get_spec(catalog, name) for name in datasets]  # fail fast on an unknown name
+    # Per dataset: the run's values, and each dataset's defaults for those left None.
+    configs = {spec.name: config.resolve(spec) for spec in specs}
     trainer.shared()  # TensorFlow loads in the trainer process meanwhile (~10 s)
 
     # Every dataset is prepared first, then all variants of all datasets train at
@@ -92,9 +101,10 @@ def bn_comparison(
     try:
         prepared: list[Prepared] = []
         for spec in specs:
-            parent = open_runs[spec.name] = open_parent_run(spec, config, settings)
+            cfg = configs[spec.name]
+            parent = open_runs[spec.name] = open_parent_run(spec, cfg, settings)
             try:
-                prepared.append(prepare_dataset(spec, parent, config, settings, offline, fallback))
+                prepared.append(prepare_dataset(spec, parent, cfg, settings, offline, fallback))
             except Exception as exc:
                 end(spec.name, exc)
                 errors.append(exc)
@@ -103,18 +113,20 @@ def bn_comparison(
         # Joined on every way out: an interpreter that exits while a thread is still
         # importing matplotlib's C++ extensions can abort ("terminate called ...").
         if prepared:
-            preload = threading.Thread(target=report.preload, name="bnpipe-preload")
+            preload = threading.Thread(target=_preload_finish, name="bnpipe-preload")
             preload.start()
         with tempfile.TemporaryDirectory(prefix="bnpipe-models-") as models_dir:
             trained = (
-                train_variants([(p.spec, p.data) for p in prepared], config, models_dir)
+                train_variants(
+                    [(p.spec, p.data, configs[p.spec.name]) for p in prepared], models_dir
+                )
                 if prepared
                 else []
             )
             for p, (results, lr) in zip(prepared, trained, strict=True):
                 try:
                     out[p.spec.name] = finish_dataset(
-                        p, results, lr, config, settings, register_model
+                        p, results, lr, configs[p.spec.name], settings, register_model
                     )
                 except Exception as exc:
                     end(p.spec.name, exc)
@@ -138,6 +150,13 @@ def bn_comparison(
         message = "; ".join(f"{n}: promotion held: {'; '.join(r)}" for n, r in held.items())
         return Completed(name="Held", message=message, data=out)
     return out
+
+
+def _preload_finish() -> None:
+    """What the finish stage needs and the trainer's run can hide: matplotlib's
+    canvas and fonts, scikit-learn for the references (~3 s of imports)."""
+    report.preload()
+    references.preload()
 
 
 @dataclass
@@ -177,13 +196,23 @@ def finish_dataset(
     spec, parent = p.spec, p.parent
     results = log_seed_runs(parent, results, p.data, config, lr, p.snap.sha256)
     summary = summarize_comparison(parent, spec, results)
+    refs, verdicts, headline = compare_with_references(parent, spec, p.data, results, summary)
     decision = (
-        register_best(parent, spec, p.data, results, summary, settings, p.drift)
+        register_best(parent, spec, p.data, results, summary, settings, p.drift, verdicts, headline)
         if register
         else None
     )
     publish_report(
-        parent, spec, p.snap, p.data, results, summary, p.validation_summary, decision, p.drift
+        parent,
+        spec,
+        p.snap,
+        p.data,
+        results,
+        summary,
+        p.validation_summary,
+        decision,
+        p.drift,
+        ReferenceCheck(refs, verdicts, headline),
     )
     if summary.best(results) is None:
         raise NoFiniteModelError(
@@ -208,4 +237,7 @@ def finish_dataset(
         "promotion": decision.to_dict() if decision else None,
         "outcome": outcome,
         "drift": p.drift.tag(),
+        "references": {"baseline": refs.baseline_metrics, "linear": refs.linear_metrics},
+        "verdicts": verdicts,
+        "headline": headline,
     }

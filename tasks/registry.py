@@ -42,6 +42,8 @@ def register_best(
     summary: ComparisonSummary,
     settings: Settings,
     drift: gate.DriftCheck | None = None,
+    verdicts: dict[str, str] | None = None,
+    headline: str | None = None,
 ) -> registry.Decision | None:
     """Register the leading variant's best seed as a new version of ``bnpipe-<dataset>``;
     move ``@champion`` to it only when it beats the champion on today's test rows, and
@@ -81,13 +83,18 @@ def register_best(
         lo, hi = stats.score_interval(
             spec.task, data.y_test_true, best.predictions, metric=summary.primary
         )
-        holds = []
+        holds = []  # what the data says first, then whether the model is worth it
         if champion is not None:
             holds += drift.hold_reasons() if drift is not None else []
             off = registry.off_its_record(
                 champion.tags, champ_score, summary.primary, str(champion.version)
             )
             holds += [off] if off else []
+        # Only a variant that beats doing nothing can be champion, the first version too.
+        if verdicts is not None and verdicts.get(f"{best.variant}_vs_baseline") != "better":
+            holds.append(
+                headline or f"{best.variant} is not better than the baseline on {summary.primary}"
+            )
         decision = registry.Decision(
             model_name=name,
             promoted=promote,

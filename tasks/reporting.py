@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +17,32 @@ from bnpipe.comparison import ComparisonSummary, SeedResult, by_variant, summari
 from bnpipe.features import Encoded
 from bnpipe.gate import DriftCheck
 from bnpipe.ingest import Snapshot
+from bnpipe.references import References
 from bnpipe.registry import Decision
 from bnpipe.tracking import ParentRun
 
 
-def results_table(summary: ComparisonSummary) -> tuple[list[str], list[list[str]]]:
-    """The per-variant mean ± std table: the terminal, the report and Prefect show this."""
-    return report.comparison_headers(summary.metrics), report.comparison_table(
-        summary.summaries, summary.metrics
-    )
+@dataclass
+class ReferenceCheck:
+    """The references of one comparison and the variants' verdicts against them."""
+
+    refs: References
+    verdicts: dict[str, str]
+    headline: str | None
+
+    def metrics_by_reference(self) -> dict[str, dict[str, float]]:
+        return {"baseline": self.refs.baseline_metrics, "linear": self.refs.linear_metrics}
+
+
+def results_table(
+    summary: ComparisonSummary, check: ReferenceCheck | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """The per-variant mean ± std table, with the references' rows below: the
+    terminal, the report and Prefect show this."""
+    rows = report.comparison_table(summary.summaries, summary.metrics)
+    if check is not None:
+        rows += report.reference_rows(check.metrics_by_reference(), summary.metrics)
+    return report.comparison_headers(summary.metrics), rows
 
 
 @task(name="summarize", cache_policy=NO_CACHE)
@@ -63,9 +81,13 @@ def publish_report(
     validation_summary: str,
     decision: Decision | None,
     drift: DriftCheck | None = None,
+    check: ReferenceCheck | None = None,
 ) -> None:
-    """Plots (learning curves; confusion matrix or predicted vs actual), ``comparison.html``
-    and ``comparison.md`` on the parent run, and the table as a Prefect artifact."""
+    """Plots (learning curves; confusion matrix or predicted vs actual, with the
+    references drawn in), ``comparison.html`` and ``comparison.md`` on the parent
+    run, and the table as a Prefect artifact."""
+    from bnpipe import references
+
     groups = by_variant(results)
     plots: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,6 +96,11 @@ def publish_report(
             {v: [r.history for r in rs] for v, rs in groups.items()},
             out / "learning_curves.png",
             title=f"{spec.name}: training and validation loss per epoch (mean, band over seeds)",
+            reference_losses=(
+                references.reference_losses(check.refs, target_scale=data.pre.target_unit)
+                if check
+                else None
+            ),
         )
         plots["Learning curves"] = "learning_curves.png"
         best = {v: summary.best(rs) for v, rs in groups.items()}
@@ -96,9 +123,10 @@ def publish_report(
                 out / "predicted_vs_actual.png",
                 title=f"{spec.name}: predicted vs actual on the test rows",
                 target=spec.target_column,
+                references=references.prediction_series(check.refs) if check else None,
             )
             plots["Predicted vs actual"] = "predicted_vs_actual.png"
-        headers, rows = results_table(summary)
+        headers, rows = results_table(summary, check)
         lineage = {
             "dataset": spec.name,
             "url": snap.url,
@@ -122,10 +150,17 @@ def publish_report(
             primary_metric=summary.primary,
             notes=[f"diverged (left out): {v}-seed{s}" for v, s in summary.diverged],
             drift=drift_section(drift),
+            references=(
+                references.report_section(
+                    check.refs, check.verdicts, check.headline, summary.primary
+                )
+                if check
+                else None
+            ),
         )
         (out / "comparison.html").write_text(html, "utf-8")
         (out / "comparison.md").write_text(
-            markdown_report(spec, snap, summary, decision, drift), "utf-8"
+            markdown_report(spec, snap, summary, decision, drift, check), "utf-8"
         )
         for f in out.iterdir():
             parent.log_artifact(f)
@@ -133,7 +168,7 @@ def publish_report(
         from prefect.artifacts import create_markdown_artifact
 
         create_markdown_artifact(
-            markdown=markdown_report(spec, snap, summary, decision, drift),
+            markdown=markdown_report(spec, snap, summary, decision, drift, check),
             key=f"bn-comparison-{spec.name}",
             description=f"plain vs bn on {spec.name}",
         )
@@ -160,8 +195,9 @@ def markdown_report(
     summary: ComparisonSummary,
     decision: Decision | None,
     drift: DriftCheck | None = None,
+    check: ReferenceCheck | None = None,
 ) -> str:
-    headers, rows = results_table(summary)
+    headers, rows = results_table(summary, check)
     lines = [
         f"## {spec.name}: plain vs BatchNorm",
         "",
@@ -171,6 +207,18 @@ def markdown_report(
         "",
         f"**Winner on {summary.primary}: {summary.winner}**",
         "",
+        *(
+            [
+                "Against the references (paired over the test rows): "
+                + ", ".join(
+                    f"{k.replace('_vs_', ' vs ')} **{v}**" for k, v in check.verdicts.items()
+                ),
+                "",
+                *([f"**{check.headline}**", ""] if check.headline else []),
+            ]
+            if check
+            else []
+        ),
         "bn − plain (95% paired t interval over seeds; the bootstrap interval is on the parent run):",
         "",
         report.markdown_table(

@@ -97,6 +97,7 @@ def _run_params(config: RunConfig) -> dict[str, object]:
         "batch_size": config.batch_size,
         "optimizer": config.optimizer,
         "input_scaling": config.input_scaling,
+        "target_scaling": config.target_scaling,
     }
 
 

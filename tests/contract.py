@@ -18,6 +18,7 @@ CHILD_PARAMS = {
     "optimizer",
     "learning_rate",
     "input_scaling",
+    "target_scaling",
 }
 TEST_METRICS = {
     "regression": {"test_rmse", "test_mae", "test_r2"},

@@ -7,6 +7,7 @@ ones.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,11 @@ TASKS = ("regression", "classification")
 MISSING_POLICIES = ("impute", "drop", "error")
 SEPARATORS = (",", ";", "\t", "|")
 URL_SCHEMES = ("http", "https", "file")
+SCALINGS = ("none", "standard")  # of the inputs and of a regression target
+# Training parameters a dataset can default (entry field ``defaults:``); a run's
+# flag, when given, wins. Absent: the notebook's setup (raw inputs, raw target,
+# the optimizer's Keras learning rate).
+DEFAULT_KEYS = ("input_scaling", "target_scaling", "learning_rate")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -66,6 +72,10 @@ class DatasetSpec:
     dates: tuple[str, ...] = ()  # date features, encoded as parts (year, month, weekday, hour)
     min_frequency: int = 0  # categories seen fewer times in training rows fold into "other"
     sep: str = ","  # the CSV's field separator
+    # Training defaults of this dataset (DEFAULT_KEYS): input_scaling, target_scaling
+    # ("none" | "standard"; target_scaling for regression only), learning_rate (> 0).
+    # Empty: the notebook's setup. RunConfig.resolve fills a run's unset flags from it.
+    defaults: Mapping[str, object] = field(default_factory=dict)
 
     def missing_policy(self, column: str) -> str:
         """The blank-cell policy of a feature (CSV name)."""
@@ -173,7 +183,9 @@ def parse_entry(name: str, entry: Mapping, source: str = "catalog") -> DatasetSp
         raise CatalogError(
             f"{where}: field 'sep' must be one of {', '.join(repr(x) for x in SEPARATORS)}, got {sep!r}"
         )
+    defaults = _defaults(entry.get("defaults"), task, where)
     return DatasetSpec(
+        defaults=defaults,
         missing=missing,
         missing_columns=missing_columns,
         dates=tuple(dates),
@@ -228,6 +240,46 @@ def _missing(value, features: list, where: str) -> tuple[str, dict[str, str]]:
             f"{where}: field 'missing.columns' has unknown policies {bad}; use {', '.join(MISSING_POLICIES)}"
         )
     return default, dict(columns)
+
+
+def _defaults(value, task: str, where: str) -> dict[str, object]:
+    """``defaults: {input_scaling: standard, target_scaling: standard, learning_rate: 0.01}``."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not set(value) <= set(DEFAULT_KEYS):
+        raise CatalogError(
+            f"{where}: field 'defaults' must be a mapping of {', '.join(DEFAULT_KEYS)}"
+        )
+    out: dict[str, object] = {}
+    for key in DEFAULT_KEYS:  # in this order, whatever the file's
+        if key not in value:
+            continue
+        given = value[key]
+        if key == "learning_rate":
+            if (
+                isinstance(given, bool)
+                or not isinstance(given, int | float)
+                or not math.isfinite(given)
+                or not given > 0
+            ):
+                raise CatalogError(
+                    f"{where}: field 'defaults.learning_rate' must be a positive number, "
+                    f"got {given!r}"
+                )
+            out[key] = float(given)
+            continue
+        if given not in SCALINGS:
+            raise CatalogError(
+                f"{where}: field 'defaults.{key}' must be one of {', '.join(SCALINGS)}, "
+                f"got {given!r}"
+            )
+        if key == "target_scaling" and task != "regression":
+            raise CatalogError(
+                f"{where}: field 'defaults.target_scaling' is for a regression target; "
+                f"this dataset's task is {task}"
+            )
+        out[key] = given
+    return out
 
 
 DRIFT_LEVELS = ("warn", "block", "relation_warn", "relation_block")
@@ -327,6 +379,8 @@ def entry_text(
         fields["min_frequency"] = spec.min_frequency
     if spec.rename:
         fields["rename"] = dict(spec.rename)
+    if spec.defaults:
+        fields["defaults"] = dict(spec.defaults)
     fields |= {"suite": spec.suite, "sha256": spec.sha256}
     if spec.drift:
         fields["drift"] = dict(spec.drift)

@@ -105,8 +105,9 @@ def cmd_run(args, settings: Settings) -> int:
         "seeds": args.seeds,
         "batch_size": args.batch_size,
         "optimizer": args.optimizer,
-        "learning_rate": args.learning_rate,
+        "learning_rate": args.learning_rate,  # these three: None = the dataset's default
         "input_scaling": args.input_scaling,
+        "target_scaling": args.target_scaling,
         "split_seed": args.split_seed,
         "engine": args.engine,
     }
@@ -237,11 +238,10 @@ def format_result(result: dict) -> str:
     lines = [
         f"{result['dataset']} ({result['task']}, {result['seeds']} seeds, data {result['data_sha256'][:12]} from {result['data_source']}, MLflow run {result['run_id']})"
     ]
-    lines.append(
-        report.format_table(
-            report.comparison_table(summaries, metrics), report.comparison_headers(metrics)
-        )
-    )
+    rows = report.comparison_table(summaries, metrics)
+    if result.get("references"):  # the baseline and the linear model, on the same rows
+        rows += report.reference_rows(result["references"], metrics)
+    lines.append(report.format_table(rows, report.comparison_headers(metrics)))
     primary = result["primary_metric"]
     lo, hi = m[f"bn_minus_plain_{primary}_ci_low"], m[f"bn_minus_plain_{primary}_ci_high"]
     mean = m[f"bn_minus_plain_{primary}_mean"]
@@ -257,6 +257,13 @@ def format_result(result: dict) -> str:
         lines.append(
             f"bn - plain {primary}: n/a (no seed with both variants finite)  winner: {result['winner']}"
         )
+    if result.get("verdicts"):
+        lines.append(
+            "against the references: "
+            + ", ".join(f"{k.replace('_vs_', ' vs ')} {v}" for k, v in result["verdicts"].items())
+        )
+    if result.get("headline"):
+        lines.append(result["headline"])
     if diverged:
         lines.append(f"diverged and left out: {', '.join(diverged)}")
     if all(bad[v] >= result["seeds"] for v in VARIANTS):
@@ -317,6 +324,7 @@ def cmd_dataset_init(args, settings: Settings) -> int:
             f"no column of {ingest.redact(url)} is left to train on: "
             f"{profile.left_out_note() or 'only the target'}"
         )
+    defaults = profiling.choose_defaults(df, profile)
     entry = {
         "description": args.description
         or f"added by bnpipe dataset init from {ingest.redact(url)}",
@@ -329,6 +337,7 @@ def cmd_dataset_init(args, settings: Settings) -> int:
         "dates": profile.dates,
         "missing": profile.missing,
         "min_frequency": profile.min_frequency,
+        "defaults": dict(defaults.values),  # training defaults that make the network learnable
         "suite": args.name,
         "sha256": None,
         "drift": dict(DEFAULT_LEVELS),  # written out, so a reviewer sees what holds a promotion
@@ -343,11 +352,14 @@ def cmd_dataset_init(args, settings: Settings) -> int:
         shown = str(suite_path.resolve().relative_to(settings.catalog_path.parent.resolve()))
     except ValueError:
         shown = f"{settings.expectations_dir.name}/{suite_path.name}"
-    comments, notes = profiling.entry_comments(profile, sep=sep, suite_path=shown)
+    comments, notes = profiling.entry_comments(
+        profile, sep=sep, suite_path=shown, defaults=defaults
+    )
     append_entry(settings.catalog_path, spec, comments=comments, notes=notes)
     print(f"{args.name}: {profile.rows} rows, {len(profile.columns)} columns")
     for line in profile.summary():
         print(line)
+    print(f"defaults: {defaults.summary()} (bnpipe run's flags override them)")
     categorical = profile.categorical
     print(
         f"added {args.name!r} to {settings.catalog_path}: {spec.task}, target {args.target!r}, {len(spec.features)} features ({len(categorical)} categorical: {', '.join(categorical) or 'none'})"
@@ -495,10 +507,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--optimizer", default="rmsprop", help="any Keras optimizer name (default rmsprop)"
     )
+    dataset_default = "default: the dataset's (datasets.yaml defaults:), else"
     s.add_argument(
-        "--learning-rate", type=float, default=None, help="default: the optimizer's Keras default"
+        "--learning-rate",
+        type=float,
+        default=None,
+        help=f"{dataset_default} the optimizer's Keras default",
     )
-    s.add_argument("--input-scaling", choices=("none", "standard"), default="none")
+    s.add_argument(
+        "--input-scaling",
+        choices=("none", "standard"),
+        default=None,
+        help=f"standardize the inputs ({dataset_default} none)",
+    )
+    s.add_argument(
+        "--target-scaling",
+        choices=("none", "standard"),
+        default=None,
+        help="standardize a regression target for training; metrics and predictions stay "
+        f"in its units ({dataset_default} none)",
+    )
     s.add_argument("--split-seed", type=int, default=42)
     s.add_argument(
         "--engine",

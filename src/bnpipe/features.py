@@ -17,6 +17,13 @@ treatment:
 
 Rows whose target is blank are never trained on. Error messages name rows by
 the frame's index labels (:func:`encode` numbers them as CSV lines).
+
+A regression target can be standardized (``target_scaling="standard"``): its
+mean and standard deviation are fitted on training rows, the network trains on
+``(y - mean) / std`` (so its loss and val_loss are in those units), and
+:meth:`Preprocessor.inverse_y` maps its outputs back. Everything shown (test
+metrics, predictions, plots, the served model's ``prediction``) is in the
+target's own units.
 """
 
 from __future__ import annotations
@@ -27,12 +34,14 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from bnpipe.catalog import DatasetSpec
+from bnpipe.catalog import SCALINGS, DatasetSpec
 
-SCALINGS = ("none", "standard")
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)  # train, validation, test
 
 FORMAT = 2  # of Preprocessor.to_dict(); 1 is the dict before blanks, dates and rare levels
+# Format-2 keys added later, each optional: absent, the default keeps the old behaviour
+# (a target trained on in its own units).
+_FORMAT2_OPTIONAL = frozenset({"target_scaling", "target_mean", "target_scale"})
 MISSING_LEVEL = "__missing__"  # a categorical feature's blanks, under impute
 OTHER_LEVEL = "__other__"  # rare training levels (min_frequency), and unseen ones
 DATE_PARTS = ("year", "month", "dayofweek", "hour")  # hour only when training had times
@@ -229,11 +238,26 @@ class Preprocessor:
     medians: dict[str, float] = field(default_factory=dict)  # numeric input -> fill (impute)
     indicators: list[str] = field(default_factory=list)  # features with a <col>__missing input
     dates: dict[str, list[str]] = field(default_factory=dict)  # date feature -> DATE_PARTS used
+    # Regression target standardized for training ("standard"): the network learns
+    # (y - target_mean) / target_scale; inverse_y maps its outputs back. Optional keys.
+    target_scaling: str = "none"
+    target_mean: float = 0.0
+    target_scale: float = 1.0
 
     @classmethod
-    def fit(cls, train: pd.DataFrame, spec: DatasetSpec, scaling: str = "none") -> Preprocessor:
+    def fit(
+        cls,
+        train: pd.DataFrame,
+        spec: DatasetSpec,
+        scaling: str = "none",
+        target_scaling: str = "none",
+    ) -> Preprocessor:
+        """Fitted on ``train`` (raw CSV rows). ``target_scaling`` applies to a regression
+        target only: a classification target is a one-hot vector whatever it says."""
         if scaling not in SCALINGS:
             raise ValueError(f"input_scaling must be one of {SCALINGS}, got {scaling!r}")
+        if target_scaling not in SCALINGS:
+            raise ValueError(f"target_scaling must be one of {SCALINGS}, got {target_scaling!r}")
         raw, train = train, train.rename(columns=dict(spec.rename))
         pre = cls(
             task=spec.task,
@@ -286,7 +310,25 @@ class Preprocessor:
                 std = x.std(axis=0)
                 pre.mean = x.mean(axis=0).tolist()
             pre.scale = np.where(std > 0, std, 1.0).tolist()
+        if target_scaling == "standard" and spec.task == "regression":
+            y, _ = _numbers(train[spec.target_column], spec.target)
+            y = y[np.isfinite(y)]  # blank targets are never trained on; inf: encode() refuses
+            std = float(y.std()) if len(y) else 0.0
+            pre.target_scaling = "standard"
+            pre.target_mean = float(y.mean()) if len(y) else 0.0
+            pre.target_scale = std if std > 0 and np.isfinite(std) else 1.0
         return pre
+
+    @property
+    def scales_target(self) -> bool:
+        return self.task == "regression" and self.target_scaling == "standard"
+
+    @property
+    def target_unit(self) -> float:
+        """One unit of the network's (regression) output in the target's units:
+        ``target_scale`` when the target is standardized, else 1. An MSE in the
+        target's units divided by its square is in the units of loss/val_loss."""
+        return float(self.target_scale) if self.scales_target else 1.0
 
     def policy(self, column: str) -> str:
         """The blank-cell policy of a feature (clean name)."""
@@ -391,12 +433,27 @@ class Preprocessor:
             )
         return labels.map(lookup).to_numpy(dtype=np.int64)
 
+    def target_values(self, df: pd.DataFrame) -> np.ndarray:
+        """A regression target in its own units: (n,) float32 (NaN where blank)."""
+        values, _ = _numbers(self._rows(df)[self.target], self.target)
+        return values.astype(np.float32)
+
     def transform_y(self, df: pd.DataFrame) -> np.ndarray:
-        """Regression: (n, 1) float32. Classification: one-hot (n, k) float32."""
+        """The network's targets. Regression: (n, 1) float32, standardized under
+        ``target_scaling="standard"``. Classification: one-hot (n, k) float32."""
         if self.task == "classification":
             return np.eye(len(self.classes), dtype=np.float32)[self.y_index(df)]
         values, _ = _numbers(self._rows(df)[self.target], self.target)
+        if self.scales_target:
+            values = (values - self.target_mean) / self.target_scale
         return values.astype(np.float32)[:, None]
+
+    def inverse_y(self, output: np.ndarray) -> np.ndarray:
+        """The network's outputs in the target's own units (any shape). Unchanged
+        (the same array) for classification and for an unscaled target."""
+        if not self.scales_target:
+            return output
+        return np.asarray(output, dtype=np.float64) * self.target_scale + self.target_mean
 
     @property
     def n_outputs(self) -> int:
@@ -419,7 +476,7 @@ class Preprocessor:
                 f"({FORMAT}); upgrade bnpipe"
             )
         known = _FORMAT1_KEYS if version == 1 else frozenset(f.name for f in fields(cls))
-        required = {"task", "features", "target"} if version == 1 else known
+        required = {"task", "features", "target"} if version == 1 else known - _FORMAT2_OPTIONAL
         unknown, absent = sorted(set(d) - known), sorted(required - set(d))
         if unknown or absent:
             raise ValueError(
@@ -428,6 +485,16 @@ class Preprocessor:
                     ([f"unknown keys {unknown}"] if unknown else [])
                     + ([f"missing keys {absent}"] if absent else [])
                 )
+            )
+        if d.get("target_scaling", "none") not in SCALINGS:
+            raise ValueError(
+                f"preprocessor format {version}: target_scaling must be one of {SCALINGS}, "
+                f"got {d['target_scaling']!r}"
+            )
+        if d.get("target_scaling") == "standard" and not {"target_mean", "target_scale"} <= set(d):
+            raise ValueError(
+                f"preprocessor format {version}: target_scaling 'standard' needs "
+                "target_mean and target_scale"
             )
         return cls(**d)
 
@@ -454,10 +521,19 @@ class Encoded:
 
     @property
     def y_test_true(self) -> np.ndarray:
-        """Test targets as evaluation takes them: values, or class indices."""
+        """Test targets as evaluation takes them: values in the target's own units
+        (whatever ``target_scaling``), or class indices."""
+        return self._true(self.split.test)
+
+    @property
+    def y_train_true(self) -> np.ndarray:
+        """Training targets like :attr:`y_test_true`: own units, or class indices."""
+        return self._true(self.split.train)
+
+    def _true(self, rows: pd.DataFrame) -> np.ndarray:
         if self.pre.task == "classification":
-            return self.pre.y_index(self.split.test)
-        return self.y_test[:, 0]
+            return self.pre.y_index(rows)
+        return self.pre.target_values(rows)
 
 
 def _feature_blanks(rows: pd.DataFrame, spec: DatasetSpec) -> dict[str, np.ndarray]:
@@ -517,8 +593,18 @@ def _check_finite(dataset: str, pre: Preprocessor, parts: dict[str, np.ndarray])
     )
 
 
-def encode(df: pd.DataFrame, spec: DatasetSpec, *, split_seed: int, scaling: str) -> Encoded:
+def encode(
+    df: pd.DataFrame,
+    spec: DatasetSpec,
+    *,
+    split_seed: int,
+    scaling: str,
+    target_scaling: str = "none",
+) -> Encoded:
     """Split ``df`` (raw CSV rows), fit the preprocessor on training rows, encode all parts.
+
+    ``scaling``: of the inputs; ``target_scaling``: of a regression target (fitted on
+    training rows; ``y_*`` arrays are then standardized, ``y_test_true`` is not).
 
     Before the split, rows with a blank target, and rows with a blank in a
     ``missing: drop`` feature, are removed (``Encoded.dropped`` counts them).
@@ -539,7 +625,7 @@ def encode(df: pd.DataFrame, spec: DatasetSpec, *, split_seed: int, scaling: str
         )
     parts = split(rows, task=spec.task, target=spec.target, seed=split_seed)
     try:
-        pre = Preprocessor.fit(parts.train, spec, scaling)
+        pre = Preprocessor.fit(parts.train, spec, scaling, target_scaling)
         names = ("train", "val", "test")
         frames = dict(zip(names, (parts.train, parts.val, parts.test), strict=True))
         raw = {k: pre._encode(f) for k, f in frames.items()}

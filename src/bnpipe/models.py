@@ -60,14 +60,16 @@ def effective_learning_rate(optimizer: str, learning_rate: float | None) -> floa
 def predict_frame(model, pre, rows):
     """Raw CSV rows in, a DataFrame of predictions out (same index as ``rows``).
 
-    Regression: a ``prediction`` column. Classification: ``label`` plus one
-    ``proba_<class>`` column per class.
+    Regression: a ``prediction`` column, in the target's own units (a network
+    trained on a standardized target has its outputs mapped back by
+    ``pre.inverse_y``). Classification: ``label`` plus one ``proba_<class>`` column
+    per class.
     """
     import numpy as np
     import pandas as pd
 
     x = pre.transform_x(rows)
-    out = np.asarray(model(x, training=False), dtype=np.float64)
+    out = np.asarray(pre.inverse_y(np.asarray(model(x, training=False))), dtype=np.float64)
     if pre.task == "classification":
         frame = pd.DataFrame(
             {f"proba_{c}": out[:, i] for i, c in enumerate(pre.classes)}, index=rows.index

@@ -23,6 +23,24 @@
 - ``numeric``: the rest.
 
 :func:`detect_separator` picks a CSV's field separator from its first lines.
+
+:func:`choose_defaults` picks the dataset's training defaults (``defaults:`` in
+``datasets.yaml``) that make the network learnable, each with its reason. A
+column's *size* is the root mean square of its non-blank values (what the first
+layer sees, or what the output unit must reach: sqrt(mean² + std²)):
+
+- ``input_scaling: standard`` when the sizes of the numeric inputs (numeric
+  features, and the year part of dates) differ by more than ``INPUT_SPREAD``
+  (100x), or one is larger than ``INPUT_LARGE`` (1000: a volume of 10^6, a year);
+  else ``none``. One-hot inputs are 0/1 and do not count.
+- ``target_scaling: standard`` (regression) when the target's size is outside
+  ``TARGET_SIZES`` (0.1 to 10): the output unit starts near 0 and RMSprop's steps
+  of ~0.001 take thousands of epochs to reach ~650 (or to resolve ~0.001); else
+  ``none``. The network then trains on the standardized target (fitted on training
+  rows); metrics, plots and predictions stay in the target's units.
+
+The notebook's datasets (boston, iris) have hand-written entries without
+``defaults:``: they keep the notebook's setup (raw inputs and target).
 """
 
 from __future__ import annotations
@@ -36,6 +54,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from bnpipe.catalog import SEPARATORS
@@ -49,6 +68,9 @@ DATE_SHARE = 0.9  # share of non-blank values that must parse (and look like dat
 ORDER_MIN_ROWS = 10  # numbered-in-order identifiers need at least this many rows
 RARE_SHARE = 0.01  # categories under 1% of the rows (and at least 2 rows) are rare
 MAX_LISTED = 5  # columns named in one comment before "and N more"
+INPUT_SPREAD = 100.0  # inputs whose sizes differ more than this are standardized ...
+INPUT_LARGE = 1000.0  # ... and so are inputs with one larger than this
+TARGET_SIZES = (0.1, 10.0)  # a regression target sized outside this is standardized
 
 _ID_NAME = re.compile(
     r"^(id|idx|index|row|rownum|row_?num(ber)?|row_?id|key|uuid|guid|unnamed: ?\d+)$"
@@ -480,10 +502,11 @@ def infer_task_reason(target: pd.Series) -> tuple[str, str]:
 
 
 def entry_comments(
-    profile: Profile, *, sep: str = ",", suite_path: str = ""
+    profile: Profile, *, sep: str = ",", suite_path: str = "", defaults: Defaults | None = None
 ) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Comments for :func:`bnpipe.catalog.append_entry`: beside each field, and the
-    lines written after ``features`` (what was left out, and why)."""
+    lines written after ``features`` (what was left out, and why) and after
+    ``defaults`` (why each was chosen)."""
     beside: dict[str, str] = {}
     if sep != ",":
         beside["sep"] = "detected from the header line"
@@ -520,6 +543,9 @@ def entry_comments(
     if suite_path:
         beside["suite"] = f"{suite_path}, drafted from {profile.rows} rows: review it"
     notes: dict[str, list[str]] = {}
+    if defaults is not None and defaults.values:
+        beside["defaults"] = "chosen from the data; bnpipe run's flags override them"
+        notes["defaults"] = [f"{k} {v}: {defaults.reasons[k]}" for k, v in defaults.values.items()]
     if profile.left_out:
         one = "left out: " + profile.left_out_note()
         if len(one) <= 92:
@@ -539,6 +565,109 @@ def _levels(c: ColumnRole, short: bool = False) -> str:
     if c.reason == "true/false":
         return "true/false"
     return f"{c.levels} levels" if short else f"text with {c.levels} levels"
+
+
+# --------------------------------------------------------------------------- training defaults
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """A dataset's training defaults (``values``: for ``defaults:`` in the catalog
+    entry) and why each was chosen (``reasons``, by key)."""
+
+    values: dict[str, object]
+    reasons: dict[str, str]
+
+    def summary(self) -> str:
+        """``input_scaling standard (feature sizes differ by 10^3: volume ~1e6, open
+        ~650); target_scaling standard (price ~650 ± 100)``."""
+        return "; ".join(f"{k} {v} ({self.reasons[k]})" for k, v in self.values.items())
+
+
+def choose_defaults(df: pd.DataFrame, profile: Profile) -> Defaults:
+    """The training defaults of a new dataset, from its data (module docstring: the
+    rules): input scaling by the sizes of the kept numeric inputs, target scaling
+    (regression only) by the target's size."""
+    values: dict[str, object] = {}
+    reasons: dict[str, str] = {}
+    values["input_scaling"], reasons["input_scaling"] = _input_scaling(df, profile)
+    if profile.task == "regression":
+        values["target_scaling"], reasons["target_scaling"] = _target_scaling(
+            df[profile.target], profile.target
+        )
+    return Defaults(values, reasons)
+
+
+def _input_scaling(df: pd.DataFrame, profile: Profile) -> tuple[str, str]:
+    sizes: dict[str, float] = {}
+    for c in profile.features:
+        role = profile.role(c).role
+        if role == "numeric":
+            size = _size(df[c])
+        elif role == "date":
+            size = _size(parse_dates(df[c].where(~blank_cells(df[c])).astype(object)).dt.year)
+            c = f"{c} (year)"
+        else:
+            continue
+        if size > 0:
+            sizes[c] = size
+    if not sizes:
+        return "none", "no numeric inputs: one-hot inputs are 0/1"
+    largest, smallest = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
+    big, small = sizes[largest], sizes[smallest]
+    spread = big / small
+    named = f"{largest} ~{_about(big)}" + (
+        f", {smallest} ~{_about(small)}" if smallest != largest else ""
+    )
+    if spread > INPUT_SPREAD:
+        return "standard", f"feature sizes differ by 10^{round(math.log10(spread))}: {named}"
+    if big > INPUT_LARGE:
+        return "standard", f"features as large as ~{_about(big)}: {largest}"
+    if len(sizes) == 1:
+        return "none", f"one numeric input, of size ~{_about(big)}: {named}"
+    return "none", f"feature sizes within {_ratio(spread)}x of each other: {named}"
+
+
+def _target_scaling(target: pd.Series, name: str) -> tuple[str, str]:
+    y = _finite(target)
+    if not len(y):
+        return "none", "no target values to judge"
+    mean, std = float(y.mean()), float(y.std())
+    size = math.hypot(mean, std)
+    shown = f"{name} ~{_about(mean)} ± {_about(std)}"
+    low, high = TARGET_SIZES
+    if size > high or size < low:
+        return "standard", shown
+    return "none", f"{shown}: near unit scale"
+
+
+def _finite(values: pd.Series) -> np.ndarray:
+    """The finite numbers of a column, as float64 (blanks, text and inf left out)."""
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return x[np.isfinite(x)]
+
+
+def _size(values: pd.Series) -> float:
+    """Root mean square of the finite values (0 when there are none)."""
+    x = _finite(values)
+    return float(np.sqrt(np.mean(x * x))) if len(x) else 0.0
+
+
+def _about(x: float) -> str:
+    """Two significant digits, short: ``1e6``, ``650``, ``22``, ``0.56``, ``3e-4``, ``-12``."""
+    if not math.isfinite(x):
+        return str(x)
+    sign, r = ("-" if x < 0 else ""), float(f"{abs(x):.2g}")
+    if r == 0:
+        return "0"
+    if r >= 1e4 or r < 1e-2:
+        mantissa, exponent = f"{r:.0e}".split("e")
+        return f"{sign}{mantissa}e{int(exponent)}"
+    return f"{sign}{r:.0f}" if r >= 100 else f"{sign}{r:g}"
+
+
+def _ratio(x: float) -> str:
+    return f"{x:.0f}" if x >= 10 else f"{x:.1f}".rstrip("0").rstrip(".")
 
 
 # --------------------------------------------------------------------------- separators

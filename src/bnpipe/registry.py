@@ -5,7 +5,8 @@ version of ``bnpipe-<dataset>``. It becomes ``@champion`` only when it beats the
 current champion on *today's* test rows: both models score the same rows and a
 row-level paired bootstrap of (challenger − champion) on the primary metric must
 exclude 0 on the challenger's side (``stats.challenger_wins``). The first
-version always becomes champion.
+version becomes champion when there is none, and no version whose variant does
+not beat the trivial baseline (``bnpipe.references``) ever does.
 
 Today's rows are not trusted alone: whatever produced bad rows also trained the
 challenger that wins on them. A promotion is **held** (registered, not made

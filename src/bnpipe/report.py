@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bnpipe.references import LABELS as _REFERENCE_LABELS
 from bnpipe.stats import PairedInterval, Summary
 
 VARIANT_COLOURS: dict[str, str] = {"plain": "#1f77b4", "bn": "#d62728"}
@@ -32,6 +33,9 @@ def _new_figure(figsize: tuple[float, float] = FIGSIZE) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from bnpipe.fonts import use_script_fonts
+
+    use_script_fonts()  # Hangul and other scripts, e.g. the notebook's Korean names
     fig = Figure(figsize=figsize, dpi=DPI, layout="tight")
     FigureCanvasAgg(fig)
     return fig
@@ -67,6 +71,24 @@ def _stack_runs(runs: Sequence[Sequence[float]]) -> np.ndarray:
     return out
 
 
+_REFERENCE_COLOURS = ("#6b6b6b", "#b8860b", "#2f4f4f", "#8b4513")
+_REFERENCE_DASHES = ((0, (6, 3)), (0, (2, 2)), (0, (8, 2, 2, 2)), (0, (4, 4)))
+
+
+def _reference_hlines(ax: Any, losses: Mapping[str, float] | None, *, log_y: bool) -> None:
+    for j, (name, value) in enumerate((losses or {}).items()):
+        v = float(value)
+        if not math.isfinite(v) or (log_y and v <= 0):
+            continue
+        ax.axhline(
+            v,
+            color=_REFERENCE_COLOURS[j % len(_REFERENCE_COLOURS)],
+            linestyle=_REFERENCE_DASHES[j % len(_REFERENCE_DASHES)],
+            linewidth=1.3,
+            label=f"{name} = {v:.3g}",
+        )
+
+
 def plot_learning_curves(
     histories: Mapping[str, Sequence[Mapping[str, Sequence[float]]]],
     path: Path | str,
@@ -75,6 +97,7 @@ def plot_learning_curves(
     log_y: bool = True,
     ylabel: str = "loss",
     keys: Sequence[str] = ("loss", "val_loss"),
+    reference_losses: Mapping[str, float] | None = None,
 ) -> Path:
     """Train and validation loss per epoch, one colour per variant, over seeds.
 
@@ -83,6 +106,13 @@ def plot_learning_curves(
     over seeds at each epoch and the band spans min..max over seeds; train is solid,
     validation dashed. Non-finite values (diverged seeds) and, on a log axis,
     non-positive ones are left out; runs of different lengths are allowed.
+
+    ``reference_losses`` maps a legend label to a loss drawn as a horizontal
+    dashed line across the epochs, e.g. ``{"baseline (mean): test MSE": 84.1}``
+    (``references.reference_losses``). It must be in the units of the curves:
+    the training loss on the test rows (regression: MSE = ``test_rmse ** 2``;
+    classification: log loss), not a metric. Non-finite values, and on a log axis
+    non-positive ones, are left out.
     """
     import warnings
 
@@ -123,6 +153,8 @@ def plot_learning_curves(
                     linewidth=0,
                 )
             plotted = True
+    if plotted:
+        _reference_hlines(ax, reference_losses, log_y=log_y)
     if not plotted:
         ax.text(0.5, 0.5, "no finite loss values", ha="center", va="center", transform=ax.transAxes)
     if log_y and plotted:
@@ -197,9 +229,16 @@ def plot_predicted_vs_actual(
     *,
     title: str,
     target: str = "target",
+    references: Mapping[str, np.ndarray] | None = None,
 ) -> Path:
     """Predicted against actual values, one colour per variant, with the ``y = x``
-    line; the legend gives each variant's RMSE. Non-finite predictions are skipped."""
+    line; the legend gives each variant's RMSE. Non-finite predictions are skipped.
+
+    ``references`` maps a label to a reference model's test predictions
+    (``references.prediction_series``): a constant prediction (the training mean)
+    is drawn as a horizontal dotted line, any other (the linear model) as one more
+    grey series of hollow markers; each legend entry gives its RMSE.
+    """
     t = np.asarray(y_true, dtype=float).ravel()
     fig = _new_figure((7.0, 6.0))
     ax = fig.add_subplot()
@@ -230,10 +269,38 @@ def plot_predicted_vs_actual(
             linewidths=0.4,
             label=label,
         )
+    hlines: list[tuple[str, float, str]] = []
+    for j, (name, pred) in enumerate((references or {}).items()):
+        p = np.asarray(pred, dtype=float).ravel()
+        if p.size == 1:
+            p = np.full(t.shape, p[0])
+        if p.shape != t.shape:
+            raise ValueError(f"{name}: {p.size} predictions for {t.size} rows")
+        ok = np.isfinite(p) & np.isfinite(t)
+        if not ok.any():
+            continue
+        rmse = float(np.sqrt(np.mean((p[ok] - t[ok]) ** 2)))
+        colour = _REFERENCE_COLOURS[j % len(_REFERENCE_COLOURS)]
+        lims += [float(p[ok].min()), float(p[ok].max())]
+        if np.ptp(p[ok]) == 0:
+            hlines.append((f"{name} (RMSE {rmse:.3g})", float(p[ok][0]), colour))
+            continue
+        ax.scatter(
+            t[ok],
+            p[ok],
+            s=30,
+            facecolors="none",
+            edgecolors=colour,
+            linewidths=0.9,
+            marker="s",
+            label=f"{name} (RMSE {rmse:.3g})",
+        )
     lo, hi = min(lims), max(lims)
     pad = 0.04 * (hi - lo or 1.0)
     lo, hi = lo - pad, hi + pad
     ax.plot([lo, hi], [lo, hi], color="#555555", linestyle="--", linewidth=1.0, label="y = x")
+    for name, value, colour in hlines:
+        ax.plot([lo, hi], [value, value], color=colour, linestyle=":", linewidth=1.6, label=name)
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal")
@@ -286,6 +353,44 @@ def comparison_table(
         for m in metrics:
             s = by_metric.get(m)
             row.append(format_mean_std(s) if s is not None else "n/a")
+        rows.append(row)
+    return rows
+
+
+def format_value(x: float | None) -> str:
+    """A single value (no seeds, no ±) to four significant digits, as
+    ``format_mean_std`` shows a mean whose std is 0; ``"n/a"`` when not finite."""
+    if x is None or not math.isfinite(float(x)):
+        return "n/a"
+    return f"{float(x):.{_decimals_for(float('nan'), float(x))}f}"
+
+
+def _infer_task(metrics: Sequence[str]) -> str:
+    from bnpipe.evaluation import CLASSIFICATION_METRICS
+
+    return "classification" if set(metrics) & set(CLASSIFICATION_METRICS) else "regression"
+
+
+def reference_rows(
+    refs_metrics: Mapping[str, Mapping[str, float]],
+    metrics: Sequence[str],
+    *,
+    task: str | None = None,
+) -> list[list[str]]:
+    """Rows for the reference models, to append below ``comparison_table``'s rows
+    (same columns): the label, then one value per metric (``format_value``).
+
+    ``refs_metrics`` maps a row label to its metrics, e.g.
+    ``References.table_metrics()``; the keys ``"baseline"`` and ``"linear"`` are
+    spelled out as ``"baseline (mean)"``/``"baseline (prior)"`` and
+    ``"linear (ridge)"``/``"linear (logistic)"`` (the task is inferred from the
+    metric names unless given).
+    """
+    labels = _REFERENCE_LABELS[task or _infer_task(metrics)]
+    rows: list[list[str]] = []
+    for name, by_metric in refs_metrics.items():
+        row = [labels.get(str(name), str(name))]
+        row.extend(format_value(by_metric.get(m)) for m in metrics)
         rows.append(row)
     return rows
 
@@ -393,6 +498,7 @@ pre{background:#f6f8fb;border:1px solid #e1e6ee;padding:.7rem;white-space:pre-wr
 .verdict-bn,.verdict-challenger{color:#a11d1d;font-weight:600}
 .verdict-plain,.verdict-champion{color:#1f4f8f;font-weight:600}
 .verdict-tie{color:#5a6478}
+.verdict-better{color:#1d6b2f;font-weight:600}.verdict-worse{color:#a11d1d;font-weight:600}
 .winner{font-size:1.05rem;padding:.6rem .8rem;background:#f6f8fb;border-left:4px solid #8a94a8}
 figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #e1e6ee}
 figcaption{color:#5a6478;font-size:.9rem}
@@ -455,6 +561,58 @@ def _drift_section(drift: Mapping[str, Any] | None) -> str:
     return "\n".join(out)
 
 
+_VERDICT_WORDS = {"better": "better", "tie": "no clear difference", "worse": "worse"}
+
+
+def _references_section(refs: Mapping[str, Any]) -> str:
+    out = ["<h2>References: is the network worth it?</h2>"]
+    metric = str(refs.get("metric") or "")
+    by_label: Mapping[str, Mapping[str, float]] = refs.get("metrics") or {}
+    headline = refs.get("headline")
+    verdicts: Mapping[str, str] = refs.get("verdicts") or {}
+    if headline:
+        out.append(f'<p class="winner">{_e(headline)}</p>')
+    elif verdicts:
+        out.append(
+            '<p class="winner">A variant beats both the baseline and the linear model'
+            f"{f' on {_e(metric)}' if metric else ''}.</p>"
+        )
+    if by_label:
+        names = list(dict.fromkeys(m for v in by_label.values() for m in v))
+        task = refs.get("task")
+        rows = reference_rows(by_label, names, task=task if task in _REFERENCE_LABELS else None)
+        out.append(_html_table(["reference", *names], rows))
+    seconds = refs.get("seconds")
+    if isinstance(seconds, int | float) and math.isfinite(seconds):
+        out.append(f'<p class="sub">fitted and scored in {_e(f"{seconds:.2f}")} s</p>')
+    if verdicts:
+        task = refs.get("task")
+        labels = _REFERENCE_LABELS.get(str(task), {})
+        on = f" on {_e(metric)}" if metric else ""
+        out.append(
+            f"<p>Each variant's best seed against each reference{on}, paired over the "
+            "test rows as the champion decision is (95% row-bootstrap interval of "
+            "variant − reference; a tie when it contains 0).</p>"
+        )
+        body = []
+        for key, word in verdicts.items():
+            variant, _, ref = str(key).partition("_vs_")
+            ref_label = labels.get(ref, ref)
+            cls = f"verdict-{word}" if word in _VERDICT_WORDS else ""
+            body.append(
+                f"<tr><td>{_e(variant)}</td><td>{_e(ref_label)}</td>"
+                f'<td class="{_e(cls)}">{_e(_VERDICT_WORDS.get(str(word), word))}</td></tr>'
+            )
+        out.append(
+            "<table><thead><tr><th>variant</th><th>against</th><th>verdict</th></tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
+    notes = refs.get("notes") or ()
+    if notes:
+        out.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
+    return "\n".join(out)
+
+
 def render_html_report(
     *,
     dataset: str,
@@ -469,6 +627,7 @@ def render_html_report(
     notes: Sequence[str] = (),
     primary_metric: str | None = None,
     drift: Mapping[str, Any] | None = None,
+    references: Mapping[str, Any] | None = None,
 ) -> str:
     """A self-contained HTML page (inline CSS; no scripts, no external links).
 
@@ -478,6 +637,13 @@ def render_html_report(
     paths and URLs raise ``ValueError``), the champion decision (any mapping; the
     keys ``decision`` and ``reason`` are shown first, a ``PairedInterval`` value is
     put into words) and notes. All text is HTML-escaped.
+
+    ``references`` (``references.report_section``) adds the section "References:
+    is the network worth it?" after the results: the baseline and linear metrics
+    (``metrics``: label -> metric -> value), the four verdicts (``verdicts``:
+    ``plain_vs_baseline`` ... -> better/tie/worse, on ``metric``) and the
+    ``headline`` (or a line saying the networks beat both references). Optional
+    keys: ``task``, ``seconds``, ``notes``. Without it the section is left out.
     """
     parts: list[str] = []
     title = f"bnpipe — {dataset}: plain vs BatchNorm"
@@ -518,6 +684,9 @@ def render_html_report(
 
     parts.append("<h2>Results (mean ± std over seeds)</h2>")
     parts.append(_html_table(table_headers, table_rows))
+
+    if references is not None:
+        parts.append(_references_section(references))
 
     parts.append("<h2>bn − plain, paired by seed</h2>")
     if intervals:

@@ -121,3 +121,52 @@ def test_dataset_init_runs_a_new_csv_without_code_changes(project_env, http_mirr
     assert_model_predicts_raw_rows(
         project_env["MLFLOW_TRACKING_URI"], children[0], frame, "regression", "price"
     )
+
+
+def test_a_stock_shaped_table_is_learnable_at_the_defaults_dataset_init_chose(
+    project_env, http_mirror, tmp_path
+):
+    """Target ~650 ± 100, a feature ~10^6: `dataset init` records input and target
+    scaling, `bnpipe run` at its defaults learns it (R² >= 0.95) and promotes it, and
+    the baseline's RMSE is the test target's spread around the training mean."""
+    from bnpipe.features import split
+
+    base_url, served = http_mirror
+    rng = np.random.default_rng(3)
+    n = 400
+    open_ = rng.normal(650, 100, n).round(2)
+    frame = pd.DataFrame(
+        {
+            "open": open_,
+            "high": (open_ + rng.uniform(0, 15, n)).round(2),
+            "low": (open_ - rng.uniform(0, 15, n)).round(2),
+            "volume": rng.normal(1e6, 2e5, n).round(0),
+        }
+    )
+    frame["close"] = (frame["open"] + (frame["high"] - frame["low"]) * 0.3).round(2)
+    frame.to_csv(served / "stock.csv", index=False)
+
+    init = bnpipe(
+        "dataset", "init", "stock", "--url", f"{base_url}/stock.csv", "--target", "close",
+        env=project_env,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stdout + init.stderr
+    assert "input_scaling standard" in init.stdout and "target_scaling standard" in init.stdout
+    run = bnpipe("run", "stock", env=project_env)  # the defaults: 1000 epochs, 5 seeds
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "promoted to @champion" in run.stdout, run.stdout
+
+    client = MlflowClient(project_env["MLFLOW_TRACKING_URI"])
+    parent, children = assert_comparison(client, "stock", "regression", epochs=1000, seeds=5)
+    assert {c.data.params["input_scaling"] for c in children} == {"standard"}
+    assert {c.data.params["target_scaling"] for c in children} == {"standard"}
+    best = max(parent.data.metrics[f"{v}_test_r2_mean"] for v in ("plain", "bn"))
+    assert best >= 0.95, parent.data.metrics
+    parts = split(frame, task="regression", target="close", seed=42)
+    spread = float(np.sqrt(np.mean((parts.test["close"] - parts.train["close"].mean()) ** 2)))
+    assert parent.data.metrics["baseline_test_rmse"] == pytest.approx(spread, rel=1e-5)
+    assert (
+        parent.data.tags["plain_vs_baseline"] == "better"
+        or parent.data.tags["bn_vs_baseline"] == "better"
+    )
+    assert client.get_model_version_by_alias("bnpipe-stock", "champion") is not None

@@ -162,7 +162,10 @@ def scenario(mirror, data_mirror, store_templates, tmp_path_factory):
             "bad", ["run", "boston", "--learning-rate", "0.001", *few, "1"], s.bad, logs
         )
         for name in ("c1", "c2"):
-            procs[name] = bnpipe(name, ["run", "iris", *few, "1"], s.concurrent, logs)
+            # enough epochs to beat the class prior: only such a version becomes champion
+            procs[name] = bnpipe(
+                name, ["run", "iris", "--epochs", "300", "--seeds", "1"], s.concurrent, logs
+            )
 
         # -- signal each of the three as soon as it has trained its first seed, but only
         # once every process of project `signals` has opened its parent run (so none of

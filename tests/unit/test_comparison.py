@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 
+from bnpipe.catalog import parse_entry
 from bnpipe.comparison import (
     ConfigError,
     RunConfig,
@@ -56,9 +57,17 @@ BN = [4.5, 5.4, 3.6, 6.6, 4.9]  # ...bn better by ~0.5 on every seed
 def test_run_config_defaults_are_the_notebooks():
     cfg = RunConfig()
     assert (cfg.epochs, cfg.batch_size, cfg.optimizer) == (1000, 32, "rmsprop")
-    assert cfg.learning_rate is None and cfg.input_scaling == "none"
+    # the dataset can default these: unset until resolved for a dataset
+    assert (cfg.learning_rate, cfg.input_scaling, cfg.target_scaling) == (None, None, None)
     assert cfg.seeds == 5 and cfg.seed_list == [0, 1, 2, 3, 4]
     assert cfg.engine == "compiled" and cfg.split_seed == 42
+    spec = parse_entry(
+        "toy", {"url": "https://example.com/t.csv", "task": "regression", "target": "y",
+                "features": ["a"]},
+    )  # fmt: skip
+    resolved = cfg.resolve(spec)  # an entry without defaults: the notebook's setup
+    assert (resolved.input_scaling, resolved.target_scaling) == ("none", "none")
+    assert resolved.learning_rate is None  # the optimizer's Keras default
 
 
 @pytest.mark.parametrize(
@@ -75,6 +84,7 @@ def test_run_config_defaults_are_the_notebooks():
         ({"learning_rate": math.nan}, "learning_rate"),
         ({"learning_rate": math.inf}, "learning_rate"),
         ({"input_scaling": "minmax"}, "input_scaling"),
+        ({"target_scaling": "log"}, "target_scaling"),
         ({"engine": "turbo"}, "engine"),
     ],
 )

@@ -218,3 +218,159 @@ def test_html_report_escapes_and_rejects_absolute_plots():
         _html(plots={"x": "https://cdn.example.com/x.png"})
     with pytest.raises(ValueError, match="relative"):
         _html(plots={"x": "/tmp/x.png"})
+
+
+# --------------------------------------------------------------------------- references
+
+
+def _ref_metrics():
+    return {
+        "baseline": {"test_rmse": 7.943267, "test_mae": 5.4449, "test_r2": float("nan")},
+        "linear": {"test_rmse": 3.8372, "test_mae": 2.7249},
+    }
+
+
+def test_reference_rows_single_values_below_the_variants():
+    metrics = ["test_rmse", "test_mae", "test_r2"]
+    rows = report.reference_rows(_ref_metrics(), metrics)
+    assert rows == [
+        ["baseline (mean)", "7.943", "5.445", "n/a"],
+        ["linear (ridge)", "3.837", "2.725", "n/a"],  # a metric it lacks: n/a
+    ]
+    assert not any("±" in c for r in rows for c in r)
+    cls = report.reference_rows(
+        {"baseline": {"test_log_loss": 1.0986}, "linear": {"test_log_loss": 0.12467}},
+        ["test_log_loss"],
+    )
+    assert cls == [["baseline (prior)", "1.099"], ["linear (logistic)", "0.1247"]]
+    # labels that are already spelled out pass through; the task can be forced
+    assert report.reference_rows({"linear (ridge)": {"x": 1.0}}, ["x"]) == [
+        ["linear (ridge)", "1.000"]
+    ]
+    assert report.reference_rows({"linear": {}}, ["x"], task="classification")[0][0] == (
+        "linear (logistic)"
+    )
+    # appended below the variant rows, the terminal and Markdown tables stay aligned
+    m2 = ["test_rmse", "test_mae"]
+    table = report.comparison_table(_summaries(), m2) + report.reference_rows(_ref_metrics(), m2)
+    lines = report.format_table(table, report.comparison_headers(m2)).splitlines()
+    assert [ln.split("  ")[0] for ln in lines[2:]] == [
+        "plain",
+        "bn",
+        "baseline (mean)",
+        "linear (ridge)",
+    ]
+    assert len({len(ln) for ln in lines[:2]}) == 1 and lines[-1].endswith("2.725")
+    md = report.markdown_table(table, report.comparison_headers(m2)).splitlines()
+    assert md[-1] == "| linear (ridge) | 3.837 | 2.725 |"
+
+
+def test_format_value():
+    assert report.format_value(0.95652) == "0.9565"
+    assert report.format_value(123.456) == "123.5"
+    assert report.format_value(float("inf")) == "n/a" and report.format_value(None) == "n/a"
+
+
+def test_learning_curves_with_reference_losses(tmp_path):
+    rng = np.random.default_rng(3)
+    h = _histories(rng)
+    losses = {"baseline (mean): test MSE": 84.1, "linear (ridge): test MSE": 22.5}
+    out = report.plot_learning_curves(
+        h, tmp_path / "curves_refs.png", title="boston", ylabel="MSE", reference_losses=losses
+    )
+    _assert_png(out)
+    # non-finite and (on a log axis) non-positive reference losses are left out, no error
+    odd = {"nan": float("nan"), "zero": 0.0, "ok": 1.0}
+    _assert_png(
+        report.plot_learning_curves(h, tmp_path / "odd.png", title="t", reference_losses=odd)
+    )
+    _assert_png(
+        report.plot_learning_curves(
+            h, tmp_path / "lin.png", title="t", log_y=False, reference_losses=odd
+        )
+    )
+
+
+def test_predicted_vs_actual_with_references(tmp_path):
+    rng = np.random.default_rng(4)
+    y = rng.uniform(5, 50, 80)
+    preds = {"plain": y + rng.normal(0, 5, 80), "bn": y + rng.normal(0, 2, 80)}
+    refs = {
+        "baseline (mean)": np.full(80, float(np.mean(y))),
+        "linear (ridge)": y + rng.normal(0, 4, 80),
+    }
+    out = report.plot_predicted_vs_actual(
+        y, preds, tmp_path / "pva_refs.png", title="boston", target="medv", references=refs
+    )
+    _assert_png(out)
+    plain = report.plot_predicted_vs_actual(y, preds, tmp_path / "pva.png", title="boston")
+    assert out.read_bytes() != plain.read_bytes()
+    with pytest.raises(ValueError, match="predictions for"):
+        report.plot_predicted_vs_actual(
+            y, preds, tmp_path / "x.png", title="t", references={"linear": np.zeros(3)}
+        )
+
+
+def _references_section(**over):
+    sec = {
+        "task": "regression",
+        "metric": "test_rmse",
+        "metrics": {
+            "baseline (mean)": {"test_rmse": 7.943, "test_mae": 5.445},
+            "linear (ridge)": {"test_rmse": 3.837, "test_mae": 2.725},
+        },
+        "verdicts": {
+            "plain_vs_baseline": "better",
+            "bn_vs_baseline": "better",
+            "plain_vs_linear": "tie",
+            "bn_vs_linear": "worse",
+        },
+        "headline": "boston: the linear model (test_rmse 3.84) is as good as or better "
+        "than every variant",
+        "seconds": 0.0123,
+        "notes": ["<solver> did not converge"],
+    }
+    sec.update(over)
+    return sec
+
+
+def test_html_references_section():
+    assert "References: is the network worth it?" not in _html()  # only when given
+    page = _html(references=_references_section())
+    assert "<h2>References: is the network worth it?</h2>" in page
+    section = page.split("References: is the network worth it?")[1].split("<h2>")[0]
+    for text in ("baseline (mean)", "linear (ridge)", "7.943", "2.725", "test_rmse"):
+        assert text in section
+    assert "as good as or better than every variant" in section
+    assert section.count('class="verdict-better"') == 2
+    assert 'class="verdict-worse"' in section and "no clear difference" in section
+    assert "&lt;solver&gt; did not converge" in section and "<solver>" not in page
+    # placed after the results table and before the bn - plain intervals
+    assert page.index("Results (mean") < page.index("References:") < page.index("paired by seed")
+
+
+def test_html_references_section_escapes_and_no_headline():
+    evil = _references_section(
+        headline=None,
+        metrics={"<i>baseline</i>": {"test_rmse": 1.0}},
+        verdicts={"plain_vs_baseline": "<b>better</b>"},
+    )
+    page = _html(references=evil)
+    section = page.split("References: is the network worth it?")[1].split("<h2>")[0]
+    assert "&lt;i&gt;baseline&lt;/i&gt;" in section and "<i>" not in section
+    assert "&lt;b&gt;better&lt;/b&gt;" in section and "<b>better" not in section
+    assert "beats both the baseline and the linear model on test_rmse" in section
+
+
+def test_html_references_from_fitted_references():
+    from bnpipe import references
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(120, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + rng.normal(0, 0.3, 120)
+    refs = references.fit_references("regression", x[:90], y[:90, None], x[90:], y[90:])
+    v = references.verdicts("regression", y[90:], refs, {"plain": y[90:], "bn": None}, "test_rmse")
+    head = references.headline("toy", "regression", refs, v, "test_rmse")
+    page = _html(references=references.report_section(refs, v, head, "test_rmse"))
+    assert "linear (ridge)" in page and "baseline (mean)" in page
+    assert head is None and "beats both" in page

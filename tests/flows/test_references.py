@@ -1,0 +1,86 @@
+"""Is the network worth it? A target the features say nothing about: no variant
+beats the baseline, nothing becomes champion, the run is held (exit 0, state Held)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+pytestmark = pytest.mark.slow
+
+
+def noise(task: str, n: int = 300, seed: int = 2) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=n).round(4) for i in range(4)})
+    if task == "regression":
+        frame["y"] = rng.normal(50, 10, n).round(3)
+    else:
+        frame["y"] = rng.choice(["a", "b"], n, p=[0.7, 0.3])
+    return frame
+
+
+@pytest.fixture
+def noise_project(env, tmp_path, monkeypatch):
+    mirror, expectations = tmp_path / "mirror", tmp_path / "expectations"
+    mirror.mkdir()
+    expectations.mkdir()
+    datasets = {}
+    for name, task in (("noise-reg", "regression"), ("noise-cls", "classification")):
+        noise(task).to_csv(mirror / f"{name}.csv", index=False)
+        datasets[name] = {
+            "url": (mirror / f"{name}.csv").as_uri(),
+            "task": task,
+            "target": "y",
+            "features": ["x0", "x1", "x2", "x3"],
+            "suite": name,
+        }
+        suite = {"name": name, "expectations": []}
+        (expectations / f"{name}.json").write_text(json.dumps(suite), "utf-8")
+    (tmp_path / "datasets.yaml").write_text(yaml.safe_dump({"datasets": datasets}), "utf-8")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for key, value in {
+        "MLFLOW_TRACKING_URI": uri,
+        "BNPIPE_STATE_DIR": str(tmp_path / "state"),
+        "BNPIPE_DATA_MIRROR": str(mirror),
+        "BNPIPE_EXPECTATIONS_DIR": str(expectations),
+        "BNPIPE_CATALOG": str(tmp_path / "datasets.yaml"),
+    }.items():
+        monkeypatch.setenv(key, value)
+    return uri
+
+
+def test_a_target_independent_of_the_features_makes_no_champion(noise_project):
+    from flows.bn_comparison import bn_comparison
+
+    state = bn_comparison(
+        datasets=["noise-reg", "noise-cls"], epochs=30, seeds=2, return_state=True
+    )
+    assert state.is_completed() and state.name == "Held", state
+    out = state.result()
+    client = MlflowClient(noise_project)
+    for name in ("noise-reg", "noise-cls"):
+        result = out[name]
+        assert result["outcome"] == "held"
+        assert {result["verdicts"]["plain_vs_baseline"], result["verdicts"]["bn_vs_baseline"]} <= {
+            "tie",
+            "worse",
+        }
+        assert result["headline"].startswith(f"{name}: no variant beats predicting the ")
+        parent = client.get_run(result["run_id"])
+        assert parent.info.status == "FINISHED"
+        assert parent.data.tags["promotion"].startswith("held: ")
+        for key in ("plain_vs_baseline", "bn_vs_baseline", "plain_vs_linear", "bn_vs_linear"):
+            assert parent.data.tags[key] in {"better", "tie", "worse"}
+        primary = result["primary_metric"]
+        assert f"baseline_{primary}" in parent.data.metrics
+        assert f"linear_{primary}" in parent.data.metrics
+        with pytest.raises(MlflowException):
+            client.get_model_version_by_alias(f"bnpipe-{name}", "champion")
+        exp = client.get_experiment_by_name(f"bn-comparison-{name}")
+        assert not client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'")
