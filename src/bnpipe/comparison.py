@@ -25,7 +25,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class RunConfig:
-    """The flow's parameters for one comparison (DESIGN.md section 3 names).
+    """The flow's parameters for one comparison (named as README's MLflow params).
 
     ``input_scaling``, ``target_scaling`` and ``learning_rate`` are parameters a
     dataset can default (``datasets.yaml`` ``defaults:``): None is "the dataset's

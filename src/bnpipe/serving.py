@@ -116,7 +116,7 @@ def log_model(model_path, pre: Preprocessor, *, name: str = "model"):
     """Log the Keras model saved at ``model_path`` (.keras) + ``pre`` as a pyfunc
     model to the active run. Loads neither TensorFlow nor the model.
 
-    No ``input_example``: MLflow 3.17 crashes writing it (DESIGN.md section 5);
+    No ``input_example``: MLflow 3.17 crashes writing it (the folder does not exist yet);
     the explicit signature documents the input instead. Its advice to pass one,
     and to prefer models-from-code over a pickled PythonModel, is silenced here.
     """
