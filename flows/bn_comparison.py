@@ -220,7 +220,7 @@ def finish_dataset(
             "nothing registered, champion unchanged"
         )
     outcome = decision.outcome if decision else "not registered"
-    if outcome != "held":
+    if outcome != "held" and not p.drift.hold_reasons():  # held data is not the last good
         keep_as_last_good(p.snap, settings)
     return {
         "dataset": spec.name,

@@ -90,10 +90,18 @@ def register_best(
                 champion.tags, champ_score, summary.primary, str(champion.version)
             )
             holds += [off] if off else []
-        # Only a variant that beats doing nothing can be champion, the first version too.
-        if verdicts is not None and verdicts.get(f"{best.variant}_vs_baseline") != "better":
+        # Only a variant that beats doing nothing can be champion, the first version too
+        # (a challenger that stays behind the champion anyway is simply kept).
+        if (
+            promote
+            and verdicts is not None
+            and verdicts.get(f"{best.variant}_vs_baseline") != "better"
+        ):
+            nobody = all(v != "better" for k, v in verdicts.items() if k.endswith("_vs_baseline"))
             holds.append(
-                headline or f"{best.variant} is not better than the baseline on {summary.primary}"
+                headline
+                if nobody and headline
+                else f"{best.variant} is not better than the baseline on {summary.primary}"
             )
         decision = registry.Decision(
             model_name=name,
