@@ -56,11 +56,13 @@ bench: setup ## training benchmark: notebook fit vs tf.data fit vs the compiled 
 bench-references: setup ## what the baseline and the linear model cost a run, beside training
 	$(PY) bench/bench_references.py
 
-lock: ## re-pin requirements.lock from pyproject.toml
+lock: ## re-pin requirements.lock from pyproject.toml (keeps the current pins where they still fit)
 	@test -x $(VENV)/bin/uv || $(PY) -m pip install -q "uv==$(UV_VERSION)"
-	@(echo "# Pinned, complete dependency set (runtime + dev) for Python 3.11."; \
-	  echo "# Regenerate after editing pyproject.toml: make lock"; \
-	  $(VENV)/bin/uv pip compile pyproject.toml --extra dev --python $(PY) --no-header -q) > requirements.lock
+	@grep -v '^#' requirements.lock > $(VENV)/lock.tmp; \
+	  $(VENV)/bin/uv pip compile pyproject.toml --extra dev --python $(PY) --no-header -q -o $(VENV)/lock.tmp && \
+	  (echo "# Pinned, complete dependency set (runtime + dev) for Python 3.11."; \
+	   echo "# Regenerate after editing pyproject.toml: make lock"; \
+	   cat $(VENV)/lock.tmp) > requirements.lock; rm -f $(VENV)/lock.tmp
 
 clean: ## remove local state: caches, MLflow store, Prefect home (not .venv)
 	rm -rf .bnpipe mlflow.db mlartifacts

@@ -10,7 +10,7 @@ from typing import Literal
 from prefect import flow, get_run_logger
 from prefect.states import Completed
 
-from bnpipe import references, report, trainer
+from bnpipe import cluster, references, report
 from bnpipe.catalog import DatasetSpec, get_spec, load_catalog
 from bnpipe.comparison import RunConfig
 from bnpipe.features import Encoded
@@ -48,7 +48,7 @@ def bn_comparison(
     """Plain MLP vs the same MLP with BatchNormalization, per dataset:
     download -> validate (Great Expectations: schema and sanity) -> drift against
     the champion's data -> split and encode; then plain and bn over K seeds for
-    every dataset at once (in the trainer process); then per dataset: evaluate on
+    every dataset at once (on Dask: a local cluster, or BNPIPE_DASK_ADDRESS); then per dataset: evaluate on
     held-out rows -> log to MLflow (experiment bn-comparison-<dataset>) -> register
     the leader, promoting it to @champion only when it beats the current champion
     on today's test rows, and holding it for review (flow run state "Held") when
@@ -79,8 +79,21 @@ def bn_comparison(
     specs = [get_spec(catalog, name) for name in datasets]  # fail fast on an unknown name
     # Per dataset: the run's values, and each dataset's defaults for those left None.
     configs = {spec.name: config.resolve(spec) for spec in specs}
-    trainer.shared()  # TensorFlow loads in the trainer process meanwhile (~10 s)
+    with cluster.opened() as dask:  # its workers load TensorFlow meanwhile (~10 s)
+        if dask.address:  # a scheduler that cannot be reached fails before any run opens
+            dask.client()
+        return _compare(dask, specs, configs, settings, register_model, offline, fallback)
 
+
+def _compare(
+    dask: cluster.TrainingCluster,
+    specs: list[DatasetSpec],
+    configs: dict[str, RunConfig],
+    settings: Settings,
+    register_model: bool,
+    offline: bool,
+    fallback: bool,
+):
     # Every dataset is prepared first, then all variants of all datasets train at
     # once (4 loops on 2 cores), then each dataset's results are logged, judged and
     # registered. A dataset that fails ends its own runs FAILED and the others go
@@ -108,7 +121,7 @@ def bn_comparison(
             except Exception as exc:
                 end(spec.name, exc)
                 errors.append(exc)
-        # While the trainer traces and trains, this process has a core to spare:
+        # While the workers trace and train, this process has a core to spare:
         # load what the finish stage's plots need (~1 s on its critical path).
         # Joined on every way out: an interpreter that exits while a thread is still
         # importing matplotlib's C++ extensions can abort ("terminate called ...").
@@ -118,7 +131,7 @@ def bn_comparison(
         with tempfile.TemporaryDirectory(prefix="bnpipe-models-") as models_dir:
             trained = (
                 train_variants(
-                    [(p.spec, p.data, configs[p.spec.name]) for p in prepared], models_dir
+                    dask, [(p.spec, p.data, configs[p.spec.name]) for p in prepared], models_dir
                 )
                 if prepared
                 else []
@@ -153,7 +166,7 @@ def bn_comparison(
 
 
 def _preload_finish() -> None:
-    """What the finish stage needs and the trainer's run can hide: matplotlib's
+    """What the finish stage needs and training can hide: matplotlib's
     canvas and fonts, scikit-learn for the references (~3 s of imports)."""
     report.preload()
     references.preload()

@@ -18,19 +18,21 @@ from bnpipe.tracking import ParentRun
 
 def _champion_frame(name: str, rows):
     """The champion's predictions for raw ``rows``: its MLflow model folder is
-    fetched here, its Keras model runs in the trainer process (this one does not
+    fetched here, its Keras model runs on a Dask worker (this process does not
     load TensorFlow), exactly as its pyfunc ``predict`` would."""
     import mlflow
     from mlflow.models import Model
 
-    from bnpipe import trainer
+    from bnpipe import cluster, jobs
 
     with tempfile.TemporaryDirectory(prefix="bnpipe-champion-") as tmp:
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=f"models:/{name}@{registry.CHAMPION}", dst_path=tmp
         )
         rows = registry.conform(rows, Model.load(local).get_input_schema())
-        return trainer.shared().predict_logged(local, rows)
+        files = jobs.model_files(local)
+    with cluster.opened() as dask:  # the run's cluster; a cluster of its own outside a run
+        return dask.run(jobs.predict_logged, files, rows, key=f"predict-champion-{name}")
 
 
 @task(name="register", cache_policy=NO_CACHE)

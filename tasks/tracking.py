@@ -133,6 +133,7 @@ def log_seed_runs(
             metrics=r.metrics,
             model_path=r.model_path,
             preprocessor=data.pre,
+            tags={"dask_worker": r.worker} if r.worker else None,
         )
         state = "DIVERGED (run FAILED, model not logged)" if r.diverged else "logged"
         logger.info("%s-seed%d: %s %s", r.variant, r.seed, _fmt(r.metrics), state)

@@ -9,10 +9,13 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from bnpipe import evaluation
+from bnpipe import jobs
 from bnpipe.catalog import DatasetSpec
+from bnpipe.cluster import TrainingCluster
 from bnpipe.comparison import RunConfig, SeedResult
+from bnpipe.engine import TrainConfig
 from bnpipe.features import Encoded, encode
+from bnpipe.jobs import JobResult, TrainJob, seed_results
 from bnpipe.models import VARIANTS
 from bnpipe.tracking import ParentRun
 
@@ -59,78 +62,36 @@ def encode_dataset(
     return data
 
 
-@task(name="train", cache_policy=NO_CACHE)
 def train_variants(
-    datasets: Sequence[tuple[DatasetSpec, Encoded, RunConfig]], models_dir: str
+    cluster: TrainingCluster,
+    datasets: Sequence[tuple[DatasetSpec, Encoded, RunConfig]],
+    models_dir: str,
 ) -> list[tuple[list[SeedResult], float]]:
-    """Train each dataset's ``config.seeds`` seeds of every variant, all datasets at
-    once in the trainer process, and score each seed on its held-out test rows. Each
-    dataset trains with its own config (resolved for it: its defaults may differ).
+    """Every variant of every dataset at once: one ``train`` task per (dataset,
+    variant), each one job on the Dask cluster carrying the dataset's seeds; then
+    each seed scored on its held-out test rows, here.
 
     Per dataset: the results (trained models saved under ``models_dir``) and the
     optimizer's effective learning rate. Test metrics and predictions are in the
     target's own units (network outputs mapped back by ``data.pre.inverse_y``); the
     curves (``history``: loss, val_loss) are in the units the network trained on,
     i.e. of the standardized target under ``target_scaling="standard"``."""
-    from bnpipe import trainer
-    from bnpipe.engine import TrainConfig
-
     if not datasets:
         return []
     logger = get_run_logger()
     started = time.perf_counter()
-    datasets = [(spec, data, config.resolve(spec)) for spec, data, config in datasets]
-
-    def train_config(config: RunConfig) -> TrainConfig:
-        return TrainConfig(
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            optimizer=config.optimizer,
-            learning_rate=config.learning_rate,
-            engine=config.engine,
-        )
-
-    jobs = [
-        trainer.Job(
-            name=f"{spec.name}/{variant}",
-            variant=variant,
-            task=spec.task,
-            x_train=data.x_train,
-            y_train=data.y_train,
-            x_val=data.x_val,
-            y_val=data.y_val,
-            x_test=data.x_test,
-            seeds=tuple(config.seed_list),
-            config=train_config(config),
-        )
+    futures = {
+        (spec.name, variant): train_variant.submit(cluster, make_job(spec, data, config, variant))
         for spec, data, config in datasets
         for variant in VARIANTS
-    ]
-
-    def progress(message: str) -> None:
-        logger.info("%s (%.1f s)", message, time.perf_counter() - started)
-
-    outputs = iter(trainer.shared().train(jobs, models_dir, progress=progress))
+    }
     trained = []
     for spec, data, _ in datasets:
         results, lr = [], 0.0
         for variant in VARIANTS:
-            out = next(outputs)
+            out = futures[spec.name, variant].result()
             lr = out.learning_rate
-            for s in out.seeds:
-                output = data.pre.inverse_y(s.test_output)  # the target's own units
-                pred = output if spec.task == "classification" else output[:, 0]
-                results.append(
-                    SeedResult(
-                        variant=variant,
-                        seed=s.seed,
-                        history={k: list(map(float, v)) for k, v in s.history.items()},
-                        metrics=evaluation.evaluate(spec.task, data.y_test_true, pred),
-                        predictions=pred,
-                        seconds=s.seconds,
-                        model_path=s.model_path,
-                    )
-                )
+            results.extend(seed_results(out, spec.task, variant, data, models_dir))
             diverged = [r.seed for r in results if r.variant == variant and r.diverged]
             if diverged:
                 logger.warning(
@@ -141,10 +102,47 @@ def train_variants(
                 )
         trained.append((results, lr))
     logger.info(
-        "%s: %s seed(s) x %d variants trained in %.1f s",
+        "%s: %s seed(s) x %d variants trained in %.1f s on %s",
         ", ".join(spec.name for spec, _, _ in datasets),
         "/".join(dict.fromkeys(str(config.seeds) for _, _, config in datasets)),
         len(VARIANTS),
         time.perf_counter() - started,
+        cluster.describe(),
     )
     return trained
+
+
+def make_job(spec: DatasetSpec, data: Encoded, config: RunConfig, variant: str) -> TrainJob:
+    config = config.resolve(spec)  # a no-op for a resolved config
+    return TrainJob(
+        name=f"{spec.name}/{variant}",
+        variant=variant,
+        task=spec.task,
+        x_train=data.x_train,
+        y_train=data.y_train,
+        x_val=data.x_val,
+        y_val=data.y_val,
+        x_test=data.x_test,
+        seeds=tuple(config.seed_list),
+        config=TrainConfig(
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            optimizer=config.optimizer,
+            learning_rate=config.learning_rate,
+            engine=config.engine,
+        ),
+    )
+
+
+@task(name="train", cache_policy=NO_CACHE, task_run_name="train-{job.name}")
+def train_variant(cluster: TrainingCluster, job: TrainJob) -> JobResult:
+    """One (dataset, variant) over its seeds, as one job on a Dask worker."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+
+    def progress(message: str) -> None:
+        logger.info("%s (%.1f s)", message, time.perf_counter() - started)
+
+    out = cluster.run(jobs.train, job, key=job.key_prefix, job=job.name, progress=progress)
+    logger.info("%s: trained on %s in %.1f s", job.name, out.worker or "?", out.seconds)
+    return out

@@ -115,7 +115,7 @@ def cmd_run(args, settings: Settings) -> int:
         RunConfig(**params)  # out-of-range values are usage errors, before anything starts
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    from bnpipe import tracking, trainer, validation
+    from bnpipe import cluster, tracking, validation
     from flows.local_api import prefect_api
 
     started = time.perf_counter()
@@ -123,40 +123,40 @@ def cmd_run(args, settings: Settings) -> int:
         f"bnpipe: training plain and bn on {', '.join(args.datasets)}: {args.seeds} seed(s) x {args.epochs} epochs, engine {args.engine}",
         flush=True,
     )
-    # Three things start at once on the two cores: the trainer process loads
-    # TensorFlow (~7 CPU-s), a temporary Prefect server boots (when no Prefect API
-    # is configured, ~8 CPU-s), and this process loads Prefect, MLflow and GX
-    # (~12 CPU-s). This process is the chain everything waits for, so the other
-    # two run at a lower priority (README, Performance).
-    trainer.shared()
-    try:
-        with prefect_api(Path(os.environ["PREFECT_HOME"]), settings.state_dir / "logs") as api:
-            print(f"bnpipe: orchestrated by {api.describe()}", flush=True)
-            # an unreachable or read-only store fails here, in the first seconds
-            client = tracking.connect(settings.tracking_uri)
-            tracking.check_writable(
-                client,
-                settings.tracking_uri,
-                tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
+    # Three things start at once: the Dask cluster (local workers load TensorFlow,
+    # ~7 CPU-s each), a temporary Prefect server (when no Prefect API is configured,
+    # ~8 CPU-s), and this process loads Prefect, MLflow and GX (~12 CPU-s).
+    with (
+        cluster.opened(args.dask_address) as dask,
+        prefect_api(Path(os.environ["PREFECT_HOME"]), settings.state_dir / "logs") as api,
+    ):
+        print(
+            f"bnpipe: orchestrated by {api.describe()}, training on {dask.describe()}",
+            flush=True,
+        )
+        # an unreachable or read-only store fails here, in the first seconds
+        client = tracking.connect(settings.tracking_uri)
+        tracking.check_writable(
+            client,
+            settings.tracking_uri,
+            tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
+        )
+        from flows.bn_comparison import bn_comparison
+
+        # GX too, while the server boots: inside the flow its import held up the
+        # data the (by then idle) trainer was waiting for.
+        validation.preload()
+
+        if not args.debug:
+            _console_without_tracebacks()
+        with api.connected():
+            results = bn_comparison(
+                datasets=list(args.datasets),
+                **params,
+                register_model=not args.no_register,
+                offline=args.offline,
+                fallback=not args.no_fallback,
             )
-            from flows.bn_comparison import bn_comparison
-
-            # GX too, while the server boots: inside the flow its import held up the
-            # data the (by then idle) trainer was waiting for.
-            validation.preload()
-
-            if not args.debug:
-                _console_without_tracebacks()
-            with api.connected():
-                results = bn_comparison(
-                    datasets=list(args.datasets),
-                    **params,
-                    register_model=not args.no_register,
-                    offline=args.offline,
-                    fallback=not args.no_fallback,
-                )
-    finally:
-        trainer.stop_shared()
     print()
     for result in results.values():
         print(format_result(result))
@@ -502,6 +502,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run the bn-comparison flow on one or more datasets")
     s.add_argument("datasets", nargs="+", metavar="DATASET")
     s.add_argument("--epochs", type=int, default=1000)
+    s.add_argument(
+        "--dask-address",
+        metavar="tcp://HOST:PORT",
+        default=None,
+        help="train on this Dask scheduler (default: $BNPIPE_DASK_ADDRESS, else a local cluster)",
+    )
     s.add_argument("--seeds", type=int, default=5, help="seeds per variant (default 5)")
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument(

@@ -101,7 +101,8 @@ class SeedResult:
     metrics: dict[str, float]
     predictions: np.ndarray  # regression: (n,) values; classification: (n, k) probabilities
     seconds: float
-    model_path: str | None = None  # the trained Keras model, saved as .keras (by the trainer)
+    model_path: str | None = None  # the trained Keras model, saved as .keras
+    worker: str | None = None  # the Dask worker that trained it (tag dask_worker)
     run_id: str | None = None
     model_uri: str | None = None  # the logged MLflow model
 

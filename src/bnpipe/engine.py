@@ -80,8 +80,10 @@ load TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -265,9 +267,27 @@ def epoch_permutation(seed, epoch, n: int):
 def _seeded_model(variant: str, task: str, n_inputs: int, n_outputs: int, seed: int):
     import keras
 
-    with _BUILD_LOCK:
+    with _BUILD_LOCK, _private_python_random(int(seed)):
         keras.utils.set_random_seed(int(seed))
         return build_model(variant, n_inputs, n_outputs, task)
+
+
+@contextlib.contextmanager
+def _private_python_random(seed: int):
+    """Keras draws each initializer's seed from Python's global ``random``
+    (``keras.src.random.seed_generator.make_default_seed``), which
+    ``set_random_seed`` seeds. In a Dask worker the event loop draws from the same
+    generator (timing jitter) between the seeding and the build, so the weights
+    came out different run to run. For the build, Keras gets a private generator
+    seeded alike: the same draws as before, and nobody else's."""
+    from keras.src.random import seed_generator
+
+    shared = seed_generator.python_random
+    seed_generator.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        seed_generator.python_random = shared
 
 
 def _history(loss, val_loss) -> dict[str, list[float]]:

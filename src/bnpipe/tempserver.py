@@ -39,7 +39,7 @@ from pathlib import Path
 from bnpipe.stack import HOST, HYGIENE, http_get, stop_process
 
 LOG_NAME = "prefect-temporary-server.log"
-NICENESS = 5  # below the flow process while both start (bnpipe.trainer.HELPER_NICENESS)
+NICENESS = 5  # below the flow process while both start: its chain is the one everything waits for
 DEFAULT_TIMEOUT = 90.0  # PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, as Prefect's own
 # Services the ephemeral server does not run either (prefect.server.services.base).
 SERVICES_OFF = (
@@ -182,7 +182,7 @@ class TemporaryServer:
                 argv, env=env, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
                 process_group=0, close_fds=True,
             )  # fmt: skip
-        with contextlib.suppress(OSError):  # see bnpipe.trainer.HELPER_NICENESS
+        with contextlib.suppress(OSError):  # see NICENESS
             os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)
         return proc
 

@@ -348,6 +348,7 @@ def log_child_run(
     model_path,
     preprocessor,
     log_model: bool = True,
+    tags: Mapping[str, object] | None = None,
 ) -> tuple[str, str | None]:
     """One child run per (variant, seed): params, curves, test metrics, model.
 
@@ -359,7 +360,7 @@ def log_child_run(
         client,
         experiment_id,
         run_name=f"{variant}-seed{seed}",
-        tags={"variant": variant, "seed": seed},
+        tags={"variant": variant, "seed": seed, **(tags or {})},
         parent_id=parent_id,
     )
     try:

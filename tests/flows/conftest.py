@@ -1,4 +1,6 @@
-"""One Prefect test harness for every flow test in the session, a throwaway MLflow store."""
+"""One Prefect test harness and one local Dask cluster for every flow test in the
+session (a flow reuses the cluster that is open, as under ``bnpipe run``), and a
+throwaway MLflow store."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ import pytest
 def env(tmp_path_factory, data_mirror):
     from prefect.testing.utilities import prefect_test_harness
 
+    from bnpipe import cluster
+
     tmp = tmp_path_factory.mktemp("flow")
     mp = pytest.MonkeyPatch()
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     mp.setenv("MLFLOW_TRACKING_URI", uri)
     mp.setenv("BNPIPE_STATE_DIR", str(tmp / "state"))
     mp.setenv("BNPIPE_DATA_MIRROR", str(data_mirror))
-    with prefect_test_harness(server_startup_timeout=90):
+    with prefect_test_harness(server_startup_timeout=90), cluster.opened():
         yield {"uri": uri, "tmp": tmp, "mirror": data_mirror}
     mp.undo()

@@ -355,10 +355,10 @@ def test_encode_dataset_resolves_the_datasets_defaults(quiet_tasks):
     assert (flag.pre.scaling, flag.pre.target_scaling) == ("standard", "none")
 
 
-def test_train_variants_gives_each_dataset_its_config_and_scores_in_its_units(
-    quiet_tasks, monkeypatch, tmp_path
-):
-    from bnpipe import trainer
+def test_jobs_carry_each_datasets_config_and_results_score_in_its_units(quiet_tasks, tmp_path):
+    from bnpipe import jobs
+    from bnpipe.models import VARIANTS
+    from tasks.training import make_job
 
     scaled = spec_with({"target_scaling": "standard", "learning_rate": 0.01}, name="scaled")
     raw = spec_with(name="raw")
@@ -366,41 +366,35 @@ def test_train_variants_gives_each_dataset_its_config_and_scores_in_its_units(
     data = {
         s.name: quiet_tasks.encode_dataset.fn(stock(120), s, run.resolve(s)) for s in (scaled, raw)
     }
-    seen = []
-
-    class FakeTrainer:
-        def train(self, jobs, models_dir, progress=None):
-            seen.extend(jobs)
-            out = []
-            for job in jobs:
-                seeds = [
-                    trainer.SeedOutput(
-                        seed,
-                        {"loss": [1.0, 0.5], "val_loss": [1.0, 0.6]},
-                        np.zeros((len(job.x_test), 1), dtype=np.float32),  # the training mean
-                        0.1,
-                        str(tmp_path / f"{seed}.keras"),
-                    )
-                    for seed in job.seeds
-                ]
-                out.append(trainer.JobOutput(job.name, seeds, job.config.learning_rate or 0.001))
-            return out
-
-    monkeypatch.setattr(trainer, "shared", lambda: FakeTrainer())
-    trained = quiet_tasks.train_variants.fn(
-        [(s, data[s.name], run.resolve(s)) for s in (scaled, raw)], str(tmp_path)
-    )
-    lrs = {job.name: job.config.learning_rate for job in seen}
+    made = {(s.name, v): make_job(s, data[s.name], run, v) for s in (scaled, raw) for v in VARIANTS}
+    lrs = {job.name: job.config.learning_rate for job in made.values()}
     assert lrs == {"scaled/plain": 0.01, "scaled/bn": 0.01, "raw/plain": None, "raw/bn": None}
-    assert all(job.seeds == (0, 1) and job.config.epochs == 2 for job in seen)
-    (scaled_results, scaled_lr), (raw_results, raw_lr) = trained
-    assert (scaled_lr, raw_lr) == (0.01, 0.001)
+    assert all(job.seeds == (0, 1) and job.config.epochs == 2 for job in made.values())
+    assert made["scaled", "bn"].key_prefix == "train-scaled-bn"
+
+    def results_of(name: str, variant: str):
+        job = made[name, variant]
+        seeds = [
+            jobs.SeedOutput(
+                seed,
+                {"loss": [1.0, 0.5], "val_loss": [1.0, 0.6]},
+                np.zeros((len(job.x_test), 1), dtype=np.float32),  # the training mean
+                0.1,
+                b"model bytes",
+            )
+            for seed in job.seeds
+        ]
+        out = jobs.JobResult(job.name, seeds, 0.001, "tcp://127.0.0.1:1", 0.2)
+        return jobs.seed_results(out, "regression", variant, data[name], tmp_path)
+
     mean = data["scaled"].pre.target_mean
-    for r in scaled_results:  # an output of 0 is the training mean, in the target's units
+    for r in results_of("scaled", "bn"):  # an output of 0 is the training mean, in its units
         np.testing.assert_allclose(r.predictions, mean, rtol=1e-6)
         rmse = np.sqrt(np.mean((data["scaled"].y_test_true - mean) ** 2))
         assert r.metrics["test_rmse"] == pytest.approx(rmse, rel=1e-5)
-    for r in raw_results:
+        assert r.worker == "tcp://127.0.0.1:1"
+        assert Path(r.model_path).read_bytes() == b"model bytes"
+    for r in results_of("raw", "plain"):
         np.testing.assert_array_equal(r.predictions, 0.0)
         assert r.metrics["test_rmse"] > 500  # price ~650, predicted 0
 

@@ -288,3 +288,30 @@ def test_xla_cache_flag_is_added_only_when_asked_and_not_overridden():
     assert engine._xla_flags_with_cache(env) == f"--tf_xla_auto_jit=0 {flag}=/c"
     env = {"BNPIPE_XLA_CACHE_DIR": "/c", "TF_XLA_FLAGS": f"{flag}=/mine"}
     assert engine._xla_flags_with_cache(env) is None
+
+
+def test_weights_depend_on_the_seed_alone_while_other_threads_draw_random():
+    """A Dask worker's event loop draws from Python's global ``random`` while a job
+    builds its models; the initial weights must not notice."""
+    import random
+    import threading
+
+    from bnpipe import engine
+
+    quiet = engine._seeded_model("bn", "regression", 5, 1, seed=7).get_weights()
+    stop = threading.Event()
+
+    def draw() -> None:
+        while not stop.is_set():
+            random.random()
+
+    noisy = threading.Thread(target=draw)
+    noisy.start()
+    try:
+        built = [engine._seeded_model("bn", "regression", 5, 1, seed=7) for _ in range(3)]
+    finally:
+        stop.set()
+        noisy.join()
+    for model in built:
+        for a, b in zip(model.get_weights(), quiet, strict=True):
+            np.testing.assert_array_equal(a, b)

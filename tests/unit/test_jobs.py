@@ -1,0 +1,183 @@
+"""Training jobs on a real Dask cluster give what the engine gives in-process;
+errors come back named; a scheduler that cannot be reached is one clear error
+within seconds; the champion's model folder scores on a worker as its pyfunc
+would; the local cluster's workers die with the process that started them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from bnpipe import cluster, engine, jobs
+from bnpipe.catalog import get_spec, load_catalog
+from bnpipe.engine import TrainConfig
+from bnpipe.features import encode
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = TrainConfig(epochs=15)
+
+
+@pytest.fixture(scope="module")
+def boston(data_mirror):
+    spec = get_spec(load_catalog(REPO / "datasets.yaml"), "boston")
+    return spec, encode(
+        pd.read_csv(data_mirror / "boston.csv"), spec, split_seed=42, scaling="none"
+    )
+
+
+@pytest.fixture(scope="module")
+def dask():
+    c = cluster.TrainingCluster(workers=1)
+    yield c
+    c.close()
+
+
+def _job(data, variant="bn", config=CONFIG, seeds=(0, 1)):
+    return jobs.TrainJob(
+        f"boston/{variant}", variant, "regression", data.x_train, data.y_train,
+        data.x_val, data.y_val, data.x_test, seeds, config,
+    )  # fmt: skip
+
+
+def test_a_job_on_a_worker_matches_the_engine_in_process(dask, boston, tmp_path):
+    _spec, data = boston
+    lines: list[str] = []
+    out = dask.run(
+        jobs.train, _job(data), key="train-boston-bn", job="boston/bn", progress=lines.append
+    )
+    assert out.worker.startswith("tcp://127.0.0.1:")
+    assert [s.seed for s in out.seeds] == [0, 1]
+    assert any("boston/bn seed 1: 15/15 epochs" in line for line in lines)
+    local = engine.train_seeds(
+        "bn", "regression", data.x_train, data.y_train, data.x_val, data.y_val,
+        seeds=(0, 1), config=CONFIG,
+    )  # fmt: skip
+    paths = out.save_models(tmp_path)
+    import keras
+
+    for remote, here in zip(out.seeds, local, strict=True):
+        np.testing.assert_allclose(remote.history["loss"], here.history["loss"], rtol=1e-6)
+        expected = np.asarray(here.model(data.x_test, training=False))
+        np.testing.assert_allclose(remote.test_output, expected, rtol=1e-5, atol=1e-6)
+        saved = keras.models.load_model(paths[remote.seed], compile=False)
+        np.testing.assert_allclose(
+            saved(data.x_test, training=False), expected, rtol=1e-5, atol=1e-6
+        )
+
+
+def test_an_error_in_a_job_comes_back_named(dask, boston):
+    _spec, data = boston
+    bad = _job(data, config=TrainConfig(epochs=2, optimizer="nope"), seeds=(3,))
+    with pytest.raises(ValueError, match="nope"):
+        dask.run(jobs.train, bad, key="train-boston-bad")
+    again = dask.run(jobs.train, _job(data, config=TrainConfig(epochs=2), seeds=(3,)), key="k")
+    assert [s.seed for s in again.seeds] == [3]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_scheduler_is_one_clear_error_within_seconds():
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    started = time.monotonic()
+    c = cluster.TrainingCluster(address)
+    try:
+        with pytest.raises(cluster.ClusterError) as err:
+            c.client()
+    finally:
+        c.close()
+    assert time.monotonic() - started < cluster.CONNECT_TIMEOUT + 10
+    message = str(err.value)
+    assert f"cannot reach the Dask scheduler at {address}" in message and "\n" not in message
+
+
+def test_bad_worker_count_is_named(monkeypatch):
+    monkeypatch.setenv(cluster.WORKERS_ENV, "zero")
+    with pytest.raises(cluster.ClusterError, match=cluster.WORKERS_ENV):
+        cluster.TrainingCluster()
+
+
+def test_the_champion_folder_scores_on_a_worker_like_its_pyfunc(dask, boston, tmp_path):
+    from bnpipe.models import predict_frame
+
+    spec, data = boston
+    out = dask.run(jobs.train, _job(data, seeds=(0,)), key="train-boston-bn")
+    folder = tmp_path / "model"
+    (folder / "artifacts").mkdir(parents=True)
+    (folder / "artifacts" / "model.keras").write_bytes(out.seeds[0].model_bytes)
+    (folder / "artifacts" / "preprocessor.json").write_text(json.dumps(data.pre.to_dict()))
+    artifacts = {
+        "keras_model": {"path": "artifacts/model.keras"},
+        "preprocessor": {"path": "artifacts/preprocessor.json"},
+    }
+    (folder / "MLmodel").write_text(
+        yaml.safe_dump({"flavors": {"python_function": {"artifacts": artifacts}}})
+    )
+    rows = data.split.test[list(spec.features)]
+    frame = dask.run(jobs.predict_logged, jobs.model_files(folder), rows, key="predict")
+
+    import keras
+
+    model = keras.models.load_model(folder / "artifacts" / "model.keras", compile=False)
+    pd.testing.assert_frame_equal(frame, predict_frame(model, data.pre, rows))
+    assert list(frame.columns) == ["prediction"] and len(frame) == len(rows)
+
+
+def test_local_workers_die_with_a_sigkilled_parent(tmp_path):
+    """Dask's worker processes exit when their parent's pipe closes: no orphans."""
+    script = textwrap.dedent(
+        """
+        import os, sys, time
+        from bnpipe import cluster
+        if __name__ == "__main__":
+            c = cluster.TrainingCluster(workers=2)
+            pids = c.client().run(os.getpid)
+            print(" ".join(str(p) for p in pids.values()), flush=True)
+            time.sleep(600)
+        """
+    )
+    path = tmp_path / "parent.py"
+    path.write_text(script)
+    proc = subprocess.Popen(
+        [sys.executable, str(path)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        alive = pids
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [p for p in pids if _alive(p)]
+        assert not alive, f"workers {alive} outlived their SIGKILLed parent"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
