@@ -147,6 +147,7 @@ def _compare(
                 else:
                     end(p.spec.name)
     except BaseException as exc:  # Ctrl-C, SIGTERM, or training failed: every open run ends
+        dask.cancel_pending()  # the other jobs too: their task threads return at once
         for name in list(open_runs):
             end(name, exc)
         raise

@@ -69,6 +69,7 @@ class TrainingCluster:
         self._cluster = None
         self._error: BaseException | None = None
         self._listeners: dict[str, queue.Queue] = {}
+        self._pending: set = set()  # futures submitted and not yet done
         self._closed = False
         self._thread = threading.Thread(target=self._open, name="bnpipe-dask-open", daemon=True)
         self._thread.start()
@@ -145,14 +146,24 @@ class TrainingCluster:
         if job is not None:
             self._listeners[job] = inbox
         future = client.submit(fn, *args, key=f"{key}-{uuid.uuid4().hex[:8]}", pure=False)
+        self._pending.add(future)
         try:
             return self._wait(client, future, key, inbox, progress)
         finally:
+            self._pending.discard(future)
             if job is not None:
                 self._listeners.pop(job, None)
             if not future.done():
                 with contextlib.suppress(Exception):
                     future.cancel()
+
+    def cancel_pending(self) -> None:
+        """Cancel every job still running (a run that stops: Ctrl-C, a failure):
+        the threads waiting for them return at once, the workers stop them."""
+        pending, self._pending = list(self._pending), set()
+        if pending and self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.cancel(pending, force=True)
 
     def _wait(self, client, future, key: str, inbox: queue.Queue, progress):
         from distributed.scheduler import KilledWorker
@@ -165,6 +176,8 @@ class TrainingCluster:
             finished.wait(0.5)
             while progress is not None and not inbox.empty():
                 progress(inbox.get_nowait())
+            if future.cancelled():
+                raise ClusterError(f"{key} was cancelled on {self.where()}")
             if future.done():
                 try:
                     return future.result()  # KilledWorker: its workers died too often
@@ -229,6 +242,9 @@ def _local_cluster(workers: int):
         host="127.0.0.1",
         dashboard_address=dashboard,
         worker_dashboard_address=None,
+        # Without a dashboard the scheduler still serves /health and metrics: on a
+        # free port, not on 8787 (taken by any other cluster: a warning each run).
+        scheduler_kwargs=None if dashboard else {"dashboard_address": "127.0.0.1:0"},
         silence_logs=logging.ERROR,
     )
 
