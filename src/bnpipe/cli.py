@@ -126,37 +126,37 @@ def cmd_run(args, settings: Settings) -> int:
     # Three things start at once: the Dask cluster (local workers load TensorFlow,
     # ~7 CPU-s each), a temporary Prefect server (when no Prefect API is configured,
     # ~8 CPU-s), and this process loads Prefect, MLflow and GX (~12 CPU-s).
-    with (
-        cluster.opened(args.dask_address) as dask,
-        prefect_api(Path(os.environ["PREFECT_HOME"]), settings.state_dir / "logs") as api,
-    ):
-        print(
-            f"bnpipe: orchestrated by {api.describe()}, training on {dask.describe()}",
-            flush=True,
-        )
-        # an unreachable or read-only store fails here, in the first seconds
-        client = tracking.connect(settings.tracking_uri)
-        tracking.check_writable(
-            client,
-            settings.tracking_uri,
-            tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
-        )
-        from flows.bn_comparison import bn_comparison
-
-        # GX too, while the server boots: inside the flow its import held up the
-        # data the (by then idle) trainer was waiting for.
-        validation.preload()
-
-        if not args.debug:
-            _console_without_tracebacks()
-        with api.connected():
-            results = bn_comparison(
-                datasets=list(args.datasets),
-                **params,
-                register_model=not args.no_register,
-                offline=args.offline,
-                fallback=not args.no_fallback,
+    with cluster.opened(args.dask_address) as dask:
+        if dask.address:  # unreachable: one line within seconds, before anything starts
+            dask.client()
+        with prefect_api(Path(os.environ["PREFECT_HOME"]), settings.state_dir / "logs") as api:
+            print(
+                f"bnpipe: orchestrated by {api.describe()}, training on {dask.describe()}",
+                flush=True,
             )
+            # an unreachable or read-only store fails here, in the first seconds
+            client = tracking.connect(settings.tracking_uri)
+            tracking.check_writable(
+                client,
+                settings.tracking_uri,
+                tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
+            )
+            from flows.bn_comparison import bn_comparison
+
+            # GX too, while the server boots: inside the flow its import held up the
+            # data the (by then idle) trainer was waiting for.
+            validation.preload()
+
+            if not args.debug:
+                _console_without_tracebacks()
+            with api.connected():
+                results = bn_comparison(
+                    datasets=list(args.datasets),
+                    **params,
+                    register_model=not args.no_register,
+                    offline=args.offline,
+                    fallback=not args.no_fallback,
+                )
     print()
     for result in results.values():
         print(format_result(result))
