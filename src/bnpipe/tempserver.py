@@ -36,6 +36,7 @@ import threading
 import time
 from pathlib import Path
 
+from bnpipe import lifeline
 from bnpipe.stack import HOST, HYGIENE, http_get, stop_process
 
 LOG_NAME = "prefect-temporary-server.log"
@@ -92,6 +93,7 @@ class TemporaryServer:
         self._error: BaseException | None = None
         self._booting: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._lifeline: int | None = None  # write end of the pipe the server's supervisor reads
 
     @property
     def api_url(self) -> str:
@@ -119,6 +121,9 @@ class TemporaryServer:
             stop_process(self.proc.pid, grace=5.0)
         if self.proc is not None:
             self.proc.wait()
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
 
     # ------------------------------------------------------------------ the boot thread
 
@@ -178,10 +183,17 @@ class TemporaryServer:
         with open(self.log_path, "ab") as fh:
             fh.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
             fh.flush()
-            proc = subprocess.Popen(
-                argv, env=env, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-                process_group=0, close_fds=True,
-            )  # fmt: skip
+            # Tied to this process: stopped with it, also when it is SIGKILLed.
+            if self._lifeline is not None:  # an earlier attempt's (that server exited)
+                os.close(self._lifeline)
+            supervised, read_fd, self._lifeline = lifeline.tied(argv)
+            try:
+                proc = subprocess.Popen(
+                    supervised, env=env, stdin=subprocess.DEVNULL, stdout=fh,
+                    stderr=subprocess.STDOUT, process_group=0, close_fds=True, pass_fds=(read_fd,),
+                )  # fmt: skip
+            finally:
+                os.close(read_fd)
         with contextlib.suppress(OSError):  # see NICENESS
             os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)
         return proc

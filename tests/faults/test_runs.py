@@ -36,6 +36,7 @@ import pandas as pd
 import pytest
 
 from tests.faults.conftest import (
+    alive,
     all_runs,
     bnpipe,
     champion_version,
@@ -129,7 +130,9 @@ def scenario(mirror, data_mirror, store_templates, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fault-runs")
     logs = tmp / "logs"
     good = (data_mirror / "boston.csv").read_bytes()
-    s = SimpleNamespace(good_sha=sha256(good), procs={}, notes=[], sigkill_leftovers=[])
+    s = SimpleNamespace(
+        good_sha=sha256(good), procs={}, notes=[], sigkill_leftovers=[], sigkill_survivors=[]
+    )
 
     # -- projects
     s.signals = make_project(tmp / "signals", mirror.url, store_templates)
@@ -202,7 +205,13 @@ def scenario(mirror, data_mirror, store_templates, tmp_path_factory):
             time.sleep(0.2)
 
         procs["sigkill"].wait(RUN_TIMEOUT)
-        kill_leftovers(s.sigkill_leftovers)  # Prefect's ephemeral server outlives a SIGKILL
+        # The temporary Prefect server (through its lifeline) and the local Dask
+        # workers (through Dask's own) stop when their parent is SIGKILLed.
+        deadline = time.monotonic() + 20
+        while any(alive(p) for p in s.sigkill_leftovers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        s.sigkill_survivors = [p for p in s.sigkill_leftovers if alive(p)]
+        kill_leftovers(s.sigkill_survivors)
         runs = all_runs(client, "boston")
         killed = parent_of_pid(runs, procs["sigkill"].pid)
         family = [killed, *children_of(runs, killed.info.run_id)] if killed else []
@@ -358,6 +367,11 @@ def test_sigkill_leaves_runs_running_and_the_next_run_ends_them_killed(scenario)
 
 
 # --------------------------------------------------------------------------- 4. divergence
+
+
+def test_a_sigkilled_run_leaves_no_process_behind(scenario):
+    assert scenario.sigkill_leftovers, "the run had started no helper process"
+    assert scenario.sigkill_survivors == [], show(scenario, "sigkill")
 
 
 def test_a_run_where_every_seed_diverges_fails_and_registers_nothing(scenario):

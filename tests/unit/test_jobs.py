@@ -181,3 +181,19 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_scheduler_without_workers_is_named_after_the_grace(monkeypatch):
+    from distributed import LocalCluster
+
+    monkeypatch.setenv(cluster.NO_WORKER_ENV, "1")
+    empty = LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None)
+    c = cluster.TrainingCluster(empty.scheduler_address)
+    try:
+        started = time.monotonic()
+        with pytest.raises(cluster.ClusterError, match="no Dask worker at tcp://127.0.0.1:"):
+            c.run(sum, [1, 2], key="train-nowhere")
+        assert time.monotonic() - started < 15
+    finally:
+        c.close()
+        empty.close()
