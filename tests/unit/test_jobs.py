@@ -25,6 +25,7 @@ from bnpipe import cluster, engine, jobs
 from bnpipe.catalog import get_spec, load_catalog
 from bnpipe.engine import TrainConfig
 from bnpipe.features import encode
+from bnpipe.processes import is_alive
 
 pytestmark = pytest.mark.slow
 
@@ -168,19 +169,11 @@ def test_local_workers_die_with_a_sigkilled_parent(tmp_path):
         alive = pids
         while alive and time.monotonic() < deadline:
             time.sleep(0.2)
-            alive = [p for p in pids if _alive(p)]
+            alive = [p for p in pids if is_alive(p)]
         assert not alive, f"workers {alive} outlived their SIGKILLed parent"
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_a_scheduler_without_workers_is_named_after_the_grace(monkeypatch):

@@ -11,13 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+from bnpipe.processes import is_alive
 
 
 def test_the_helper_dies_with_its_sigkilled_parent(tmp_path):
@@ -47,10 +41,10 @@ def test_the_helper_dies_with_its_sigkilled_parent(tmp_path):
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=10)
         deadline = time.monotonic() + 10
-        while (_alive(supervisor) or _alive(helpers[0])) and time.monotonic() < deadline:
+        while (is_alive(supervisor) or is_alive(helpers[0])) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(helpers[0]), "the helper outlived its SIGKILLed parent"
-        assert not _alive(supervisor)
+        assert not is_alive(helpers[0]), "the helper outlived its SIGKILLed parent"
+        assert not is_alive(supervisor)
     finally:
         for pid in (supervisor, *helpers):
             with contextlib.suppress(ProcessLookupError):
