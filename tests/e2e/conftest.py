@@ -54,6 +54,7 @@ def project_env(tmp_path, http_mirror):
         **os.environ,
         "BNPIPE_DATA_MIRROR": base_url,
         "BNPIPE_STATE_DIR": str(tmp_path / "state"),
+        "BNPIPE_DASK_WORKERS": "1",  # one TensorFlow load per run on this 2-core machine
         "BNPIPE_CATALOG": str(catalog),
         "BNPIPE_EXPECTATIONS_DIR": str(expectations),
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",

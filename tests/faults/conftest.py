@@ -137,6 +137,8 @@ def make_project(
         "PREFECT_HOME": str(root / "prefect"),
         # many processes share two cores here: give Prefect's ephemeral server time
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+        # several runs at once on two cores: one local Dask worker (TensorFlow) each
+        "BNPIPE_DASK_WORKERS": "1",
         "BNPIPE_DOWNLOAD_RETRIES": "1",
         "BNPIPE_DOWNLOAD_RETRY_DELAY": "0.1",
         "PYTHONUNBUFFERED": "1",
