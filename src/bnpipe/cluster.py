@@ -203,10 +203,6 @@ class TrainingCluster:
             return self.address
         return self._client.scheduler.address if self._client is not None else "(local)"
 
-    def worker_tasks(self) -> dict[str, int]:
-        """Tasks executed so far, per worker address."""
-        return self.client().run(lambda dask_worker: dask_worker.state.executed_count)
-
     # ------------------------------------------------------------------ closing
 
     def close(self) -> None:

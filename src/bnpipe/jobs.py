@@ -105,6 +105,10 @@ def train(job: TrainJob) -> JobResult:
         job.variant, job.task, job.x_train, job.y_train, job.x_val, job.y_val, config=job.config
     )
 
+    # Training has begun (tracing is done): the line a watcher keys on, at once,
+    # not only when the first seed ends.
+    _report(job.name, f"{job.name} seed {job.seeds[0]}: 0/{job.config.epochs} epochs")
+
     def seed_done(seed: int, done: int, total: int) -> None:
         _report(job.name, f"{job.name} seed {seed}: {done}/{total} epochs")
 
