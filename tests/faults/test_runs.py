@@ -61,6 +61,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 # training when the slowest of the seven processes has opened its parent run (with
 # every variant trained at once, 3000 epochs were over before that on 2 cores).
 LONG = ["--epochs", "20000", "--seeds", "3"]
+# The SIGKILL waits for every process of the project to open its run (minutes under
+# this load), so its training must outlast that: it is killed long before it ends.
+KILL_LONG = ["--epochs", "200000", "--seeds", "3"]
 TRAINING = re.compile(r"boston/plain seed 0: \d+/\d+ epochs")
 READY_TIMEOUT = 600  # seconds for all the signalled processes to reach training
 RUN_TIMEOUT = 600
@@ -155,8 +158,9 @@ def scenario(mirror, data_mirror, store_templates, tmp_path_factory):
     few = ["--epochs", "5", "--seeds"]
     try:
         # -- phase 1: everything independent, at once
-        for name in ("sigint", "sigterm", "sigkill"):
+        for name in ("sigint", "sigterm"):
             procs[name] = bnpipe(name, ["run", "boston", *LONG], s.signals, logs)
+        procs["sigkill"] = bnpipe("sigkill", ["run", "boston", *KILL_LONG], s.signals, logs)
         procs["exception"] = python(
             "exception", INJECT_LOG_MODEL_FAULT, ["run", "boston", *few, "2"], s.signals, logs
         )
@@ -353,6 +357,7 @@ def test_an_exception_while_logging_ends_the_parent_and_the_child_failed(scenari
 def test_sigkill_leaves_runs_running_and_the_next_run_ends_them_killed(scenario):
     assert scenario.procs["sigkill"].returncode == -signal.SIGKILL, show(scenario, "sigkill")
     assert scenario.sigkill_parent_id is not None
+    assert "boston/plain: trained on" not in scenario.procs["sigkill"].err  # killed mid-training
     assert set(scenario.after_sigkill.values()) == {"RUNNING"}  # the fault the next run repairs
     proc = scenario.procs["next"]
     assert proc.returncode == 1, show(scenario, "next")  # every seed diverges (section 4)
