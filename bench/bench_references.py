@@ -35,6 +35,7 @@ def main() -> int:
     from bnpipe import engine, ingest, references
     from bnpipe.catalog import load_catalog
     from bnpipe.features import encode
+    from bnpipe.params import RunConfig
 
     t = time.perf_counter()
     references.preload()
@@ -56,7 +57,7 @@ def main() -> int:
             )  # fmt: skip
             times.append(time.perf_counter() - t)
         refs_s = statistics.median(times)
-        config = engine.TrainConfig(epochs=args.epochs)
+        config = RunConfig(epochs=args.epochs)
         train_s = 0.0
         for variant in ("plain", "bn"):
             arrays = (data.x_train, data.y_train, data.x_val, data.y_val)

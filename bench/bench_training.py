@@ -146,8 +146,9 @@ def _fit_dataset(variant, task, x, y, epochs):
 
 def _engine(variant, task, x, y, xv, yv, seeds, epochs):
     from bnpipe import engine
+    from bnpipe.params import RunConfig
 
-    cfg = engine.TrainConfig(epochs=epochs)
+    cfg = RunConfig(epochs=epochs)
     return engine.train_seeds(variant, task, x, y, xv, yv, seeds=seeds, config=cfg)
 
 

@@ -10,9 +10,10 @@ from prefect.cache_policies import NO_CACHE
 
 from bnpipe import tracking
 from bnpipe.catalog import DatasetSpec
-from bnpipe.comparison import RunConfig, SeedResult
+from bnpipe.comparison import SeedResult
 from bnpipe.features import Encoded
 from bnpipe.ingest import redact
+from bnpipe.params import RunConfig
 from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
 
@@ -111,7 +112,7 @@ def log_seed_runs(
     data_sha256: str,
 ) -> list[SeedResult]:
     """One child run per (variant, seed): params, per-epoch curves, test metrics, model.
-    The parent run gets ``learning_rate`` here, as the trainer reported it."""
+    The parent run gets ``learning_rate`` here, as the Dask job reported it."""
     logger = get_run_logger()
     parent.log_params({"learning_rate": learning_rate})
     params = {

@@ -12,11 +12,11 @@ from prefect.cache_policies import NO_CACHE
 from bnpipe import jobs
 from bnpipe.catalog import DatasetSpec
 from bnpipe.cluster import TrainingCluster
-from bnpipe.comparison import RunConfig, SeedResult
-from bnpipe.engine import TrainConfig
+from bnpipe.comparison import SeedResult
 from bnpipe.features import Encoded, encode
 from bnpipe.jobs import JobResult, TrainJob, seed_results
 from bnpipe.models import VARIANTS
+from bnpipe.params import RunConfig
 from bnpipe.tracking import ParentRun
 
 
@@ -124,13 +124,7 @@ def make_job(spec: DatasetSpec, data: Encoded, config: RunConfig, variant: str) 
         y_val=data.y_val,
         x_test=data.x_test,
         seeds=tuple(config.seed_list),
-        config=TrainConfig(
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            optimizer=config.optimizer,
-            learning_rate=config.learning_rate,
-            engine=config.engine,
-        ),
+        config=config,
     )
 
 

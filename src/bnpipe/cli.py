@@ -96,23 +96,12 @@ def cmd_validate(args, settings: Settings) -> int:
 
 
 def cmd_run(args, settings: Settings) -> int:
-    from bnpipe.comparison import ConfigError, RunConfig
+    from bnpipe.params import ConfigError, RunConfig, cli_options
 
     for name in args.datasets:
         _spec(settings, name)  # unknown names are usage errors, before anything starts
-    params = {
-        "epochs": args.epochs,
-        "seeds": args.seeds,
-        "batch_size": args.batch_size,
-        "optimizer": args.optimizer,
-        "learning_rate": args.learning_rate,  # these three: None = the dataset's default
-        "input_scaling": args.input_scaling,
-        "target_scaling": args.target_scaling,
-        "split_seed": args.split_seed,
-        "engine": args.engine,
-    }
-    try:
-        RunConfig(**params)  # out-of-range values are usage errors, before anything starts
+    try:  # out-of-range values are usage errors, before anything starts
+        config = RunConfig(**{o.field: getattr(args, o.field) for o in cli_options()})
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     from bnpipe import cluster, tracking, validation
@@ -120,7 +109,8 @@ def cmd_run(args, settings: Settings) -> int:
 
     started = time.perf_counter()
     print(
-        f"bnpipe: training plain and bn on {', '.join(args.datasets)}: {args.seeds} seed(s) x {args.epochs} epochs, engine {args.engine}",
+        f"bnpipe: training plain and bn on {', '.join(args.datasets)}: "
+        f"{config.seeds} seed(s) x {config.epochs} epochs, engine {config.engine}",
         flush=True,
     )
     # Three things start at once: the Dask cluster (local workers load TensorFlow,
@@ -143,8 +133,8 @@ def cmd_run(args, settings: Settings) -> int:
             )
             from flows.bn_comparison import bn_comparison
 
-            # GX too, while the server boots: inside the flow its import held up the
-            # data the (by then idle) trainer was waiting for.
+            # GX too, while the server boots: inside the flow its import would hold
+            # up the data the (by then idle) Dask workers wait for.
             validation.preload()
 
             if not args.debug:
@@ -152,7 +142,7 @@ def cmd_run(args, settings: Settings) -> int:
             with api.connected():
                 results = bn_comparison(
                     datasets=list(args.datasets),
-                    **params,
+                    config=config,
                     register_model=not args.no_register,
                     offline=args.offline,
                     fallback=not args.no_fallback,
@@ -483,6 +473,8 @@ class DataError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bnpipe.params import cli_options  # pydantic, ~0.3 s: not at import
+
     p = argparse.ArgumentParser(
         prog="bnpipe", description="Plain vs BatchNormalization MLP comparison pipeline."
     )
@@ -501,45 +493,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run the bn-comparison flow on one or more datasets")
     s.add_argument("datasets", nargs="+", metavar="DATASET")
-    s.add_argument("--epochs", type=int, default=1000)
     s.add_argument(
         "--dask-address",
         metavar="tcp://HOST:PORT",
         default=None,
         help="train on this Dask scheduler (default: $BNPIPE_DASK_ADDRESS, else a local cluster)",
     )
-    s.add_argument("--seeds", type=int, default=5, help="seeds per variant (default 5)")
-    s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument(
-        "--optimizer", default="rmsprop", help="any Keras optimizer name (default rmsprop)"
-    )
-    dataset_default = "default: the dataset's (datasets.yaml defaults:), else"
-    s.add_argument(
-        "--learning-rate",
-        type=float,
-        default=None,
-        help=f"{dataset_default} the optimizer's Keras default",
-    )
-    s.add_argument(
-        "--input-scaling",
-        choices=("none", "standard"),
-        default=None,
-        help=f"standardize the inputs ({dataset_default} none)",
-    )
-    s.add_argument(
-        "--target-scaling",
-        choices=("none", "standard"),
-        default=None,
-        help="standardize a regression target for training; metrics and predictions stay "
-        f"in its units ({dataset_default} none)",
-    )
-    s.add_argument("--split-seed", type=int, default=42)
-    s.add_argument(
-        "--engine",
-        choices=("compiled", "fit"),
-        default="compiled",
-        help="compiled (default) or Keras fit",
-    )
+    for option in cli_options():  # one per field of bnpipe.params.RunConfig
+        s.add_argument(
+            option.flag,
+            dest=option.field,
+            type=option.type,
+            choices=option.choices,
+            default=option.default,
+            help=option.help,
+        )
     s.add_argument("--no-register", action="store_true", help="do not register or promote a model")
     s.add_argument("--offline", action="store_true", help="train on the last good cached download")
     s.add_argument(

@@ -1,94 +1,15 @@
-"""The comparison itself as plain data: configuration, per-seed results, and
+"""The comparison itself as plain data: per-seed results and
 the summary a parent run, the terminal table and the report all show."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 
-from bnpipe.catalog import SCALINGS
 from bnpipe.models import VARIANTS
-
-if TYPE_CHECKING:
-    from bnpipe.catalog import DatasetSpec
-
-ENGINES = ("compiled", "fit")
-
-
-class ConfigError(ValueError):
-    """A run parameter out of range (a usage error)."""
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """The flow's parameters for one comparison (named as README's MLflow params).
-
-    ``input_scaling``, ``target_scaling`` and ``learning_rate`` are parameters a
-    dataset can default (``datasets.yaml`` ``defaults:``): None is "the dataset's
-    default", filled by :meth:`resolve` for one dataset. A resolved config has
-    both scalings set; its ``learning_rate`` may still be None (the optimizer's
-    Keras default)."""
-
-    epochs: int = 1000
-    seeds: int = 5
-    batch_size: int = 32
-    optimizer: str = "rmsprop"
-    learning_rate: float | None = None  # None: the dataset's default, else Keras'
-    input_scaling: str | None = None  # None: the dataset's default, else "none"
-    target_scaling: str | None = None  # None: the dataset's default, else "none"
-    split_seed: int = 42
-    engine: str = "compiled"
-
-    def __post_init__(self):
-        for name in ("epochs", "seeds", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
-        lr = self.learning_rate
-        if lr is not None and not (
-            isinstance(lr, int | float)
-            and not isinstance(lr, bool)
-            and math.isfinite(lr)
-            and lr > 0
-        ):
-            raise ConfigError(
-                f"learning_rate must be a positive number, got {self.learning_rate!r}"
-            )
-        for name in ("input_scaling", "target_scaling"):
-            value = getattr(self, name)
-            if value is not None and value not in SCALINGS:
-                raise ConfigError(f"{name} must be 'none' or 'standard', got {value!r}")
-        if self.engine not in ENGINES:
-            raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
-
-    @property
-    def seed_list(self) -> list[int]:
-        return list(range(self.seeds))
-
-    def resolve(self, spec: DatasetSpec) -> RunConfig:
-        """This config for one dataset: each parameter left None takes the dataset's
-        default (``spec.defaults``), else the notebook's (raw inputs, raw target, the
-        optimizer's Keras learning rate: ``learning_rate`` stays None). A value given
-        wins. A classification target is never scaled (``target_scaling`` "none").
-        Resolving a resolved config changes nothing."""
-        defaults = spec.defaults
-
-        def pick(name: str, notebook: object) -> object:
-            given = getattr(self, name)
-            return given if given is not None else defaults.get(name, notebook)
-
-        return replace(
-            self,
-            input_scaling=pick("input_scaling", "none"),
-            target_scaling=(
-                pick("target_scaling", "none") if spec.task == "regression" else "none"
-            ),
-            learning_rate=pick("learning_rate", None),
-        )
 
 
 @dataclass

@@ -4,7 +4,7 @@
 and returns, per seed, its own Keras model with trained weights, the per-epoch
 ``loss``/``val_loss`` curves and the wall time spent.
 
-Two engines (``TrainConfig.engine``):
+Two engines (``RunConfig.engine``):
 
 ``"compiled"`` (default)
     All epochs and all batches run inside ONE ``tf.function(jit_compile=True)``
@@ -91,40 +91,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bnpipe.models import build_model, loss_name
+from bnpipe.params import RunConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
     import numpy as np
 
-ENGINES = ("compiled", "fit")
 TASKS = ("regression", "classification")
 XLA_CACHE_ENV = "BNPIPE_XLA_CACHE_DIR"
 _XLA_CACHE_FLAG = "--tf_xla_persistent_cache_directory"
 _MAX_CACHED = 16
 
 EpochCallback = Callable[[int, int, int], None]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train. Defaults are the notebook's (RMSprop, batch 32, 1000 epochs)."""
-
-    epochs: int = 1000
-    batch_size: int = 32
-    optimizer: str = "rmsprop"  # any Keras optimizer by name
-    learning_rate: float | None = None  # None = the optimizer's Keras default
-    shuffle: bool = True
-    engine: str = "compiled"  # "compiled" (default) or "fit" (notebook-style)
-
-    def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise ValueError(f"unknown engine {self.engine!r}; expected one of {ENGINES}")
-        if int(self.epochs) < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if int(self.batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
 
 
 @dataclass
@@ -196,7 +174,7 @@ def preload() -> None:
 # --------------------------------------------------------------------------- pieces
 
 
-def make_optimizer(config: TrainConfig):
+def make_optimizer(config: RunConfig):
     """A fresh Keras optimizer from ``config`` (Keras defaults unless learning_rate set)."""
     import keras
 
@@ -300,11 +278,14 @@ def _history(loss, val_loss) -> dict[str, list[float]]:
 class _CompiledTrainer:
     """One Keras model + optimizer + one XLA-compiled all-epochs loop, for fixed shapes."""
 
-    def __init__(self, variant: str, task: str, shapes: tuple[int, int, int, int], config):
+    def __init__(
+        self, variant: str, task: str, shapes: tuple[int, int, int, int], config, shuffle: bool
+    ):
         import tensorflow as tf
 
         n_train, n_inputs, n_outputs, _n_val = shapes
         self.config = config
+        self.shuffle = shuffle
         self.n_train = n_train
         self.lock = threading.Lock()
         with _BUILD_LOCK:
@@ -334,7 +315,7 @@ class _CompiledTrainer:
         losses = tf.TensorArray(tf.float32, size=cfg.epochs)
         val_losses = tf.TensorArray(tf.float32, size=cfg.epochs)
         for epoch in tf.range(cfg.epochs):
-            if cfg.shuffle:
+            if self.shuffle:
                 order = epoch_permutation(seed, epoch, n)
                 xs, ys = tf.gather(x, order), tf.gather(y, order)
             else:
@@ -379,24 +360,24 @@ def clear_cache() -> None:
         _TRAINERS.clear()
 
 
-def _trainer_for(variant, task, shapes, config) -> _CompiledTrainer:
-    key = (variant, task, shapes, config)
+def _trainer_for(variant, task, shapes, config: RunConfig, shuffle: bool) -> _CompiledTrainer:
+    key = (variant, task, shapes, config.training_key(), shuffle)
     with _SETUP_LOCK:
         trainer = _TRAINERS.get(key)
         if trainer is None:
             if len(_TRAINERS) >= _MAX_CACHED:
                 _TRAINERS.pop(next(iter(_TRAINERS)))
-            trainer = _TRAINERS[key] = _CompiledTrainer(variant, task, shapes, config)
+            trainer = _TRAINERS[key] = _CompiledTrainer(variant, task, shapes, config, shuffle)
         return trainer
 
 
-def _train_compiled(variant, task, x, y, x_val, y_val, seeds, config, on_epoch_block):
+def _train_compiled(variant, task, x, y, x_val, y_val, seeds, config, shuffle, on_epoch_block):
     from concurrent.futures import ThreadPoolExecutor
 
     shapes = (x.shape[0], x.shape[1], y.shape[1], x_val.shape[0])
     results = []
     t0 = time.perf_counter()
-    trainer = _trainer_for(variant, task, shapes, config)
+    trainer = _trainer_for(variant, task, shapes, config, shuffle)
 
     def build(seed):
         return _seeded_model(variant, task, shapes[1], shapes[2], seed)
@@ -422,7 +403,7 @@ def _train_compiled(variant, task, x, y, x_val, y_val, seeds, config, on_epoch_b
 # --------------------------------------------------------------------------- fit
 
 
-def _train_fit(variant, task, x, y, x_val, y_val, seeds, config, on_epoch_block):
+def _train_fit(variant, task, x, y, x_val, y_val, seeds, config, shuffle, on_epoch_block):
     import keras
 
     block = max(1, math.ceil(config.epochs / 10))
@@ -447,7 +428,7 @@ def _train_fit(variant, task, x, y, x_val, y_val, seeds, config, on_epoch_block)
             batch_size=config.batch_size,
             validation_data=(x_val, y_val),
             verbose=0,
-            shuffle=config.shuffle,
+            shuffle=shuffle,
             callbacks=callbacks,
         )
         history = _history(fitted.history["loss"], fitted.history["val_loss"])
@@ -470,7 +451,15 @@ def _as_2d_float32(name: str, a) -> np.ndarray:
 
 
 def prepare(
-    variant: str, task: str, x_train, y_train, x_val, y_val, *, config: TrainConfig
+    variant: str,
+    task: str,
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    *,
+    config: RunConfig,
+    shuffle: bool = True,
 ) -> None:
     """Trace the compiled loop ``train_seeds`` will use for these arguments, now.
 
@@ -485,7 +474,8 @@ def prepare(
     x, y = _as_2d_float32("x_train", x_train), _as_2d_float32("y_train", y_train)
     xv, yv = _as_2d_float32("x_val", x_val), _as_2d_float32("y_val", y_val)
     _configure_tf()
-    trainer = _trainer_for(variant, task, (x.shape[0], x.shape[1], y.shape[1], xv.shape[0]), config)
+    shapes = (x.shape[0], x.shape[1], y.shape[1], xv.shape[0])
+    trainer = _trainer_for(variant, task, shapes, config, shuffle)
     trainer.trace(x, y, xv, yv, tf.constant(0, tf.int64))
 
 
@@ -498,7 +488,8 @@ def train_seeds(
     y_val,
     *,
     seeds: Sequence[int],
-    config: TrainConfig,
+    config: RunConfig,
+    shuffle: bool = True,
     on_epoch_block: EpochCallback | None = None,
 ) -> list[TrainedModel]:
     """Train ``variant`` ("plain"|"bn") for ``task`` once per seed; one result per seed.
@@ -508,6 +499,8 @@ def train_seeds(
     validation rows only produce ``val_loss``. ``on_epoch_block(seed,
     epochs_done, epochs_total)`` reports progress (at least once per seed).
     A run that diverges (NaN/inf losses) is returned as is, not raised.
+    ``config`` is the run's (only its training fields matter here); ``shuffle=False``
+    keeps the row order (benchmarks and tests compare engines on it).
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
@@ -522,4 +515,4 @@ def train_seeds(
         raise ValueError("train and validation arrays must have matching columns and rows > 0")
     _configure_tf()
     run = _train_compiled if config.engine == "compiled" else _train_fit
-    return run(variant, task, x, y, xv, yv, seeds, config, on_epoch_block)
+    return run(variant, task, x, y, xv, yv, seeds, config, shuffle, on_epoch_block)

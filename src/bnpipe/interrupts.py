@@ -11,8 +11,8 @@ flow ends its open MLflow runs KILLED and stops its helpers on the way out
 * **A swallowed exception.** The handler's exception is raised wherever the main
   thread is at that moment, which can be library code that catches
   ``BaseException`` (a finalizer, a log handler, a future). The signal is also
-  recorded, and the places that wait for long (the trainer's receive loop)
-  call :func:`check`, which raises it again.
+  recorded, and code that waits for long can call :func:`check`, which raises
+  it again.
 
 The handler writes one line to stderr at once (``bnpipe: SIGINT received:
 stopping``), so a user, and a test, sees that the signal arrived.

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnpipe.engine import TrainConfig
+from bnpipe.params import RunConfig
 
 PROGRESS_TOPIC = "bnpipe-progress"  # Dask event topic: {"job": name, "message": text}
 
@@ -40,7 +40,7 @@ class TrainJob:
     y_val: np.ndarray
     x_test: np.ndarray
     seeds: tuple[int, ...]
-    config: TrainConfig
+    config: RunConfig  # resolved for the dataset; the engine reads its training fields
 
     @property
     def key_prefix(self) -> str:

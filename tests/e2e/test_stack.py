@@ -204,7 +204,7 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(stack_project
         # 1. A first training run: its model becomes the champion.
         with_api = {**project.env, "PREFECT_API_URL": project.api_url}
         t = time.monotonic()
-        first = run(deployment_run("epochs=100", "seeds=1"), with_api, timeout=900)
+        first = run(deployment_run('config={"epochs": 100, "seeds": 1}'), with_api, timeout=900)
         timings["deployment run (epochs=100)"] = time.monotonic() - t
         assert first.returncode == 0, explain(first, project)
         client = MlflowClient(project.tracking_uri)
@@ -215,7 +215,7 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(stack_project
         # PREFECT_API_URL (prefect.toml names the server); batch scoring with
         # `bnpipe predict`; REST serving of the champion with `mlflow models serve`.
         t = time.monotonic()
-        worse_argv = deployment_run("epochs=1", "seeds=1")
+        worse_argv = deployment_run('config={"epochs": 1, "seeds": 1}')
         worse = subprocess.Popen(
             worse_argv, cwd=project.root, env=project.env, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, start_new_session=True,

@@ -4,7 +4,7 @@
   trains on the copy bundled with bnpipe (``data_source=bundled``), the next on
   the last good cached copy (``cache``), each with one warning line;
 * a mirror on a closed port: an error, never a fallback, three runs at once
-  (failing while the trainer and the temporary Prefect server are still
+  (failing while the Dask workers and the temporary Prefect server are still
   starting: the cold-start race that used to abort the process), and three runs
   interrupted by Ctrl-C during those same background imports. Every one exits
   with its documented code, prints no abort, and leaves no process behind.
@@ -45,7 +45,7 @@ def point_upstream_at(env: dict[str, str], dataset: str, url: str) -> None:
 
 def leftovers(state_dir: str) -> list[str]:
     """Processes still running with this project's state folder in their environment
-    (the trainer, the temporary Prefect server: everything a run starts inherits it)."""
+    (Dask workers, the temporary Prefect server: everything a run starts inherits it)."""
     marker = f"BNPIPE_STATE_DIR={state_dir}".encode()
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
@@ -92,7 +92,7 @@ def test_without_network_a_run_trains_on_the_bundled_then_the_cached_copy(
 @pytest.fixture(scope="module")
 def dead_mirror_runs(tmp_path_factory, store_templates):
     """RACES runs that fail on a dead mirror and RACES that get a Ctrl-C, all at once,
-    each on a fresh project (cold: nothing cached, the trainer loading TensorFlow)."""
+    each on a fresh project (cold: nothing cached, the Dask workers loading TensorFlow)."""
     tmp = tmp_path_factory.mktemp("dead-mirror")
     mirror = f"http://127.0.0.1:{dead_port()}"
     procs = {}

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from bnpipe.params import RunConfig
 from tests.contract import assert_comparison, assert_model_predicts_raw_rows
 
 pytestmark = pytest.mark.slow
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.slow
 def test_flow_logs_the_contract_and_registers_a_champion(env):
     from flows.bn_comparison import bn_comparison
 
-    result = bn_comparison(datasets=["iris"], epochs=4, seeds=2)
+    result = bn_comparison(datasets=["iris"], config=RunConfig(epochs=4, seeds=2))
 
     client = MlflowClient(env["uri"])
     parent, children = assert_comparison(client, "iris", "classification", epochs=4, seeds=2)
@@ -43,7 +44,7 @@ def test_flow_stops_before_training_on_bad_data(env, tmp_path, monkeypatch):
     monkeypatch.setenv("BNPIPE_DATA_MIRROR", str(tmp_path))
 
     with pytest.raises(Exception, match="medv") as err:
-        bn_comparison(datasets=["boston"], epochs=2, seeds=1)
+        bn_comparison(datasets=["boston"], config=RunConfig(epochs=2, seeds=1))
     assert "boston" in str(err.value)
 
     client = MlflowClient(env["uri"])
@@ -81,7 +82,7 @@ def test_a_deployment_run_does_not_fall_back_when_upstream_is_unreachable(
     assert all("fallback" not in d.get("parameters", {}) for d in deployments)
 
     with pytest.raises(Exception, match="iris: download failed after 2 attempts: .*refused"):
-        bn_comparison(datasets=["iris"], epochs=2, seeds=1)
+        bn_comparison(datasets=["iris"], config=RunConfig(epochs=2, seeds=1))
 
     client = MlflowClient(env["uri"])
     exp = client.get_experiment_by_name("bn-comparison-iris")

@@ -17,9 +17,11 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
+from bnpipe.params import RunConfig
+
 pytestmark = pytest.mark.slow
 
-FEW = {"epochs": 20, "seeds": 2}
+FEW = {"config": RunConfig(epochs=20, seeds=2)}
 
 
 def parents(client: MlflowClient, dataset: str) -> list:
@@ -233,7 +235,7 @@ def test_every_seed_diverging_fails_the_flow_and_keeps_the_champion(store, monke
 
     serve(store, monkeypatch, "diverge", "iris", store["good"]["iris"])
     with pytest.raises(NoFiniteModelError, match="iris: every seed diverged"):
-        bn_comparison(datasets=["iris"], epochs=3, seeds=2, learning_rate=1e9)
+        bn_comparison(datasets=["iris"], config=RunConfig(epochs=3, seeds=2, learning_rate=1e9))
     parent = parents(store["client"], "iris")[0][0]
     assert parent.info.status == "FAILED"
     assert parent.data.tags["promotion"] == "skipped: no finite model"

@@ -16,6 +16,8 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
+from bnpipe.params import RunConfig
+
 pytestmark = pytest.mark.slow
 
 
@@ -95,7 +97,9 @@ def test_blank_cells_are_imputed_and_every_seed_trains_on_finite_inputs(project)
     from flows.bn_comparison import bn_comparison
 
     project["catalog"]("impute")
-    out = bn_comparison(datasets=["flats"], epochs=5, seeds=2, input_scaling="standard")
+    out = bn_comparison(
+        datasets=["flats"], config=RunConfig(epochs=5, seeds=2, input_scaling="standard")
+    )
     result = out["flats"]
     assert result["diverged"] == []
     client = MlflowClient(project["uri"])
@@ -121,7 +125,7 @@ def test_blank_cells_under_missing_error_are_refused_naming_column_and_count(pro
 
     project["catalog"]("error")
     with pytest.raises(Exception, match="flats: validation failed") as err:
-        bn_comparison(datasets=["flats"], epochs=5, seeds=1)
+        bn_comparison(datasets=["flats"], config=RunConfig(epochs=5, seeds=1))
     lines = [f.line() for f in err.value.report.failures]
     assert any(
         line.startswith("column 'size': bnpipe_missing_policy — blank cells are not allowed")

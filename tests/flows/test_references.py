@@ -12,6 +12,8 @@ import yaml
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from bnpipe.params import RunConfig
+
 pytestmark = pytest.mark.slow
 
 
@@ -59,7 +61,7 @@ def test_a_target_independent_of_the_features_makes_no_champion(noise_project):
     from flows.bn_comparison import bn_comparison
 
     state = bn_comparison(
-        datasets=["noise-reg", "noise-cls"], epochs=30, seeds=2, return_state=True
+        datasets=["noise-reg", "noise-cls"], config=RunConfig(epochs=30, seeds=2), return_state=True
     )
     assert state.is_completed() and state.name == "Held", state
     out = state.result()

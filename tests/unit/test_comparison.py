@@ -10,13 +10,12 @@ import pytest
 
 from bnpipe.catalog import parse_entry
 from bnpipe.comparison import (
-    ConfigError,
-    RunConfig,
     SeedResult,
     best_result,
     by_variant,
     summarize_results,
 )
+from bnpipe.params import ConfigError, RunConfig
 
 T_975_4 = 2.7764451051977987  # Student t quantile, 0.975, 4 degrees of freedom
 NAN = float("nan")

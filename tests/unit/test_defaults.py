@@ -5,7 +5,6 @@ Synthetic frames only."""
 
 from __future__ import annotations
 
-import ast
 import json
 import logging
 import math
@@ -18,9 +17,9 @@ import pytest
 import yaml
 
 from bnpipe.catalog import CatalogError, append_entry, entry_text, load_catalog, parse_entry
-from bnpipe.comparison import ConfigError, RunConfig
 from bnpipe.features import Preprocessor, encode, prepare
 from bnpipe.models import predict_frame
+from bnpipe.params import ConfigError, RunConfig
 from bnpipe.profiling import choose_defaults, entry_comments, profile_frame
 
 REPO = Path(__file__).resolve().parents[2]
@@ -402,19 +401,15 @@ def test_jobs_carry_each_datasets_config_and_results_score_in_its_units(quiet_ta
 # --------------------------------------------------------------------------- flow and CLI
 
 
-def test_the_flow_leaves_the_defaultable_parameters_to_the_dataset():
-    tree = ast.parse((REPO / "flows" / "bn_comparison.py").read_text(encoding="utf-8"))
-    flow = next(
-        n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "bn_comparison"
-    )
-    args = flow.args.args
-    named = [a.arg for a in args[-len(flow.args.defaults) :]]
-    defaults = dict(zip(named, flow.args.defaults, strict=True))
+def test_the_run_parameters_leave_the_defaultable_ones_to_the_dataset():
+    fields = RunConfig.model_fields
     for name in ("input_scaling", "target_scaling", "learning_rate"):
-        assert isinstance(defaults[name], ast.Constant) and defaults[name].value is None, name
-    annotations = {a.arg: ast.unparse(a.annotation) for a in args}
-    assert annotations["target_scaling"] == "Literal['none', 'standard'] | None"
-    assert annotations["input_scaling"] == "Literal['none', 'standard'] | None"
+        assert fields[name].default is None, name
+        assert "the dataset's default" in fields[name].description, name
+    assert (
+        str(fields["target_scaling"].annotation)
+        == "typing.Optional[typing.Literal['none', 'standard']]"
+    )
 
 
 def test_run_flags_default_to_the_datasets_defaults():

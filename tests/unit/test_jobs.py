@@ -23,14 +23,14 @@ import yaml
 
 from bnpipe import cluster, engine, jobs
 from bnpipe.catalog import get_spec, load_catalog
-from bnpipe.engine import TrainConfig
 from bnpipe.features import encode
+from bnpipe.params import RunConfig
 from bnpipe.processes import is_alive
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = TrainConfig(epochs=15)
+CONFIG = RunConfig(epochs=15)
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +83,10 @@ def test_a_job_on_a_worker_matches_the_engine_in_process(dask, boston, tmp_path)
 
 def test_an_error_in_a_job_comes_back_named(dask, boston):
     _spec, data = boston
-    bad = _job(data, config=TrainConfig(epochs=2, optimizer="nope"), seeds=(3,))
+    bad = _job(data, config=RunConfig(epochs=2, optimizer="nope"), seeds=(3,))
     with pytest.raises(ValueError, match="nope"):
         dask.run(jobs.train, bad, key="train-boston-bad")
-    again = dask.run(jobs.train, _job(data, config=TrainConfig(epochs=2), seeds=(3,)), key="k")
+    again = dask.run(jobs.train, _job(data, config=RunConfig(epochs=2), seeds=(3,)), key="k")
     assert [s.seed for s in again.seeds] == [3]
 
 

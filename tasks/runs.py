@@ -1,0 +1,121 @@
+"""The bookkeeping of one ``bn-comparison`` flow run, in one place, so the flow
+body reads as the pipeline's chain.
+
+:class:`RunBook` holds every dataset's open MLflow parent run and:
+
+* ``step(name)``: a failure inside ends that dataset's run FAILED (its error
+  logged, a data refusal emitted as an event) and the other datasets go on; the
+  flow then fails with the first error (:meth:`RunBook.outcome`);
+* on any other way out (Ctrl-C, SIGTERM, training failed) cancels the Dask jobs
+  still running, so waiting task threads return at once, and ends every open
+  run (KILLED for a signal, FAILED otherwise);
+* owns the speed plumbing: the temporary folder the trained models land in,
+  and the thread that loads the finish stage's imports while workers train.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+
+from prefect import get_run_logger
+from prefect.states import Completed
+
+from bnpipe import references, report
+from bnpipe.catalog import DatasetSpec
+from bnpipe.cluster import TrainingCluster
+from bnpipe.features import Encoded
+from bnpipe.params import RunConfig
+from bnpipe.settings import Settings
+from bnpipe.tracking import ParentRun
+from bnpipe.validation import DataValidationError
+from tasks import events
+from tasks.tracking import open_parent_run
+from tasks.training import train_variants
+
+
+class RunBook:
+    """Open parent runs, failures and plumbing of one flow run (a context manager)."""
+
+    def __init__(self, dask: TrainingCluster):
+        self.dask = dask
+        self.errors: list[BaseException] = []
+        self._open: dict[str, ParentRun] = {}  # dataset -> its parent run, until it ends
+        self._models: tempfile.TemporaryDirectory | None = None
+        self._preload: threading.Thread | None = None
+
+    def __enter__(self) -> RunBook:
+        self._models = tempfile.TemporaryDirectory(prefix="bnpipe-models-")
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        try:
+            if exc is not None:
+                self.dask.cancel_pending()  # the other jobs too: their threads return at once
+                for name in list(self._open):
+                    self._end(name, exc)
+        finally:
+            # Joined on every way out: an interpreter that exits while a thread is
+            # still importing matplotlib's C++ extensions can abort ("terminate called").
+            if self._preload is not None:
+                self._preload.join()
+            self._models.cleanup()
+
+    def open(self, spec: DatasetSpec, config: RunConfig, settings: Settings) -> ParentRun:
+        """The dataset's parent run, open until its last step (or a failure) ends it."""
+        parent = self._open[spec.name] = open_parent_run(spec, config, settings)
+        return parent
+
+    @contextlib.contextmanager
+    def step(self, name: str, *, last: bool = False) -> Iterator[None]:
+        """A stage of one dataset: an Exception ends its run and is kept for the end;
+        ``last``: completing it ends the run FINISHED."""
+        try:
+            yield
+        except Exception as exc:
+            self._end(name, exc)
+            self.errors.append(exc)
+        else:
+            if last:
+                self._end(name)
+
+    def train(
+        self, datasets: Sequence[tuple[DatasetSpec, Encoded, RunConfig]]
+    ) -> list[tuple[list, float]]:
+        """Every variant of every dataset at once on the cluster (see ``train_variants``).
+        While the workers train, this process has a core to spare: it loads what the
+        finish stage's plots and references need (~3 s of imports off the critical path)."""
+        if not datasets:
+            return []
+        self._preload = threading.Thread(target=_preload_finish, name="bnpipe-preload")
+        self._preload.start()
+        return train_variants(self.dask, datasets, self._models.name)
+
+    def outcome(self, out: dict[str, dict]):
+        """The flow's return: the first error raised; else the results, in a Completed
+        state named ``Held`` (and an event per dataset) when a promotion was held."""
+        if self.errors:
+            raise self.errors[0]
+        held = {n: r["promotion"]["holds"] for n, r in out.items() if r["outcome"] == "held"}
+        for name, reasons in held.items():
+            payload = {"reasons": reasons, "version": out[name]["promotion"]["version"]}
+            events.emit(events.HELD, name, payload | {"run_id": out[name]["run_id"]})
+        if held:
+            message = "; ".join(f"{n}: promotion held: {'; '.join(r)}" for n, r in held.items())
+            return Completed(name="Held", message=message, data=out)
+        return out
+
+    def _end(self, name: str, exc: BaseException | None = None) -> None:
+        parent = self._open.pop(name)
+        if exc is not None:
+            get_run_logger().error("%s: comparison failed: %s", name, exc)
+        if isinstance(exc, DataValidationError):
+            events.emit(events.REFUSED, name, {"reason": str(exc), "run_id": parent.run_id})
+        parent.end(exc)
+
+
+def _preload_finish() -> None:
+    report.preload()
+    references.preload()
