@@ -316,3 +316,46 @@ def test_weights_depend_on_the_seed_alone_while_other_threads_draw_random():
     for model in built:
         for a, b in zip(model.get_weights(), quiet, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+_CACHE_SCRIPT = """
+import os, sys
+import numpy as np
+from tensorflow.python.framework import ops
+from bnpipe import engine
+from bnpipe.params import RunConfig
+
+order, burn = sys.argv[1].split(","), int(sys.argv[2])
+for _ in range(burn):  # other work before training: the uid counter moves on
+    ops.uid()
+rng = np.random.default_rng(0)
+shapes = {"regression": (13, 1), "classification": (4, 3)}
+for job in order:
+    variant, task = job.split("/")
+    n_in, n_out = shapes[task]
+    x, y = rng.normal(size=(40, n_in)).astype("f4"), rng.normal(size=(40, n_out)).astype("f4")
+    engine.train_seeds(variant, task, x, y, x[:8], y[:8], seeds=[0], config=RunConfig(epochs=3))
+"""
+
+
+def test_persistent_xla_cache_hits_whatever_ran_before_and_in_any_order(tmp_path):
+    """A Dask worker gets its jobs in no fixed order after other work: the loops'
+    names (and so their XLA cache keys) must not depend on either."""
+    import os
+    import subprocess
+    import sys
+
+    cache = tmp_path / "xla"
+    env = {**os.environ, engine.XLA_CACHE_ENV: str(cache), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TF_XLA_FLAGS", None)
+    runs = (("plain/regression,bn/classification", 0), ("bn/classification,plain/regression", 321))
+    counts = []
+    for order, burn in runs:
+        proc = subprocess.run(
+            [sys.executable, "-c", _CACHE_SCRIPT, order, str(burn)],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        counts.append(len(list(cache.iterdir())))
+    assert counts[0] >= 2  # one executable per loop at least
+    assert counts[1] == counts[0], f"cache entries after each process: {counts}"

@@ -190,3 +190,16 @@ def test_a_scheduler_without_workers_is_named_after_the_grace(monkeypatch):
     finally:
         c.close()
         empty.close()
+
+
+def test_local_cluster_size_is_one_worker_per_two_cores_unless_set(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert cluster._workers_from_env({}) == 1  # one TensorFlow load on 2 cores
+    monkeypatch.setattr(os, "cpu_count", lambda: 9)
+    assert cluster._workers_from_env({}) == 4
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert cluster._workers_from_env({}) == 1
+    assert cluster._workers_from_env({cluster.WORKERS_ENV: " 3 "}) == 3
+    for bad in ("0", "-1", "two", "1.5"):
+        with pytest.raises(cluster.ClusterError, match="BNPIPE_DASK_WORKERS must be a positive"):
+            cluster._workers_from_env({cluster.WORKERS_ENV: bad})
