@@ -74,9 +74,10 @@ TensorFlow's process-wide uid counter: a loop traced after other work or in
 another order (jobs reach a Dask worker in no fixed order) would compile
 again, so each loop is traced with uids of its own (:func:`_stable_names`;
 measured on 4 loops over a worker's next runs: 4 new cache entries a run
-before, none after, training 14-15 s -> 8-9 s). Loading an entry logs two harmless ERROR lines from TF (a
-text-format parse attempt, and "+prefer-no-scatter/gather" tuning flags
-reported as missing CPU features); ``TF_CPP_MIN_LOG_LEVEL=3`` hides them. The
+before, none after, training 14-15 s -> 8-9 s). Loading an entry logs two
+harmless ERROR lines from TF (a text-format parse attempt, and
+"+prefer-no-scatter/gather" tuning flags reported as missing CPU features);
+``TF_CPP_MIN_LOG_LEVEL=3`` hides them. The
 cache is specific to the CPU type: do not share it between machines.
 
 Nothing here imports Prefect or MLflow, and importing this module does not
@@ -324,7 +325,7 @@ class _CompiledTrainer:
     ):
         import tensorflow as tf
 
-        self.key = (variant, task, shapes, config.training_key(), shuffle)
+        self.key = _trainer_key(variant, task, shapes, config, shuffle)
         n_train, n_inputs, n_outputs, _n_val = shapes
         self.config = config
         self.shuffle = shuffle
@@ -402,8 +403,13 @@ def clear_cache() -> None:
         _TRAINERS.clear()
 
 
+def _trainer_key(variant, task, shapes, config: RunConfig, shuffle: bool) -> tuple:
+    """What makes one compiled loop: seeds and the split seed do not."""
+    return (variant, task, shapes, config.training_key(), shuffle)
+
+
 def _trainer_for(variant, task, shapes, config: RunConfig, shuffle: bool) -> _CompiledTrainer:
-    key = (variant, task, shapes, config.training_key(), shuffle)
+    key = _trainer_key(variant, task, shapes, config, shuffle)
     with _SETUP_LOCK:
         trainer = _TRAINERS.get(key)
         if trainer is None:

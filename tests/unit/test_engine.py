@@ -33,6 +33,10 @@ Tolerances (what was observed on the 2-core dev machine in brackets):
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -341,10 +345,6 @@ for job in order:
 def test_persistent_xla_cache_hits_whatever_ran_before_and_in_any_order(tmp_path):
     """A Dask worker gets its jobs in no fixed order after other work: the loops'
     names (and so their XLA cache keys) must not depend on either."""
-    import os
-    import subprocess
-    import sys
-
     cache = tmp_path / "xla"
     env = {**os.environ, engine.XLA_CACHE_ENV: str(cache), "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("TF_XLA_FLAGS", None)
