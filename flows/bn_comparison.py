@@ -52,6 +52,15 @@ def bn_comparison(
     `offline` trains on the last good download; `fallback` uses it (or the copy
     bundled with bnpipe) when the upstream cannot be reached. Scheduled retraining
     leaves `fallback` off: training again on old data is not what a schedule is for.
+
+    Args:
+        datasets: Names from the catalog (datasets.yaml), compared one after another.
+        config: Training parameters; empty fields take each dataset's default.
+        register_model: Register the leader in the MLflow registry (promoted to
+            @champion only when it beats the current champion).
+        offline: Train on the last good download; never reach the upstream.
+        fallback: When the upstream cannot be reached, use the last good download
+            or the copy bundled with bnpipe.
     """
     settings = load_settings()
     catalog = load_catalog(settings.catalog_path)
@@ -91,11 +100,14 @@ def bn_comparison(
                         parent, spec, p.data, results, summary, settings, p.drift,
                         check.verdicts, check.headline,
                     )  # fmt: skip
-                publish_report(
+                links = publish_report(
                     parent, spec, p.snap, p.data, results, summary, p.validation_summary,
-                    decision, p.drift, check,
+                    decision, p.drift, check, settings,
                 )  # fmt: skip
-                out[spec.name] = conclude(p, cfg, results, summary, check, decision, settings)
+                out[spec.name] = {
+                    **conclude(p, cfg, results, summary, check, decision, settings),
+                    "links": links,  # into the MLflow UI
+                }
     return book.outcome(out)
 
 

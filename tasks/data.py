@@ -63,9 +63,17 @@ def validate_dataset(
     parent run; stop the flow before training when it fails.
 
     Returns the frame and the report's summary text."""
-    from bnpipe import sanity, validation
+    from bnpipe import sanity, tracking, validation
 
     df = ingest.read_csv(snap.path, sep=spec.sep)
+    # on which data, even when it is refused: the run's Datasets in the MLflow UI
+    try:
+        target = spec.target if spec.target in df.columns else None
+        parent.log_dataset(
+            tracking.dataset_entity(spec.name, df, sha256=snap.sha256, url=snap.url, target=target)
+        )
+    except Exception as exc:  # noqa: BLE001 - the UI's view of the data; validation decides
+        get_run_logger().warning("%s: could not log the dataset input: %s", spec.name, exc)
     last_good = ingest.DataCache(settings.cache_dir).latest(spec.name)
     report = validation.validate(
         df,

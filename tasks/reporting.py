@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from bnpipe.gate import DriftCheck
 from bnpipe.ingest import Snapshot
 from bnpipe.references import References
 from bnpipe.registry import Decision
+from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
 
 
@@ -80,13 +82,16 @@ def publish_report(
     summary: ComparisonSummary,
     validation_summary: str,
     decision: Decision | None,
-    drift: DriftCheck | None = None,
-    check: ReferenceCheck | None = None,
-) -> None:
+    drift: DriftCheck | None,
+    check: ReferenceCheck | None,
+    settings: Settings,
+) -> dict[str, str]:
     """Plots (learning curves; confusion matrix or predicted vs actual, with the
     references drawn in), ``comparison.html`` and ``comparison.md`` on the parent
-    run, and the table as a Prefect artifact."""
-    from bnpipe import references
+    run, the comparison as its description; on the Prefect flow run, the table as
+    a markdown artifact and a link to the parent run. Returns the MLflow UI links
+    (:func:`bnpipe.links.comparison_links`)."""
+    from bnpipe import links, references
 
     groups = by_variant(results)
     plots: dict[str, str] = {}
@@ -159,21 +164,39 @@ def publish_report(
             ),
         )
         (out / "comparison.html").write_text(html, "utf-8")
-        (out / "comparison.md").write_text(
-            markdown_report(spec, snap, summary, decision, drift, check), "utf-8"
-        )
+        markdown = markdown_report(spec, snap, summary, decision, drift, check)
+        (out / "comparison.md").write_text(markdown, "utf-8")
         for f in out.iterdir():
             parent.log_artifact(f)
+    parent.describe(markdown)
+    ui = links.comparison_links(
+        settings,
+        parent.experiment_id,
+        parent.run_id,
+        [r.run_id for r in results if r.run_id],
+    )
     try:
-        from prefect.artifacts import create_markdown_artifact
+        from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
         create_markdown_artifact(
-            markdown=markdown_report(spec, snap, summary, decision, drift, check),
-            key=f"bn-comparison-{spec.name}",
+            markdown=markdown,
+            key=f"bn-comparison-{artifact_key(spec.name)}",
             description=f"plain vs bn on {spec.name}",
         )
-    except Exception as exc:  # noqa: BLE001 - the UI artifact is a convenience
-        get_run_logger().warning("could not create the Prefect artifact: %s", exc)
+        create_link_artifact(
+            link=ui["parent"],
+            link_text=f"MLflow: {spec.name} comparison (run {parent.run_id[:8]})",
+            key=f"mlflow-run-{artifact_key(spec.name)}",
+            description=f"the parent run of plain vs bn on {spec.name} in the MLflow UI",
+        )
+    except Exception as exc:  # noqa: BLE001 - the UI artifacts are a convenience
+        get_run_logger().warning("could not create the Prefect artifacts: %s", exc)
+    return ui
+
+
+def artifact_key(name: str) -> str:
+    """A dataset name as Prefect accepts in an artifact key (lowercase, digits, dashes)."""
+    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "dataset"
 
 
 def drift_section(check: DriftCheck | None) -> dict | None:
@@ -229,6 +252,17 @@ def markdown_report(
     if section is not None:
         lines += ["", f"**Drift against the champion's data:** {section['summary']}"]
     if decision is not None:
-        lines += ["", f"**Champion:** {decision.outcome} — {decision.reason}"]
+        champion = ""
+        if decision.previous_champion:
+            champion = f" (champion was v{decision.previous_champion}"
+            if decision.champion_score is not None:
+                champion += f", {decision.metric} {decision.champion_score:.4g} today"
+            champion += ")"
+        lines += [
+            "",
+            f"**Registry:** {decision.model_name} v{decision.version} from "
+            f"{decision.challenger_variant} ({decision.metric} {decision.challenger_score:.4g})"
+            f"{champion}: **{decision.outcome}** — {decision.reason}",
+        ]
         lines += [f"- held: {h}" for h in decision.holds]
     return "\n".join(lines) + "\n"

@@ -122,6 +122,7 @@ def log_seed_runs(
         "split_seed": config.split_seed,
         "data_sha256": data_sha256,
     }
+    datasets = parent.datasets()  # the snapshot, as validate logged it
     for r in results:
         r.run_id, r.model_uri = tracking.log_child_run(
             parent.client,
@@ -135,6 +136,8 @@ def log_seed_runs(
             model_path=r.model_path,
             preprocessor=data.pre,
             tags={"dask_worker": r.worker} if r.worker else None,
+            datasets=datasets,
+            dataset_name=datasets[0].name if datasets else "",
         )
         state = "DIVERGED (run FAILED, model not logged)" if r.diverged else "logged"
         logger.info("%s-seed%d: %s %s", r.variant, r.seed, _fmt(r.metrics), state)

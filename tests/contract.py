@@ -69,6 +69,12 @@ def assert_comparison(
         hi = parent.data.metrics[f"bn_minus_plain_{metric}_ci_high"]
         mean = parent.data.metrics[f"bn_minus_plain_{metric}_mean"]
         assert lo <= mean <= hi, (metric, lo, mean, hi)
+    # what the MLflow UI shows: the data as a dataset input, the comparison as the description
+    assert exp.tags.get("mlflow.experimentKind") == "custom_model_development"
+    assert_dataset_input(parent, dataset, tags["data_sha256"])
+    description = tags["mlflow.note.content"]
+    assert f"**Winner on {tags['primary_metric']}: {tags['winner']}**" in description
+    assert "bn − plain" in description and "| plain |" in description and "| bn |" in description
 
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == 2 * seeds, [c.info.run_name for c in children]
@@ -81,12 +87,32 @@ def assert_comparison(
         assert child.info.run_name == f"{p['variant']}-seed{p['seed']}"
         seen.add((p["variant"], int(p["seed"])))
         assert TEST_METRICS[task] <= set(child.data.metrics)
+        assert_dataset_input(child, dataset, tags["data_sha256"])
+        note = child.data.tags["mlflow.note.content"]
+        assert note.startswith(f"**{p['variant']}**, seed {p['seed']} on {dataset}"), note
+        for metric in TEST_METRICS[task]:
+            value = child.data.metrics[metric]
+            assert f"| {metric.removeprefix('test_')} | {value:.4g} |" in note, (metric, note)
+        # as given or as Keras writes the default: never float32 noise (0.0010000000474974513)
+        lr = p["learning_rate"]
+        assert lr == f"{float(lr):.7g}" and float(lr) > 0, lr
         for key in ("loss", "val_loss"):
             history = client.get_metric_history(child.info.run_id, key)
             assert sorted(m.step for m in history) == list(range(epochs)), key
             assert all(math.isfinite(m.value) for m in history)
     assert seen == {(v, s) for v in ("plain", "bn") for s in range(seeds)}
     return parent, children
+
+
+def assert_dataset_input(run, dataset: str, sha256: str) -> None:
+    """The run has the snapshot as its MLflow dataset input: name, digest, source."""
+    [entry] = run.inputs.dataset_inputs
+    assert entry.dataset.name == dataset
+    assert entry.dataset.digest == sha256[:12]
+    assert entry.dataset.source_type in {"http", "local"}, entry.dataset.source_type
+    assert "?" not in entry.dataset.source and "@" not in entry.dataset.source  # redacted
+    assert entry.dataset.schema  # the columns, inferred from the frame
+    assert [t.value for t in entry.tags if t.key == "mlflow.data.context"] == ["training"]
 
 
 def assert_model_predicts_raw_rows(

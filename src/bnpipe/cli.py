@@ -161,10 +161,24 @@ def cmd_run(args, settings: Settings) -> int:
                 f"{p['version']} --reason TEXT",
                 file=sys.stderr,
             )
-    print(
-        f"done in {time.perf_counter() - started:.1f} s. Open the MLflow UI: {mlflow_ui_hint(settings)}"
-    )
+    print(f"done in {time.perf_counter() - started:.1f} s.")
+    print(format_links(results.values(), settings))
     return 0
+
+
+def format_links(results, settings: Settings) -> str:
+    """Where to look in the MLflow UI: each dataset's runs, parent run and a
+    compare-runs page of its seed runs (with SQLite: after starting ``mlflow ui``)."""
+    from bnpipe import links
+
+    if links.served(settings.tracking_uri):
+        lines = [f"MLflow UI: {links.ui_base(settings)}"]
+    else:
+        lines = [f"MLflow UI: start it with  {links.ui_command(settings)}  then open:"]
+    for result in results:
+        for what, url in (result.get("links") or {}).items():
+            lines.append(f"  {result['dataset']} {what + ':':9s}{url}")
+    return "\n".join(lines)
 
 
 def _console_without_tracebacks() -> None:
@@ -272,13 +286,6 @@ def format_result(result: dict) -> str:
     if result.get("drift"):
         lines.append(f"drift against the champion's data: {result['drift']}")
     return "\n".join(lines)
-
-
-def mlflow_ui_hint(settings: Settings) -> str:
-    uri = settings.tracking_uri
-    if uri.startswith("http"):
-        return uri
-    return f".venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
 
 
 def cmd_dataset_init(args, settings: Settings) -> int:

@@ -49,12 +49,20 @@ def loss_name(task: str) -> str:
 
 
 def effective_learning_rate(optimizer: str, learning_rate: float | None) -> float:
-    """The learning rate a Keras optimizer will use (its default when ``None``)."""
+    """The learning rate a Keras optimizer will use: as given, or its default as
+    Keras writes it in the optimizer's signature (0.001, not the float32 variable's
+    0.0010000000474974513)."""
     if learning_rate is not None:
         return float(learning_rate)
+    import inspect
+
     import keras
 
-    return float(keras.optimizers.get(optimizer).learning_rate.numpy())
+    cls = type(keras.optimizers.get(optimizer))
+    default = inspect.signature(cls.__init__).parameters["learning_rate"].default
+    if isinstance(default, int | float):
+        return float(default)
+    return float(str(keras.optimizers.get(optimizer).learning_rate.numpy()))  # float32's shortest
 
 
 def predict_frame(model, pre, rows):

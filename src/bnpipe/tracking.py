@@ -25,6 +25,11 @@ PARENT_TAG = "mlflow.parentRunId"
 OWNER_HOST_TAG = "bnpipe.host"
 OWNER_PID_TAG = "bnpipe.pid"
 METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
+DESCRIPTION_TAG = "mlflow.note.content"  # a run's Markdown description in the UI
+DESCRIPTION_MAX = 8000  # MLflow's longest tag value
+# What the UI reads to open an experiment on its training runs (not the GenAI overview).
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+DIGEST_CHARS = 12  # of the data's SHA-256: the dataset digest MLflow shows (it keeps 36 at most)
 
 
 class TrackingError(RuntimeError):
@@ -168,13 +173,23 @@ def _store_init_lock(tracking_uri: str) -> Iterator[None]:
 
 
 def ensure_experiment(client, name: str, artifact_location: str | None) -> str:
+    """The experiment's id, created when missing; tagged as a model-training
+    experiment so the MLflow UI opens on its runs."""
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp.experiment_id)
+        if exp.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:  # made by an older bnpipe
+            _write(
+                client.set_experiment_tag, exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+            )
         return exp.experiment_id
     try:
-        return client.create_experiment(name, artifact_location=artifact_location)
+        return client.create_experiment(
+            name,
+            artifact_location=artifact_location,
+            tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
+        )
     except Exception:
         exp = client.get_experiment_by_name(name)  # created concurrently
         if exp is None:
@@ -242,6 +257,47 @@ def log_curves(client, run_id: str, history: Mapping[str, Iterable[float]]) -> N
     ]
     for i in range(0, len(points), METRICS_PER_BATCH):
         _write(client.log_batch, run_id, metrics=points[i : i + METRICS_PER_BATCH])
+
+
+def describe(client, run_id: str, markdown: str) -> None:
+    """The run's description in the MLflow UI (Markdown)."""
+    if len(markdown) > DESCRIPTION_MAX:
+        markdown = markdown[: DESCRIPTION_MAX - 40].rstrip() + "\n\n(cut: see comparison.md)\n"
+    set_tags(client, run_id, {DESCRIPTION_TAG: markdown})
+
+
+def dataset_entity(name: str, frame, *, sha256: str, url: str, target: str | None = None):
+    """The snapshot as an MLflow dataset: ``name``, a digest from the content's
+    SHA-256, the URL it came from (redacted: no user info, no query) as its source,
+    and the frame's schema. The entity, not the data: nothing is uploaded."""
+    import warnings
+
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.pandas_dataset import PandasDataset
+
+    from bnpipe.ingest import redact
+
+    with warnings.catch_warnings():  # "can be interpreted in multiple ways" for file: URLs
+        warnings.simplefilter("ignore")
+        source = resolve_dataset_source(redact(url))  # http(s): HTTP; file: a local artifact
+    dataset = PandasDataset(
+        frame, source=source, targets=target, name=name, digest=sha256[:DIGEST_CHARS]
+    )
+    return dataset._to_mlflow_entity()
+
+
+def log_dataset(client, run_id: str, entity, context: str = "training") -> None:
+    """Record ``entity`` (:func:`dataset_entity`) as an input of the run."""
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    tags = [InputTag(MLFLOW_DATASET_CONTEXT, context)]
+    _write(client.log_inputs, run_id, datasets=[DatasetInput(entity, tags=tags)])
+
+
+def dataset_inputs(client, run_id: str) -> list:
+    """The datasets a run has as inputs (their entities)."""
+    return [d.dataset for d in client.get_run(run_id).inputs.dataset_inputs]
 
 
 def log_json(client, run_id: str, obj: object, artifact_file: str) -> None:
@@ -349,8 +405,11 @@ def log_child_run(
     preprocessor,
     log_model: bool = True,
     tags: Mapping[str, object] | None = None,
+    datasets: Iterable = (),
+    dataset_name: str = "",
 ) -> tuple[str, str | None]:
-    """One child run per (variant, seed): params, curves, test metrics, model.
+    """One child run per (variant, seed): params, curves, test metrics, model,
+    the parent's dataset inputs (``datasets``, entities) and a description.
 
     Returns the run id and the logged model's URI (None when the seed diverged:
     a non-finite model is never logged, and its run ends FAILED)."""
@@ -368,9 +427,12 @@ def log_child_run(
         log_curves(client, run_id, history)
         finite = {k: v for k, v in metrics.items() if math.isfinite(v)}  # as SeedResult.diverged
         log_metrics(client, run_id, finite)
+        for entity in datasets:
+            log_dataset(client, run_id, entity)
         diverged = any(not math.isfinite(v) for vs in history.values() for v in vs[-1:]) or len(
             finite
         ) < len(metrics)
+        describe(client, run_id, child_description(variant, seed, metrics, dataset_name, diverged))
         if diverged:
             set_tags(client, run_id, {"diverged": "true"})
             end_run(client, run_id, "FAILED")
@@ -387,6 +449,19 @@ def log_child_run(
         end_run(client, run_id, status_for(exc))
         raise
     return run_id, model_uri
+
+
+def child_description(
+    variant: str, seed: int, metrics: Mapping[str, float], dataset: str = "", diverged=False
+) -> str:
+    """A seed run's description: variant, seed and its test metrics."""
+    on = f" on {dataset}" if dataset else ""
+    lines = [f"**{variant}**, seed {seed}{on}", ""]
+    if diverged:
+        lines += ["Diverged (non-finite loss): no model logged; left out of the comparison.", ""]
+    lines += ["| test metric | value |", "|---|---|"]
+    lines += [f"| {k.removeprefix('test_')} | {v:.4g} |" for k, v in metrics.items()]
+    return "\n".join(lines) + "\n"
 
 
 class ParentRun:
@@ -426,6 +501,15 @@ class ParentRun:
 
     def log_json(self, obj: object, artifact_file: str) -> None:
         log_json(self.client, self.run_id, obj, artifact_file)
+
+    def describe(self, markdown: str) -> None:
+        describe(self.client, self.run_id, markdown)
+
+    def log_dataset(self, entity) -> None:
+        log_dataset(self.client, self.run_id, entity)
+
+    def datasets(self) -> list:
+        return dataset_inputs(self.client, self.run_id)
 
     def log_text(self, text: str, artifact_file: str) -> None:
         self.client.log_text(self.run_id, text, artifact_file)

@@ -28,6 +28,9 @@ def test_the_deployment_form_is_the_run_config_model():
         assert "the dataset's default" in field["description"]
     engine = form["properties"]["engine"]
     assert engine["enum"] == ["compiled", "fit"]
+    # every field of the form says what it is for
+    for name, field in [*schema["properties"].items(), *form["properties"].items()]:
+        assert len(field.get("description", "")) >= 10, name
 
 
 def test_a_deployment_runs_parameters_are_validated_into_the_model():

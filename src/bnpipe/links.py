@@ -1,0 +1,66 @@
+"""Links into the MLflow UI: a comparison's runs, its parent run and a compare-runs
+page of its seed runs, as ``bnpipe run`` prints them and the Prefect flow run
+links them.
+
+With a tracking server the links point at it. With a SQLite store they point at
+the MLflow UI serving that store on 127.0.0.1 and the stack's MLflow port
+(``BNPIPE_MLFLOW_PORT``, 5000 by default): what ``bnpipe stack up`` starts, or
+:func:`ui_command` by hand. The routes are those of MLflow 3's UI
+(``/#/experiments/<id>/runs/<run>``, ``/#/compare-runs?runs=[...]&experiments=[...]``).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Sequence
+
+from bnpipe.settings import Settings
+
+
+def served(tracking_uri: str) -> bool:
+    return tracking_uri.startswith(("http://", "https://"))
+
+
+def ui_base(settings: Settings) -> str:
+    """The MLflow UI's address for the settings' tracking store (no credentials)."""
+    if served(settings.tracking_uri):
+        parts = urllib.parse.urlsplit(settings.tracking_uri)
+        host = parts.netloc.rpartition("@")[2]
+        return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", "")).rstrip("/")
+    return f"http://127.0.0.1:{settings.mlflow_port}"
+
+
+def ui_command(settings: Settings) -> str:
+    """How to serve a SQLite store's UI at :func:`ui_base`."""
+    return (
+        f".venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri} "
+        f"--host 127.0.0.1 --port {settings.mlflow_port}"
+    )
+
+
+def experiment_runs(base: str, experiment_id: str) -> str:
+    return f"{base}/#/experiments/{experiment_id}/runs"
+
+
+def run_page(base: str, experiment_id: str, run_id: str) -> str:
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def compare_runs(base: str, experiment_id: str, run_ids: Sequence[str]) -> str:
+    def arg(values) -> str:
+        return urllib.parse.quote(json.dumps(list(values), separators=(",", ":")), safe="")
+
+    return f"{base}/#/compare-runs?runs={arg(run_ids)}&experiments={arg([experiment_id])}"
+
+
+def comparison_links(
+    settings: Settings, experiment_id: str, parent_id: str, child_ids: Sequence[str]
+) -> dict[str, str]:
+    """The three links of one comparison: ``runs``, ``parent``, ``compare``."""
+    base = ui_base(settings)
+    return {
+        "runs": experiment_runs(base, experiment_id),
+        "parent": run_page(base, experiment_id, parent_id),
+        "compare": compare_runs(base, experiment_id, child_ids),
+    }
