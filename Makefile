@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast lint format bench bench-references lock clean
+.PHONY: help setup run test test-fast lint format bench bench-references lock clean browser
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml requirements.lock
 run: setup ## the main job: compare plain vs bn on boston and iris at the notebook's defaults
 	$(VENV)/bin/bnpipe run boston iris
 
-test: setup lint ## every test: lint, architecture contracts, unit, flow, e2e and faults
+test: setup lint browser ## every test: lint, architecture contracts, unit, flow, e2e, faults and browser
 	$(VENV)/bin/pytest
 
 test-fast: setup ## the quick layer only (no TensorFlow training, no servers)
@@ -47,6 +47,15 @@ lint: setup ## ruff lint and format check, import-linter contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+
+# Browser tests (tests/e2e/test_ui.py) drive Debian's chromium through Playwright's
+# executable_path: Playwright's own browser download cannot work offline.
+browser: ## install Debian's chromium for the browser tests when it is missing (apt)
+	@if command -v chromium >/dev/null 2>&1; then echo "browser: $$(chromium --version 2>/dev/null)"; \
+	else SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  echo "browser: installing Debian's chromium (apt-get)"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  chromium --version; fi
 
 format: setup ## apply ruff formatting and import sorting
 	$(VENV)/bin/ruff check --fix .

@@ -168,7 +168,7 @@ def publish_report(
         (out / "comparison.md").write_text(markdown, "utf-8")
         for f in out.iterdir():
             parent.log_artifact(f)
-    parent.describe(markdown)
+    parent.describe(f"{headline(summary, decision)}\n\n{markdown}")
     ui = links.comparison_links(
         settings,
         parent.experiment_id,
@@ -192,6 +192,18 @@ def publish_report(
     except Exception as exc:  # noqa: BLE001 - the UI artifacts are a convenience
         get_run_logger().warning("could not create the Prefect artifacts: %s", exc)
     return ui
+
+
+def headline(summary: ComparisonSummary, decision: Decision | None) -> str:
+    """The answer in one line, first in the parent run's description (the MLflow
+    UI shows a description's first lines until "Show more")."""
+    line = f"**Winner on {summary.primary}: {summary.winner}**"
+    iv = summary.intervals.get(summary.primary)
+    if iv is not None and iv.ci_low == iv.ci_low:  # not NaN: two seeds or more
+        line += f" · bn − plain {iv.mean:+.4g} (95% CI {iv.ci_low:+.4g} to {iv.ci_high:+.4g})"
+    if decision is not None:
+        line += f" · {decision.model_name} v{decision.version}: {decision.outcome}"
+    return line
 
 
 def artifact_key(name: str) -> str:

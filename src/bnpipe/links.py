@@ -7,6 +7,11 @@ the MLflow UI serving that store on 127.0.0.1 and the stack's MLflow port
 (``BNPIPE_MLFLOW_PORT``, 5000 by default): what ``bnpipe stack up`` starts, or
 :func:`ui_command` by hand. The routes are those of MLflow 3's UI
 (``/#/experiments/<id>/runs/<run>``, ``/#/compare-runs?runs=[...]&experiments=[...]``).
+
+Each link carries ``workflowType=machine_learning``: the UI has a GenAI / Model
+training switch, kept per browser and GenAI until someone flips it, under which
+an experiment opens on an empty traces overview; the URL parameter wins over
+the stored choice (read in the UI's workflow-type context, MLflow 3.17).
 """
 
 from __future__ import annotations
@@ -39,19 +44,25 @@ def ui_command(settings: Settings) -> str:
     )
 
 
+MODEL_TRAINING = "workflowType=machine_learning"
+
+
 def experiment_runs(base: str, experiment_id: str) -> str:
-    return f"{base}/#/experiments/{experiment_id}/runs"
+    return f"{base}/#/experiments/{experiment_id}/runs?{MODEL_TRAINING}"
 
 
 def run_page(base: str, experiment_id: str, run_id: str) -> str:
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?{MODEL_TRAINING}"
 
 
 def compare_runs(base: str, experiment_id: str, run_ids: Sequence[str]) -> str:
     def arg(values) -> str:
         return urllib.parse.quote(json.dumps(list(values), separators=(",", ":")), safe="")
 
-    return f"{base}/#/compare-runs?runs={arg(run_ids)}&experiments={arg([experiment_id])}"
+    return (
+        f"{base}/#/compare-runs?runs={arg(run_ids)}&experiments={arg([experiment_id])}"
+        f"&{MODEL_TRAINING}"
+    )
 
 
 def comparison_links(

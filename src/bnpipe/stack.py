@@ -225,6 +225,7 @@ def stack_env(cfg: StackConfig) -> dict[str, str]:
             "BNPIPE_PROJECT_DIR": str(cfg.project_dir),
             "BNPIPE_STATE_DIR": str(cfg.state_dir),
             "MLFLOW_TRACKING_URI": cfg.tracking_uri,
+            "BNPIPE_MLFLOW_PORT": str(cfg.mlflow_port),  # flows link runs into this UI
         }
     )
     if cfg.data_mirror:

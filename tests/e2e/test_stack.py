@@ -45,6 +45,10 @@ def free_ports(n: int) -> list[int]:
 
 @pytest.fixture
 def stack_project(tmp_path, data_mirror):
+    return new_stack_project(tmp_path, data_mirror)
+
+
+def new_stack_project(tmp_path: Path, data_mirror: Path) -> SimpleNamespace:
     """Project folder, state, MLflow store, ports and the environment for `bnpipe stack`."""
     root = tmp_path / "project"
     root.mkdir()

@@ -17,8 +17,10 @@ def test_links_point_at_the_tracking_server_without_credentials():
     s = _settings("https://bob:secret@mlflow.example.org/team/")
     assert links.ui_base(s) == "https://mlflow.example.org/team"
     ui = links.comparison_links(s, "7", "p1", ["c1", "c2"])
-    assert ui["runs"] == "https://mlflow.example.org/team/#/experiments/7/runs"
-    assert ui["parent"] == "https://mlflow.example.org/team/#/experiments/7/runs/p1"
+    base = "https://mlflow.example.org/team/#/experiments/7/runs"
+    # the parameter opens the UI in its Model training mode, not on a GenAI overview
+    assert ui["runs"] == f"{base}?workflowType=machine_learning"
+    assert ui["parent"] == f"{base}/p1?workflowType=machine_learning"
     assert "secret" not in "".join(ui.values()) and "bob" not in "".join(ui.values())
 
 
@@ -38,6 +40,7 @@ def test_the_compare_link_names_every_seed_run_and_the_experiment():
     args = urllib.parse.parse_qs(query)
     assert json.loads(args["runs"][0]) == ["a1", "b2", "c3"]
     assert json.loads(args["experiments"][0]) == ["3"]
+    assert args["workflowType"] == ["machine_learning"]
 
 
 def test_a_seed_runs_description_says_variant_seed_and_its_test_metrics():

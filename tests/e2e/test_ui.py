@@ -1,0 +1,234 @@
+"""What the MLflow and Prefect UIs show after a real run, in a real browser.
+
+One module-wide stack (`bnpipe stack up`: Prefect server and worker, MLflow
+server on 127.0.0.1), one `bnpipe run iris` that orchestrates through that
+Prefect server and tracks to that MLflow server over HTTP, then Debian's
+Chromium, driven by Playwright through its ``executable_path`` (Playwright's own
+browser download cannot work offline), opens the links the run printed.
+
+Screenshots go to ``$BNPIPE_TEST_OUTPUT/screenshots`` (default
+``.test-output/screenshots`` in the checkout); the PNGs under ``docs/`` are
+copies of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.parse
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.e2e.test_stack import BIN, REPO, explain, get_json, new_stack_project, run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CHROMIUM = os.environ.get("BNPIPE_CHROMIUM", "/usr/bin/chromium")
+# As root, with no network but loopback: no sandbox, and none of Chromium's own
+# background connections (each would be refused, many at a time).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SEEDS, EPOCHS = 2, 200
+SEED_RUNS = [f"{v}-seed{s}" for v in ("plain", "bn") for s in range(SEEDS)]
+PAGE_TIMEOUT_MS = 60_000  # a first page load compiles the UI's bundles on a busy machine
+
+
+def screenshots_dir() -> Path:
+    out = Path(os.environ.get("BNPIPE_TEST_OUTPUT") or REPO / ".test-output") / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ui_run(tmp_path_factory, data_mirror, http_mirror):
+    """A stack, and one `bnpipe run iris` through it, as a user would after `stack up`;
+    the data comes over HTTP from a loopback mirror (an http source in MLflow)."""
+    project = new_stack_project(tmp_path_factory.mktemp("ui"), data_mirror)
+    bnpipe = BIN / "bnpipe"
+    up = run([bnpipe, "stack", "up"], project.env, timeout=420)
+    try:
+        assert up.returncode == 0, explain(up)
+        env = {
+            **project.env,
+            "PREFECT_API_URL": project.api_url,
+            "MLFLOW_TRACKING_URI": project.mlflow_url,  # over HTTP, as from another host
+            "BNPIPE_DASK_WORKERS": "1",
+            "BNPIPE_DATA_MIRROR": http_mirror[0],
+        }
+        done = run([bnpipe, "run", "iris", "--seeds", SEEDS, "--epochs", EPOCHS], env, timeout=900)
+        assert done.returncode == 0, explain(done, project)
+        (screenshots_dir().parent / "bnpipe-run-ui.txt").write_text(done.stdout)
+        from mlflow import MlflowClient
+
+        client = MlflowClient(project.mlflow_url)
+        exp = client.get_experiment_by_name("bn-comparison-iris")
+        runs = client.search_runs([exp.experiment_id])
+        [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+        children = {r.info.run_name: r for r in runs if r.info.run_name in SEED_RUNS}
+        yield SimpleNamespace(
+            project=project,
+            mirror=http_mirror[0],
+            stdout=done.stdout,
+            links=printed_links(done.stdout, "iris"),
+            experiment_id=exp.experiment_id,
+            parent=parent,
+            children=children,
+        )
+    finally:
+        down = run([bnpipe, "stack", "down"], project.env, timeout=120)
+        assert down.returncode == 0, explain(down)
+
+
+def printed_links(stdout: str, dataset: str) -> dict[str, str]:
+    """``  iris runs:    http://...`` lines at the end of `bnpipe run`."""
+    found = re.findall(rf"^  {dataset} (runs|parent|compare): +(\S+)$", stdout, re.M)
+    return dict(found)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1600, "height": 950})
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def open_mlflow(page, url: str) -> None:
+    """Open an MLflow UI page and close the assistant panel it opens on a first visit."""
+    page.goto(url)
+    page.get_by_text("bn-comparison-iris").first.wait_for()
+    close = page.get_by_role("button", name="Close")
+    with_panel = page.get_by_text("MLflow Assistant")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not with_panel.first.is_visible():
+        time.sleep(0.2)
+    if with_panel.first.is_visible() and close.count():
+        close.first.click()
+
+
+def test_bnpipe_run_ends_with_links_into_the_mlflow_server(ui_run):
+    base = ui_run.project.mlflow_url
+    eid, parent_id = ui_run.experiment_id, ui_run.parent.info.run_id
+    assert f"MLflow UI: {base}" in ui_run.stdout
+    links = ui_run.links
+    assert links["runs"] == f"{base}/#/experiments/{eid}/runs?workflowType=machine_learning"
+    assert links["parent"] == (
+        f"{base}/#/experiments/{eid}/runs/{parent_id}?workflowType=machine_learning"
+    )
+    query = urllib.parse.parse_qs(links["compare"].partition("?")[2])
+    assert sorted(json.loads(query["runs"][0])) == sorted(
+        r.info.run_id for r in ui_run.children.values()
+    )
+
+
+def test_the_parent_run_page_shows_the_winner_line_and_the_dataset(ui_run, page):
+    tags = ui_run.parent.data.tags
+    open_mlflow(page, ui_run.links["parent"])
+    winner = f"Winner on {tags['primary_metric']}: {tags['winner']}"
+    page.get_by_text(winner).first.wait_for()
+    page.get_by_text("Show more", exact=True).first.click()  # the whole description
+    page.get_by_role("cell", name="linear (logistic)").first.wait_for()  # its table, rendered
+    assert page.get_by_text("iris: plain vs BatchNorm").first.is_visible()
+    digest = tags["data_sha256"][:12]
+    dataset = page.get_by_text(f"iris ({digest})").first
+    dataset.wait_for()
+    assert dataset.is_visible()
+    [entry] = ui_run.parent.inputs.dataset_inputs
+    assert entry.dataset.source_type == "http"
+    assert json.loads(entry.dataset.source) == {"url": f"{ui_run.mirror}/iris.csv"}
+    assert page.get_by_text("Model training").first.is_visible()  # not the GenAI overview
+    page.screenshot(path=screenshots_dir() / "mlflow-parent-run.png", full_page=True)
+
+
+def test_the_runs_page_lists_plain_and_bn_seed_runs_with_their_test_metrics(ui_run, page):
+    open_mlflow(page, ui_run.links["runs"])
+    parent_name = ui_run.parent.info.run_name
+    row = page.get_by_role("row").filter(has_text=parent_name).first
+    row.wait_for()
+    assert page.get_by_text("Runs", exact=True).first.is_visible()  # training runs, not traces
+    assert not page.get_by_text("plain-seed0").count()  # folded under the parent at first
+    row.locator("button").first.click()  # the expander beside the parent's name
+    for name in SEED_RUNS:
+        page.get_by_role("row").filter(has_text=name).first.wait_for()
+
+    metrics = ("test_accuracy", "test_log_loss")
+    page.get_by_role("button", name="Columns", exact=True).click()
+    for metric in metrics:  # the column picker's tree of attributes, metrics, params, tags
+        page.get_by_text(metric, exact=True).first.click()
+    page.keyboard.press("Escape")
+    page.get_by_role("columnheader", name=metrics[-1]).first.wait_for()
+    # The table is two grids side by side: names (pinned) and the other columns, the
+    # same runs in the same order.
+    digest = ui_run.parent.data.tags["data_sha256"][:12]
+    rows = page.get_by_role("row").all_inner_texts()
+    names = [r for r in rows if any(n in r for n in (*SEED_RUNS, parent_name))]
+    values = [r for r in rows if r.startswith(f"iris ({digest})")]
+    assert len(names) == len(values) == 1 + len(SEED_RUNS), rows
+    shown = {}
+    for name_cells, value_cells in zip(names, values, strict=True):
+        [name] = [n for n in SEED_RUNS if n in name_cells] or [parent_name]
+        shown[name] = [
+            float(x) for x in re.findall(r"^-?\d+(?:\.\d+)?(?:e-?\d+)?$", value_cells, re.M)
+        ]
+    for name, child in ui_run.children.items():
+        expected = [child.data.metrics[m] for m in metrics]
+        assert shown[name][-len(metrics) :] == pytest.approx(expected, rel=1e-9), (name, shown)
+    page.screenshot(path=screenshots_dir() / "mlflow-runs.png")
+
+
+def test_the_compare_link_opens_a_page_naming_every_seed_run(ui_run, page):
+    open_mlflow(page, ui_run.links["compare"])
+    for name in SEED_RUNS:
+        page.get_by_text(name).first.wait_for()
+    assert page.get_by_text("Comparing 4 Runs").first.is_visible()
+    page.screenshot(path=screenshots_dir() / "mlflow-compare-runs.png")
+
+
+def test_the_prefect_flow_run_page_shows_the_comparison_and_links_the_mlflow_run(ui_run, page):
+    project = ui_run.project
+    flow_run_id = ui_run.parent.data.tags["prefect_flow_run_id"]
+    artifacts = get_json(
+        f"{project.api_url}/artifacts/filter",
+        {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}},
+    )
+    kinds = {a["key"]: a for a in artifacts}
+    assert kinds["bn-comparison-iris"]["type"] == "markdown"
+    link = kinds["mlflow-run-iris"]  # Prefect keeps a link artifact as markdown: [text](url)
+    assert f"]({ui_run.links['parent']})" in link["data"], link["data"]
+
+    page.goto(f"http://127.0.0.1:{project.prefect_port}/runs/flow-run/{flow_run_id}")
+    page.get_by_text("Artifacts", exact=True).first.click()  # the flow run's tabs
+    page.get_by_text("bn-comparison-iris").first.wait_for()
+    page.get_by_text("bn-comparison-iris").first.click()
+    page.get_by_text("iris: plain vs BatchNorm").first.wait_for()
+    tags = ui_run.parent.data.tags
+    assert page.get_by_text(f"Winner on {tags['primary_metric']}: {tags['winner']}").count()
+    page.screenshot(path=screenshots_dir() / "prefect-comparison-artifact.png", full_page=True)
