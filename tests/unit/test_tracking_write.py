@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bnpipe import tracking
@@ -43,3 +45,24 @@ def test_other_errors_are_not_retried():
     with pytest.raises(RuntimeError, match="readonly"):
         tracking._write(call)
     assert call.calls == 1
+
+
+def test_a_dataset_input_names_the_data_by_digest_and_redacted_source():
+    import numpy as np
+    import pandas as pd
+
+    n = tracking.SCHEMA_SAMPLE_ROWS * 3
+    frame = pd.DataFrame({"x": np.arange(n, dtype=float), "label": ["a", "b", "c"] * (n // 3)})
+    entity = tracking.dataset_entity(
+        "flats", frame, sha256="c71eef0adf63" + "0" * 52,
+        url="https://user:secret@data.example.org/flats.csv?token=abc", target="label",
+    )  # fmt: skip
+    assert (entity.name, entity.digest, entity.source_type) == ("flats", "c71eef0adf63", "http")
+    assert json.loads(entity.source) == {"url": "https://data.example.org/flats.csv"}
+    assert json.loads(entity.profile) == {"num_rows": n, "num_elements": 2 * n}  # every row
+    columns = json.loads(entity.schema)["mlflow_colspec"]
+    assert [(c["name"], c["type"]) for c in columns] == [("x", "double"), ("label", "string")]
+    local = tracking.dataset_entity(
+        "iris", frame.head(5), sha256="f" * 64, url="file:///d/iris.csv"
+    )
+    assert local.source_type == "local" and local.digest == "f" * 12
