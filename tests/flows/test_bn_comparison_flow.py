@@ -7,7 +7,11 @@ import pytest
 from mlflow import MlflowClient
 
 from bnpipe.params import RunConfig
-from tests.contract import assert_comparison, assert_model_predicts_raw_rows
+from tests.contract import (
+    assert_comparison,
+    assert_dataset_input,
+    assert_model_predicts_raw_rows,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -15,10 +19,14 @@ pytestmark = pytest.mark.slow
 def test_flow_logs_the_contract_and_registers_a_champion(env):
     from flows.bn_comparison import bn_comparison
 
-    result = bn_comparison(datasets=["iris"], config=RunConfig(epochs=4, seeds=2))
+    result = bn_comparison(
+        datasets=["iris"], config=RunConfig(epochs=4, seeds=2, learning_rate=0.003)
+    )
 
     client = MlflowClient(env["uri"])
     parent, children = assert_comparison(client, "iris", "classification", epochs=4, seeds=2)
+    assert {c.data.params["learning_rate"] for c in children} == {"0.003"}  # as given
+    assert parent.data.params["learning_rate"] == "0.003"
     assert result["iris"]["run_id"] == parent.info.run_id
     raw = pd.read_csv(env["mirror"] / "iris.csv")
     assert_model_predicts_raw_rows(env["uri"], children[0], raw, "classification", "품종")
@@ -52,6 +60,8 @@ def test_flow_stops_before_training_on_bad_data(env, tmp_path, monkeypatch):
     runs = client.search_runs([exp.experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
     assert runs[0].data.tags["validation"] == "failed"
+    # the refused data is still named on the run: which bytes were refused
+    assert_dataset_input(runs[0], "boston", runs[0].data.tags["data_sha256"])
     assert "validation.json" in {a.path for a in client.list_artifacts(runs[0].info.run_id)}
     assert client.search_model_versions("name='bnpipe-boston'") == []
 
