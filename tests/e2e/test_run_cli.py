@@ -43,6 +43,7 @@ def test_run_both_datasets_over_http(project_env, data_mirror):
     assert len(table_rows) == 4 and all("±" in row for row in table_rows)
 
     client = MlflowClient(project_env["MLFLOW_TRACKING_URI"])
+    port = project_env.get("BNPIPE_MLFLOW_PORT") or "5000"
     for dataset, task, target in (
         ("boston", "regression", "medv"),
         ("iris", "classification", "품종"),
@@ -59,6 +60,12 @@ def test_run_both_datasets_over_http(project_env, data_mirror):
                 project_env["MLFLOW_TRACKING_URI"], child, raw, task, target
             )
         assert client.get_model_version_by_alias(f"bnpipe-{dataset}", "champion") is not None
+        # links into the UI of this SQLite store, once `mlflow ui` serves it (printed first)
+        ui = f"http://127.0.0.1:{port}/#/experiments/{parent.info.experiment_id}/runs"
+        assert f"  {dataset} runs:    {ui}?workflowType=machine_learning" in out
+        assert f"  {dataset} parent:  {ui}/{parent.info.run_id}?" in out
+    store = project_env["MLFLOW_TRACKING_URI"]
+    assert f"mlflow ui --backend-store-uri {store} --host 127.0.0.1 --port {port}" in out
 
 
 def test_dataset_init_runs_a_new_csv_without_code_changes(project_env, http_mirror, tmp_path):
