@@ -65,7 +65,11 @@ class RunBook:
 
     def open(self, spec: DatasetSpec, config: RunConfig, settings: Settings) -> ParentRun:
         """The dataset's parent run, open until its last step (or a failure) ends it."""
-        parent = self._open[spec.name] = open_parent_run(spec, config, settings)
+        return self.adopt(spec.name, open_parent_run(spec, config, settings))
+
+    def adopt(self, name: str, parent: ParentRun) -> ParentRun:
+        """Keep a parent run opened elsewhere (a sweep run) like those of :meth:`open`."""
+        self._open[name] = parent
         return parent
 
     @contextlib.contextmanager
@@ -82,7 +86,9 @@ class RunBook:
                 self._end(name)
 
     def train(
-        self, datasets: Sequence[tuple[DatasetSpec, Encoded, RunConfig]]
+        self,
+        datasets: Sequence[tuple[DatasetSpec, Encoded, RunConfig]],
+        labels: Sequence[str] | None = None,
     ) -> list[tuple[list, float]]:
         """Every variant of every dataset at once on the cluster (see ``train_variants``).
         While the workers train, this process has a core to spare: it loads what the
@@ -91,7 +97,7 @@ class RunBook:
             return []
         self._preload = threading.Thread(target=_preload_finish, name="bnpipe-preload")
         self._preload.start()
-        return train_variants(self.dask, datasets, self._models.name)
+        return train_variants(self.dask, datasets, self._models.name, labels)
 
     def outcome(self, out: dict[str, dict]):
         """The flow's return: the first error raised; else the results, in a Completed

@@ -66,10 +66,12 @@ def train_variants(
     cluster: TrainingCluster,
     datasets: Sequence[tuple[DatasetSpec, Encoded, RunConfig]],
     models_dir: str,
+    labels: Sequence[str] | None = None,
 ) -> list[tuple[list[SeedResult], float]]:
     """Every variant of every dataset at once: one ``train`` task per (dataset,
     variant), each one job on the Dask cluster carrying the dataset's seeds; then
-    each seed scored on its held-out test rows, here.
+    each seed scored on its held-out test rows, here. ``labels`` name the units
+    when one dataset comes several times (a sweep's cells); else the dataset names.
 
     Per dataset: the results (trained models saved under ``models_dir``) and the
     optimizer's effective learning rate. Test metrics and predictions are in the
@@ -80,23 +82,26 @@ def train_variants(
         return []
     logger = get_run_logger()
     started = time.perf_counter()
+    labels = list(labels) if labels is not None else [spec.name for spec, _, _ in datasets]
     futures = {
-        (spec.name, variant): train_variant.submit(cluster, make_job(spec, data, config, variant))
-        for spec, data, config in datasets
+        (label, variant): train_variant.submit(
+            cluster, make_job(spec, data, config, variant, label=label)
+        )
+        for label, (spec, data, config) in zip(labels, datasets, strict=True)
         for variant in VARIANTS
     }
     trained = []
-    for spec, data, _ in datasets:
+    for label, (spec, data, _) in zip(labels, datasets, strict=True):
         results, lr = [], 0.0
         for variant in VARIANTS:
-            out = futures[spec.name, variant].result()
+            out = futures[label, variant].result()
             lr = out.learning_rate
             results.extend(seed_results(out, spec.task, variant, data, models_dir))
             diverged = [r.seed for r in results if r.variant == variant and r.diverged]
             if diverged:
                 logger.warning(
                     "%s/%s: seed(s) %s diverged (non-finite loss); left out of the comparison",
-                    spec.name,
+                    label,
                     variant,
                     diverged,
                 )
@@ -112,10 +117,12 @@ def train_variants(
     return trained
 
 
-def make_job(spec: DatasetSpec, data: Encoded, config: RunConfig, variant: str) -> TrainJob:
+def make_job(
+    spec: DatasetSpec, data: Encoded, config: RunConfig, variant: str, label: str | None = None
+) -> TrainJob:
     config = config.resolve(spec)  # a no-op for a resolved config
     return TrainJob(
-        name=f"{spec.name}/{variant}",
+        name=f"{label or spec.name}/{variant}",
         variant=variant,
         task=spec.task,
         x_train=data.x_train,

@@ -1,0 +1,77 @@
+"""Content keys: what identifies a piece of work, so that work already done is
+found again instead of redone.
+
+A key is the SHA-256 of a canonical JSON document of everything the result
+depends on: the data's SHA-256, the dataset's catalog entry and suite (their
+content), the resolved run parameters, and the code version. The sweep's
+resume uses it per cell; a comparison run uses the same function.
+
+The code version is the package version plus a hash of the installed sources
+of ``bnpipe``, ``flows`` and ``tasks`` (``*.py``, in path order), so a checkout
+with local edits counts as new code. Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+KEY_CHARS = 16  # shown and tagged; 64 bits tell apart far more runs than any store holds
+
+
+@functools.cache
+def code_version() -> str:
+    """``<version>+<12 hex of the sources>``, e.g. ``0.1.0+3f2a9c1d0b7e``."""
+    import bnpipe
+
+    digest = hashlib.sha256()
+    package = Path(bnpipe.__file__).resolve().parent
+    roots = [package]
+    for name in ("flows", "tasks"):
+        try:
+            module = __import__(name)
+        except ImportError:  # a worker or a wheel without the project's flows
+            continue
+        if getattr(module, "__file__", None):
+            roots.append(Path(module.__file__).resolve().parent)
+    for root in roots:
+        for path in sorted(root.rglob("*.py")):
+            digest.update(f"{root.name}/{path.relative_to(root)}\0".encode())
+            digest.update(path.read_bytes())
+    return f"{bnpipe.__version__}+{digest.hexdigest()[:12]}"
+
+
+def content_hash(obj: object) -> str:
+    """SHA-256 of ``obj`` as canonical JSON (sorted keys, no whitespace)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file's bytes (a suite), or of nothing when it is missing."""
+    return hashlib.sha256(path.read_bytes() if path.is_file() else b"").hexdigest()
+
+
+def work_key(
+    *,
+    data_sha256: str,
+    catalog_entry: Mapping[str, object],
+    suite_sha256: str,
+    params: Mapping[str, object],
+    code: str | None = None,
+    kind: str = "comparison",
+) -> str:
+    """The key of one piece of work (a comparison, a sweep cell): ``KEY_CHARS`` hex."""
+    return content_hash(
+        {
+            "kind": kind,
+            "data": data_sha256,
+            "catalog": content_hash(dict(catalog_entry)),
+            "suite": suite_sha256,
+            "params": dict(params),
+            "code": code if code is not None else code_version(),
+        }
+    )[:KEY_CHARS]

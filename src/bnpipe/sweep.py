@@ -1,0 +1,264 @@
+"""Sweeps: when does BatchNormalization help? A grid of run parameters, one
+comparison per cell, judged with multiplicity control across the cells.
+
+* A **grid** maps run parameters (:data:`GRID_NAMES`) to the values to try;
+  its **cells** are every combination, in the grid's order.
+* A cell's verdict is the paired bn - plain comparison over its seeds, as in
+  ``bn-comparison``, with two differences for many cells at once:
+
+  - a **diverged seed is a loss, not a gap**: dropping it would favour the
+    unstable variant exactly where BatchNorm matters (high learning rates), so
+    its metric counts as the worst value seen in the cell (over both variants
+    and all seeds), and each variant's divergence rate is reported;
+  - the p-value of the paired t test is **adjusted across the cells**
+    (:mod:`bnpipe.multiplicity`: Holm by default, or Benjamini-Hochberg); a
+    cell's winner is bn or plain only when its adjusted p-value is below
+    ``alpha``, else "tie".
+
+Nothing here imports Prefect, MLflow or TensorFlow.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bnpipe import multiplicity
+from bnpipe.params import ConfigError, RunConfig
+
+GRID_NAMES = ("learning_rate", "batch_size", "optimizer", "input_scaling", "epochs")
+_TYPES = {"learning_rate": float, "batch_size": int, "epochs": int}
+
+
+class SweepError(ValueError):
+    """A sweep that cannot run as given (a usage error): the message says why."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One combination of grid values, e.g. ``learning_rate=0.01, input_scaling=none``."""
+
+    values: tuple[tuple[str, object], ...]
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.values)
+
+    @property
+    def slug(self) -> str:
+        """A name for Dask keys and files: ``learning_rate-0.01_input_scaling-none``."""
+        return "_".join(f"{k}-{v}" for k, v in self.values)
+
+    def params(self) -> dict[str, object]:
+        return dict(self.values)
+
+    def config(self, base: RunConfig) -> RunConfig:
+        """``base`` with this cell's values."""
+        return RunConfig(**(base.model_dump() | self.params()))
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list]:
+    """``["learning_rate=0.001,0.01", "input_scaling=none,standard"]`` -> a grid.
+
+    Each name must be a grid parameter and come once; values are typed and
+    checked as run parameters (a bad one is a :class:`SweepError` naming it)."""
+    grid: dict[str, list] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not raw.strip():
+            raise SweepError(
+                f"--grid {item!r}: expected NAME=V1,V2,... e.g. learning_rate=0.001,0.01"
+            )
+        values = [v.strip() for v in raw.split(",") if v.strip()]
+        grid[_checked_name(name, grid)] = values
+    return check_grid(grid)
+
+
+def check_grid(grid: Mapping[str, Sequence[object]]) -> dict[str, list]:
+    """A grid from a sweep file or the flow's parameter, typed and checked."""
+    if not grid:
+        raise SweepError(f"a sweep needs at least one grid axis ({', '.join(GRID_NAMES)})")
+    out: dict[str, list] = {}
+    for name, values in grid.items():
+        _checked_name(name, out)
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+            raise SweepError(f"grid {name}: give a list of values, got {values!r}")
+        typed = [_typed(name, v) for v in values]
+        if len(set(map(str, typed))) != len(typed):
+            raise SweepError(f"grid {name}: a value comes twice in {list(values)!r}")
+        out[name] = typed
+    return out
+
+
+def _checked_name(name: str, seen: Mapping[str, object]) -> str:
+    if name not in GRID_NAMES:
+        raise SweepError(f"grid: {name!r} is not a sweep parameter; use {', '.join(GRID_NAMES)}")
+    if name in seen:
+        raise SweepError(f"grid: {name} comes twice")
+    return name
+
+
+def _typed(name: str, value: object) -> object:
+    kind = _TYPES.get(name, str)
+    try:
+        typed = kind(float(value)) if kind is int and float(value).is_integer() else kind(value)
+        if kind is int and not isinstance(typed, int):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise SweepError(f"grid {name}: {value!r} is not a {kind.__name__}") from None
+    try:
+        RunConfig(**{name: typed})
+    except ConfigError as exc:
+        raise SweepError(f"grid {name}: {exc}") from None
+    return typed
+
+
+def cells(grid: Mapping[str, Sequence[object]]) -> list[Cell]:
+    """Every combination of the grid's values, the first axis varying slowest."""
+    names = list(grid)
+    return [
+        Cell(tuple(zip(names, combo, strict=True))) for combo in itertools.product(*grid.values())
+    ]
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A sweep as a file gives it (``sweeps/*.yaml``)."""
+
+    datasets: list[str]
+    grid: dict[str, list]
+    seeds: int | None = None
+    epochs: int | None = None
+    correction: str = "holm"
+
+
+def load_sweep_file(path: Path) -> SweepPlan:
+    """``datasets: [...]``, ``grid: {name: [values]}``, optional ``seeds``, ``epochs``,
+    ``correction`` (holm or bh)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(Path(path).read_text("utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SweepError(f"{path}: cannot read the sweep file: {exc}") from None
+    if not isinstance(doc, dict):
+        raise SweepError(f"{path}: a sweep file is a mapping with datasets: and grid:")
+    unknown = set(doc) - {"datasets", "grid", "seeds", "epochs", "correction", "description"}
+    if unknown:
+        raise SweepError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    datasets = doc.get("datasets")
+    if (
+        not isinstance(datasets, list)
+        or not datasets
+        or not all(isinstance(d, str) for d in datasets)
+    ):
+        raise SweepError(f"{path}: datasets: must be a list of catalog names")
+    grid = doc.get("grid")
+    if not isinstance(grid, dict):
+        raise SweepError(f"{path}: grid: must map parameters to lists of values")
+    correction = doc.get("correction", "holm")
+    if correction not in multiplicity.CORRECTIONS:
+        raise SweepError(f"{path}: correction must be holm or bh, got {correction!r}")
+    return SweepPlan(
+        datasets=datasets,
+        grid=check_grid(grid),
+        seeds=doc.get("seeds"),
+        epochs=doc.get("epochs"),
+        correction=correction,
+    )
+
+
+# --------------------------------------------------------------------------- judgement
+
+
+@dataclass
+class CellVerdict:
+    """One cell's paired comparison, after the adjustment across cells."""
+
+    cell: Cell
+    metric: str
+    higher_is_better: bool
+    mean: float  # bn - plain, diverged seeds counted as the cell's worst value
+    ci_low: float
+    ci_high: float
+    n: int
+    p_value: float
+    p_adjusted: float = math.nan
+    winner: str = "tie"
+    divergence: dict[str, float] = field(default_factory=dict)  # variant -> share of seeds
+
+    def metrics(self) -> dict[str, float]:
+        """The cell run's judgement metrics (``bn_minus_plain_<metric>_...``)."""
+        base = f"bn_minus_plain_{self.metric}"
+        return {
+            f"{base}_mean": self.mean,
+            f"{base}_ci_low": self.ci_low,
+            f"{base}_ci_high": self.ci_high,
+            f"{base}_p_value": self.p_value,
+            f"{base}_p_adjusted": self.p_adjusted,
+            **{f"{v}_diverged_rate": r for v, r in self.divergence.items()},
+        }
+
+
+def worst_case_values(
+    per_seed: Mapping[str, Mapping[int, float]], higher_is_better: bool
+) -> dict[str, dict[int, float]]:
+    """``variant -> seed -> value`` with every non-finite value (a diverged seed)
+    replaced by the worst finite value of the cell; NaN when none is finite."""
+    finite = [v for seeds in per_seed.values() for v in seeds.values() if math.isfinite(v)]
+    worst = (min(finite) if higher_is_better else max(finite)) if finite else math.nan
+    return {
+        variant: {s: (v if math.isfinite(v) else worst) for s, v in seeds.items()}
+        for variant, seeds in per_seed.items()
+    }
+
+
+def judge_cell(
+    cell: Cell, per_seed: Mapping[str, Mapping[int, float]], metric: str, higher_is_better: bool
+) -> CellVerdict:
+    """The unadjusted comparison of one cell; ``per_seed``: variant -> seed -> metric."""
+    from bnpipe import stats
+
+    divergence = {
+        v: (sum(1 for x in seeds.values() if not math.isfinite(x)) / len(seeds) if seeds else 0.0)
+        for v, seeds in per_seed.items()
+    }
+    values = worst_case_values(per_seed, higher_is_better)
+    seeds = sorted(set(values.get("plain", {})) & set(values.get("bn", {})))
+    plain = [values["plain"][s] for s in seeds]
+    bn = [values["bn"][s] for s in seeds]
+    iv = stats.paired_t_interval(plain, bn, metric=metric)
+    p = multiplicity.paired_t_pvalue([b - a for a, b in zip(plain, bn, strict=True)])
+    return CellVerdict(
+        cell, metric, higher_is_better, iv.mean, iv.ci_low, iv.ci_high, iv.n, p,
+        divergence=divergence,
+    )  # fmt: skip
+
+
+def adjust_verdicts(
+    verdicts: Sequence[CellVerdict], correction: str = "holm", alpha: float = multiplicity.ALPHA
+) -> list[CellVerdict]:
+    """Adjust the cells' p-values together and name each cell's winner."""
+    adjusted = multiplicity.adjust([v.p_value for v in verdicts], correction)
+    for v, p in zip(verdicts, adjusted, strict=True):
+        v.p_adjusted = p
+        if math.isfinite(p) and p < alpha and v.mean != 0:
+            bn_better = v.mean > 0 if v.higher_is_better else v.mean < 0
+            v.winner = "bn" if bn_better else "plain"
+        else:
+            v.winner = "tie"
+    return list(verdicts)
+
+
+def summary_line(dataset: str, verdicts: Sequence[CellVerdict], correction: str) -> str:
+    """``iris: bn wins 1 of 4 cells, plain 0, tie 3 (Holm-adjusted, alpha 0.05)``."""
+    count = {w: sum(1 for v in verdicts if v.winner == w) for w in ("bn", "plain", "tie")}
+    name = "Holm" if correction == "holm" else "BH"
+    return (
+        f"{dataset}: bn wins {count['bn']} of {len(verdicts)} cells, plain {count['plain']}, "
+        f"tie {count['tie']} ({name}-adjusted, alpha {multiplicity.ALPHA:g})"
+    )

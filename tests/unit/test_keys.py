@@ -1,0 +1,34 @@
+"""Content keys: the same inputs give the same key; any change gives another."""
+
+from __future__ import annotations
+
+import re
+
+from bnpipe import keys
+
+
+def test_the_code_version_is_the_package_version_and_a_hash_of_the_sources():
+    assert re.fullmatch(r"\d+\.\d+\.\d+\+[0-9a-f]{12}", keys.code_version())
+
+
+def test_a_work_key_changes_with_each_input_and_only_then():
+    base = dict(
+        data_sha256="a" * 64,
+        catalog_entry={"name": "iris", "target": "species"},
+        suite_sha256="b" * 64,
+        params={"epochs": 30, "learning_rate": 0.01},
+        code="0.1.0+000000000000",
+    )
+    key = keys.work_key(**base)
+    assert len(key) == keys.KEY_CHARS and key == keys.work_key(**base)
+    # the order a mapping was built in does not matter
+    assert key == keys.work_key(**base | {"params": {"learning_rate": 0.01, "epochs": 30}})
+    for change in (
+        {"data_sha256": "c" * 64},
+        {"catalog_entry": {"name": "iris", "target": "label"}},
+        {"suite_sha256": "d" * 64},
+        {"params": {"epochs": 31, "learning_rate": 0.01}},
+        {"code": "0.1.0+111111111111"},
+        {"kind": "sweep-cell"},
+    ):
+        assert keys.work_key(**base | change) != key, change

@@ -1,0 +1,90 @@
+"""The sweep's grid, cells and judgement (no training)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bnpipe import sweep
+from bnpipe.params import RunConfig
+
+
+def test_a_grid_from_the_command_line_is_typed_and_its_cells_are_every_combination():
+    grid = sweep.parse_grid(["learning_rate=0.001,0.01", "input_scaling=none,standard"])
+    assert grid == {"learning_rate": [0.001, 0.01], "input_scaling": ["none", "standard"]}
+    cells = sweep.cells(grid)
+    assert [c.label for c in cells] == [
+        "learning_rate=0.001, input_scaling=none",
+        "learning_rate=0.001, input_scaling=standard",
+        "learning_rate=0.01, input_scaling=none",
+        "learning_rate=0.01, input_scaling=standard",
+    ]
+    config = cells[3].config(RunConfig(epochs=30, seeds=3))
+    assert (config.learning_rate, config.input_scaling, config.epochs) == (0.01, "standard", 30)
+    assert sweep.parse_grid(["batch_size=16,32.0"]) == {"batch_size": [16, 32]}
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (["lr=0.1,0.2"], "'lr' is not a sweep parameter"),
+        (["learning_rate"], "expected NAME=V1,V2"),
+        (["learning_rate=0.1", "learning_rate=0.2"], "learning_rate comes twice"),
+        (["learning_rate=-1"], "learning_rate must be a positive number"),
+        (["batch_size=8.5"], "batch_size: '8.5' is not a int"),
+        (["input_scaling=log"], "input_scaling"),
+        (["epochs=10,10"], "a value comes twice"),
+        ([], "at least one grid axis"),
+    ],
+)
+def test_a_bad_grid_is_refused_in_one_line(items, message):
+    with pytest.raises(sweep.SweepError, match=message):
+        sweep.parse_grid(items)
+
+
+def test_a_diverged_seed_counts_as_the_worst_value_of_its_cell():
+    per_seed = {"plain": {0: 0.9, 1: 0.8}, "bn": {0: math.nan, 1: 0.95}}
+    assert sweep.worst_case_values(per_seed, higher_is_better=True)["bn"] == {0: 0.8, 1: 0.95}
+    assert sweep.worst_case_values(per_seed, higher_is_better=False)["bn"] == {0: 0.95, 1: 0.95}
+    verdict = sweep.judge_cell(
+        sweep.Cell((("learning_rate", 1.0),)), per_seed, "test_accuracy", True
+    )
+    assert verdict.divergence == {"plain": 0.0, "bn": 0.5}
+    assert verdict.mean == pytest.approx(((0.8 - 0.9) + (0.95 - 0.8)) / 2)
+
+
+def test_a_cell_wins_only_when_its_adjusted_p_value_is_below_alpha():
+    def verdict(mean, p, higher=False):
+        return sweep.CellVerdict(
+            sweep.Cell((("epochs", 1),)), "test_rmse", higher, mean, 0, 0, 5, p
+        )
+
+    cells = [
+        verdict(-1.0, 0.001),
+        verdict(2.0, 0.004),
+        verdict(-1.0, 0.03),
+        verdict(-1.0, 0.04),
+        verdict(0.5, math.nan),
+    ]
+    sweep.adjust_verdicts(cells, "holm")  # m = 4: .004, .012, .06, max(.06, .04)
+    assert [c.winner for c in cells] == ["bn", "plain", "tie", "tie", "tie"]
+    assert cells[2].p_adjusted == pytest.approx(0.06)  # unadjusted .03 would have won
+    assert math.isnan(cells[4].p_adjusted)
+    assert "bn wins 1 of 5 cells, plain 1, tie 3 (Holm-adjusted" in sweep.summary_line(
+        "boston", cells, "holm"
+    )
+
+
+def test_the_example_sweep_file_loads(tmp_path):
+    from pathlib import Path
+
+    plan = sweep.load_sweep_file(
+        Path(__file__).resolve().parents[2] / "sweeps" / "when-bn-helps.yaml"
+    )
+    assert plan.datasets == ["boston", "iris"]
+    assert len(sweep.cells(plan.grid)) == 16
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("datasets: [iris]\ngrid: {momentum: [0.9]}\n")
+    with pytest.raises(sweep.SweepError, match="'momentum' is not a sweep parameter"):
+        sweep.load_sweep_file(bad)
