@@ -9,6 +9,7 @@ clear line; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import re
@@ -104,49 +105,26 @@ def cmd_run(args, settings: Settings) -> int:
         config = RunConfig(**{o.field: getattr(args, o.field) for o in cli_options()})
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    from bnpipe import cluster, tracking, validation
-    from flows.local_api import prefect_api
-
     started = time.perf_counter()
     print(
         f"bnpipe: training plain and bn on {', '.join(args.datasets)}: "
         f"{config.seeds} seed(s) x {config.epochs} epochs, engine {config.engine}",
         flush=True,
     )
-    # Three things start at once: the Dask cluster (local workers load TensorFlow,
-    # ~7 CPU-s each), a temporary Prefect server (when no Prefect API is configured,
-    # ~8 CPU-s), and this process loads Prefect, MLflow and GX (~12 CPU-s).
-    with cluster.opened(args.dask_address) as dask:
-        if dask.address:  # unreachable: one line within seconds, before anything starts
-            dask.client()
-        with prefect_api(Path(os.environ["PREFECT_HOME"]), settings.state_dir / "logs") as api:
-            print(
-                f"bnpipe: orchestrated by {api.describe()}, training on {dask.describe()}",
-                flush=True,
-            )
-            # an unreachable or read-only store fails here, in the first seconds
-            client = tracking.connect(settings.tracking_uri)
-            tracking.check_writable(
-                client,
-                settings.tracking_uri,
-                tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
-            )
-            from flows.bn_comparison import bn_comparison
 
-            # GX too, while the server boots: inside the flow its import would hold
-            # up the data the (by then idle) Dask workers wait for.
-            validation.preload()
+    def load():
+        from flows.bn_comparison import bn_comparison
 
-            if not args.debug:
-                _console_without_tracebacks()
-            with api.connected():
-                results = bn_comparison(
-                    datasets=list(args.datasets),
-                    config=config,
-                    register_model=not args.no_register,
-                    offline=args.offline,
-                    fallback=not args.no_fallback,
-                )
+        return bn_comparison
+
+    with _orchestrated(settings, args.dask_address, args.debug, load) as bn_comparison:
+        results = bn_comparison(
+            datasets=list(args.datasets),
+            config=config,
+            register_model=not args.no_register,
+            offline=args.offline,
+            fallback=not args.no_fallback,
+        )
     print()
     for result in results.values():
         print(format_result(result))
@@ -179,6 +157,104 @@ def format_links(results, settings: Settings) -> str:
         for what, url in (result.get("links") or {}).items():
             lines.append(f"  {result['dataset']} {what + ':':9s}{url}")
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _orchestrated(settings: Settings, dask_address: str | None, debug: bool, load):
+    """What a flow called from the terminal runs in: the Dask cluster, the Prefect
+    API (a temporary server when none is configured) and a checked MLflow store;
+    yields the flow ``load()`` returns, with the API connected."""
+    from bnpipe import cluster, tracking, validation
+    from flows.local_api import prefect_api
+
+    # Three things start at once: the Dask cluster (local workers load TensorFlow,
+    # ~7 CPU-s each), a temporary Prefect server (when no Prefect API is configured,
+    # ~8 CPU-s), and this process loads Prefect, MLflow and GX (~12 CPU-s).
+    with cluster.opened(dask_address) as dask:
+        if dask.address:  # unreachable: one line within seconds, before anything starts
+            dask.client()
+        with prefect_api(Path(os.environ["PREFECT_HOME"]), settings.state_dir / "logs") as api:
+            print(
+                f"bnpipe: orchestrated by {api.describe()}, training on {dask.describe()}",
+                flush=True,
+            )
+            # an unreachable or read-only store fails here, in the first seconds
+            client = tracking.connect(settings.tracking_uri)
+            tracking.check_writable(
+                client,
+                settings.tracking_uri,
+                tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
+            )
+            flow_fn = load()
+            # GX too, while the server boots: inside the flow its import would hold
+            # up the data the (by then idle) Dask workers wait for.
+            validation.preload()
+            if not debug:
+                _console_without_tracebacks()
+            with api.connected():
+                yield flow_fn
+
+
+def cmd_sweep(args, settings: Settings) -> int:
+    """A grid of configurations on one or more datasets (the ``bn-sweep`` flow)."""
+    from bnpipe import sweep
+    from bnpipe.params import ConfigError, RunConfig
+
+    try:
+        plan = sweep.load_sweep_file(Path(args.file)) if args.file else None
+        datasets = list(args.datasets) or (plan.datasets if plan else [])
+        if not datasets:
+            raise UsageError("name one or more datasets, or give --file with datasets:")
+        grid = sweep.parse_grid(args.grid) if args.grid else (plan.grid if plan else {})
+        if args.grid and plan:
+            raise UsageError("give the grid with --grid or in --file, not both")
+        if not grid:
+            raise UsageError("give at least one --grid NAME=V1,V2 (or --file)")
+        correction = args.correction or (plan.correction if plan else "holm")
+        values = {"seeds": args.seeds or (plan.seeds if plan else None) or 10}
+        epochs = args.epochs or (plan.epochs if plan else None)
+        if epochs:
+            values["epochs"] = epochs
+        config = RunConfig(**values)
+    except (sweep.SweepError, ConfigError) as exc:
+        raise UsageError(str(exc)) from None
+    for name in datasets:
+        _spec(settings, name)
+    cells = sweep.cells(grid)
+    started = time.perf_counter()
+    print(
+        f"bnpipe: sweep on {', '.join(datasets)}: {len(cells)} cells x 2 variants x "
+        f"{config.seeds} seeds x {config.epochs} epochs",
+        flush=True,
+    )
+
+    def load():
+        from flows.bn_sweep import bn_sweep
+
+        return bn_sweep
+
+    with _orchestrated(settings, args.dask_address, args.debug, load) as bn_sweep:
+        results = bn_sweep(
+            datasets=datasets, grid=grid, config=config, correction=correction,
+            offline=args.offline, fallback=not args.no_fallback,
+        )  # fmt: skip
+    from bnpipe import report
+
+    print()
+    for result in results.values():
+        rows = [
+            [c["cell"], f"{c['mean']:+.4g}", f"{c['ci_low']:+.4g} to {c['ci_high']:+.4g}",
+             f"{c['p_adjusted']:.3g}", c["winner"]]
+            for c in result["cells"]
+        ]  # fmt: skip
+        print(report.format_table(rows, ["cell", "bn - plain", "95% CI", "p adjusted", "winner"]))
+        print(
+            f"{result['summary']}; {result['trained']} cell(s) trained, {result['reused']} reused"
+        )
+        print(f"MLflow sweep run {result['run_id']} (experiment bn-sweep-{result['dataset']})")
+        print()
+    print(f"done in {time.perf_counter() - started:.1f} s.")
+    return 0
 
 
 def _console_without_tracebacks() -> None:
@@ -524,6 +600,27 @@ def build_parser() -> argparse.ArgumentParser:
         "download or the copy bundled with bnpipe",
     )
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("sweep", help="when does BN help? plain vs bn over a grid of run parameters")
+    s.add_argument("datasets", nargs="*", metavar="DATASET")
+    s.add_argument(
+        "--grid",
+        action="append",
+        metavar="NAME=V1,V2",
+        help="an axis of the grid (repeat): learning_rate, batch_size, optimizer, "
+        "input_scaling, epochs",
+    )
+    s.add_argument("--file", metavar="SWEEP.yaml", help="datasets and grid from a sweep file")
+    s.add_argument("--seeds", type=int, default=None, help="seeds per variant and cell (10)")
+    s.add_argument("--epochs", type=int, default=None, help="epochs per seed (1000)")
+    s.add_argument(
+        "--correction", choices=("holm", "bh"), default=None,
+        help="across cells: holm (family-wise error, default) or bh (false discovery rate)",
+    )  # fmt: skip
+    s.add_argument("--dask-address", metavar="tcp://HOST:PORT", default=None)
+    s.add_argument("--offline", action="store_true", help="train on the last good cached download")
+    s.add_argument("--no-fallback", action="store_true", help="never train on an older copy")
+    s.set_defaults(func=cmd_sweep)
 
     s = sub.add_parser("dataset", help="manage catalog entries")
     dsub = s.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")

@@ -1,0 +1,135 @@
+"""The ``bn-sweep`` flow: composition only; the work is in ``tasks/`` and ``bnpipe``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prefect import flow
+
+from bnpipe import cluster, sweep
+from bnpipe.catalog import get_spec, load_catalog
+from bnpipe.params import RunConfig
+from bnpipe.settings import load_settings
+from tasks.data import download_dataset, validate_dataset
+from tasks.runs import RunBook
+from tasks.sweeps import (
+    cell_key,
+    find_complete_cells,
+    finish_cells,
+    log_cell,
+    open_sweep_run,
+    publish_sweep_report,
+    reuse_cell,
+)
+from tasks.training import encode_dataset
+
+
+@flow(name="bn-sweep", log_prints=True)
+def bn_sweep(
+    datasets: list[str],
+    grid: dict[str, list],
+    config: RunConfig = RunConfig(seeds=10),  # noqa: B008 - immutable; Prefect renders its fields
+    correction: Literal["holm", "bh"] = "holm",
+    offline: bool = False,
+    fallback: bool = False,
+) -> dict[str, dict]:
+    """When does BatchNormalization help? Plain vs bn in every cell of a grid of
+    run parameters, per dataset: download -> validate -> one Dask job per (cell,
+    variant) carrying the seeds, for every cell of every dataset at once -> per
+    cell: a cell run with its seed runs (experiment bn-sweep-<dataset>) -> the
+    paired bn - plain comparison per cell, adjusted across the cells -> report
+    (forest plot, heatmap, sweep.md, sweep.html). Cells complete in an earlier
+    sweep (same data, catalog entry, suite, parameters and code) are reused, not
+    trained. Sweeps do not touch the model registry.
+
+    Args:
+        datasets: Names from the catalog (datasets.yaml).
+        grid: Run parameter -> the values to try, e.g. {"learning_rate": [0.001, 0.01]};
+            parameters: learning_rate, batch_size, optimizer, input_scaling, epochs.
+        config: The other training parameters, the same for every cell.
+        correction: Across cells: holm (family-wise error) or bh (false discovery rate).
+        offline: Train on the last good download; never reach the upstream.
+        fallback: When the upstream cannot be reached, use the last good download
+            or the copy bundled with bnpipe.
+    """
+    settings = load_settings()
+    catalog = load_catalog(settings.catalog_path)
+    specs = [get_spec(catalog, name) for name in datasets]  # fail fast on an unknown name
+    grid = sweep.check_grid(grid)
+    cells = sweep.cells(grid)
+    out: dict[str, dict] = {}
+    with cluster.opened() as dask, RunBook(dask) as book:
+        plans = []  # (spec, sweep run, snapshot, {cell: (key, config)}, reusable, encodings)
+        for spec in specs:
+            run = book.adopt(spec.name, open_sweep_run(spec, grid, config, correction, settings))
+            with book.step(spec.name):
+                snap = download_dataset(spec, settings, run, offline, fallback)
+                frame, _ = validate_dataset(spec, snap, settings, run)
+                configs = {c: c.config(config).resolve(spec) for c in cells}
+                cell_keys = {c.label: cell_key(spec, snap, configs[c], settings) for c in cells}
+                done = find_complete_cells(run, cell_keys)
+                todo = [c for c in cells if cell_keys[c.label] not in done]
+                encoded = {}  # one encoding per input/target scaling, shared by its cells
+                for c in todo:
+                    scaling = (configs[c].input_scaling, configs[c].target_scaling)
+                    if scaling not in encoded:
+                        encoded[scaling] = encode_dataset(frame, spec, configs[c])
+                units = [
+                    (c, encoded[configs[c].input_scaling, configs[c].target_scaling]) for c in todo
+                ]
+                print(
+                    f"{spec.name}: {len(cells)} cells, {len(cells) - len(todo)} reused "
+                    f"from earlier sweeps, {len(todo)} to train"
+                )
+                plans.append((spec, run, snap, configs, cell_keys, done, units))
+
+        trained = book.train(
+            [
+                (spec, data, configs[c])
+                for spec, _, _, configs, _, _, units in plans
+                for c, data in units
+            ],
+            labels=[f"{spec.name}/{c.slug}" for spec, *_, units in plans for c, _ in units],
+        )
+        trained = iter(trained)
+        for spec, run, snap, configs, cell_keys, done, units in plans:
+            with book.step(spec.name, last=True):
+                records = {}
+                for c, data in units:
+                    results, lr = next(trained)
+                    records[c.label] = log_cell(
+                        run, spec, c, cell_keys[c.label], results, data, configs[c], lr, snap.sha256
+                    )
+                for c in cells:
+                    if c.label not in records:
+                        records[c.label] = reuse_cell(
+                            run, c, cell_keys[c.label], done[cell_keys[c.label]]
+                        )
+                verdicts = finish_cells(
+                    run, spec, cells, [records[c.label] for c in cells], correction
+                )
+                reused = len(cells) - len(units)
+                summary = publish_sweep_report(
+                    run, spec, grid, verdicts, snap, config, correction, reused
+                )
+                out[spec.name] = {
+                    "dataset": spec.name,
+                    "run_id": run.run_id,
+                    "experiment_id": run.experiment_id,
+                    "summary": summary,
+                    "cells": [
+                        {
+                            "cell": v.cell.label,
+                            "winner": v.winner,
+                            "mean": v.mean,
+                            "ci_low": v.ci_low,
+                            "ci_high": v.ci_high,
+                            "p_adjusted": v.p_adjusted,
+                        }
+                        for v in verdicts
+                    ],  # fmt: skip
+                    "reused": reused,
+                    "trained": len(units),
+                    "outcome": "swept",
+                }
+    return book.outcome(out)
