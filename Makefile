@@ -51,11 +51,11 @@ lint: setup ## ruff lint and format check, import-linter contracts
 # Browser tests (tests/e2e/test_ui.py) drive Debian's chromium through Playwright's
 # executable_path: Playwright's own browser download cannot work offline.
 browser: ## install Debian's chromium for the browser tests when it is missing (apt)
-	@if command -v chromium >/dev/null 2>&1; then echo "browser: $$(chromium --version 2>/dev/null)"; \
+	@if [ -x "$${BNPIPE_CHROMIUM:-/usr/bin/chromium}" ]; then echo "browser: $$("$${BNPIPE_CHROMIUM:-/usr/bin/chromium}" --version 2>/dev/null)"; \
 	else SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 	  echo "browser: installing Debian's chromium (apt-get)"; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
-	  chromium --version; fi
+	  /usr/bin/chromium --version; fi
 
 format: setup ## apply ruff formatting and import sorting
 	$(VENV)/bin/ruff check --fix .

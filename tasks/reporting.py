@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
 from collections.abc import Sequence
@@ -168,47 +169,46 @@ def publish_report(
         (out / "comparison.md").write_text(markdown, "utf-8")
         for f in out.iterdir():
             parent.log_artifact(f)
-    parent.describe(f"{headline(summary, decision)}\n\n{markdown}")
+    try:  # the MLflow UI's view of the comparison: never worth failing a finished run
+        parent.describe(markdown)
+    except Exception as exc:  # noqa: BLE001
+        get_run_logger().warning("could not set the MLflow run description: %s", exc)
     ui = links.comparison_links(
         settings,
         parent.experiment_id,
         parent.run_id,
         [r.run_id for r in results if r.run_id],
     )
-    try:
-        from prefect.artifacts import create_link_artifact, create_markdown_artifact
+    from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
-        create_markdown_artifact(
-            markdown=markdown,
-            key=f"bn-comparison-{artifact_key(spec.name)}",
+    key = artifact_key(spec.name)
+    for what, create in (
+        ("comparison", lambda: create_markdown_artifact(
+            markdown=markdown, key=f"bn-comparison-{key}",
             description=f"plain vs bn on {spec.name}",
-        )
-        create_link_artifact(
-            link=ui["parent"],
+        )),
+        ("link", lambda: create_link_artifact(
+            link=ui["parent"], key=f"mlflow-run-{key}",
             link_text=f"MLflow: {spec.name} comparison (run {parent.run_id[:8]})",
-            key=f"mlflow-run-{artifact_key(spec.name)}",
             description=f"the parent run of plain vs bn on {spec.name} in the MLflow UI",
-        )
-    except Exception as exc:  # noqa: BLE001 - the UI artifacts are a convenience
-        get_run_logger().warning("could not create the Prefect artifacts: %s", exc)
+        )),
+    ):  # fmt: skip
+        try:
+            create()
+        except Exception as exc:  # noqa: BLE001 - the UI artifacts are a convenience
+            get_run_logger().warning("could not create the Prefect %s artifact: %s", what, exc)
     return ui
 
 
-def headline(summary: ComparisonSummary, decision: Decision | None) -> str:
-    """The answer in one line, first in the parent run's description (the MLflow
-    UI shows a description's first lines until "Show more")."""
-    line = f"**Winner on {summary.primary}: {summary.winner}**"
-    iv = summary.intervals.get(summary.primary)
-    if iv is not None and iv.ci_low == iv.ci_low:  # not NaN: two seeds or more
-        line += f" · bn − plain {iv.mean:+.4g} (95% CI {iv.ci_low:+.4g} to {iv.ci_high:+.4g})"
-    if decision is not None:
-        line += f" · {decision.model_name} v{decision.version}: {decision.outcome}"
-    return line
-
-
 def artifact_key(name: str) -> str:
-    """A dataset name as Prefect accepts in an artifact key (lowercase, digits, dashes)."""
-    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "dataset"
+    """A dataset name as Prefect accepts in an artifact key (lowercase, digits,
+    dashes); a name that had to change gets 6 hex of its hash, so two names never
+    share a key (``My_Data`` and ``my-data``)."""
+    key = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    if key == name:
+        return key
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{key}-{digest}" if key else f"dataset-{digest}"
 
 
 def drift_section(check: DriftCheck | None) -> dict | None:
@@ -233,14 +233,23 @@ def markdown_report(
     check: ReferenceCheck | None = None,
 ) -> str:
     headers, rows = results_table(summary, check)
+    registry = (
+        f"{decision.model_name} v{decision.version}: {decision.outcome}" if decision else None
+    )
     lines = [
         f"## {spec.name}: plain vs BatchNorm",
+        "",
+        report.headline(
+            summary.primary,
+            summary.winner,
+            summary.intervals.get(summary.primary),
+            registry=registry,
+            reference=check.headline if check else None,
+        ),
         "",
         f"Data: sha256 `{snap.sha256[:12]}` from **{snap.source}** ({snap.url})",
         "",
         report.markdown_table(rows, headers),
-        "",
-        f"**Winner on {summary.primary}: {summary.winner}**",
         "",
         *(
             [
@@ -249,7 +258,6 @@ def markdown_report(
                     f"{k.replace('_vs_', ' vs ')} **{v}**" for k, v in check.verdicts.items()
                 ),
                 "",
-                *([f"**{check.headline}**", ""] if check.headline else []),
             ]
             if check
             else []

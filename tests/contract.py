@@ -73,7 +73,10 @@ def assert_comparison(
     assert exp.tags.get("mlflow.experimentKind") == "custom_model_development"
     assert_dataset_input(parent, dataset, tags["data_sha256"])
     description = tags["mlflow.note.content"]
-    assert f"**Winner on {tags['primary_metric']}: {tags['winner']}**" in description
+    # the answer first: what the MLflow UI shows before "Show more"
+    assert description.startswith(
+        f"## {dataset}: plain vs BatchNorm\n\n**Winner on {tags['primary_metric']}: {tags['winner']}**"
+    ), description[:300]
     assert "bn − plain" in description and "| plain |" in description and "| bn |" in description
 
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
@@ -109,7 +112,7 @@ def assert_dataset_input(run, dataset: str, sha256: str) -> None:
     [entry] = run.inputs.dataset_inputs
     assert entry.dataset.name == dataset
     assert entry.dataset.digest == sha256[:12]
-    assert entry.dataset.source_type in {"http", "local"}, entry.dataset.source_type
+    assert entry.dataset.source_type in {"http", "local", "code"}, entry.dataset.source_type
     assert "?" not in entry.dataset.source and "@" not in entry.dataset.source  # redacted
     assert entry.dataset.schema  # the columns, inferred from the frame
     assert [t.value for t in entry.tags if t.key == "mlflow.data.context"] == ["training"]

@@ -149,7 +149,7 @@ def format_links(results, settings: Settings) -> str:
     compare-runs page of its seed runs (with SQLite: after starting ``mlflow ui``)."""
     from bnpipe import links
 
-    if links.served(settings.tracking_uri):
+    if links.served(settings.tracking_uri) or links.ui_answering(settings):
         lines = [f"MLflow UI: {links.ui_base(settings)}"]
     else:
         lines = [f"MLflow UI: start it with  {links.ui_command(settings)}  then open:"]

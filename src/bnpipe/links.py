@@ -17,9 +17,11 @@ the stored choice (read in the UI's workflow-type context, MLflow 3.17).
 from __future__ import annotations
 
 import json
+import shlex
 import urllib.parse
 from collections.abc import Sequence
 
+from bnpipe.ingest import redact
 from bnpipe.settings import Settings
 
 
@@ -30,18 +32,25 @@ def served(tracking_uri: str) -> bool:
 def ui_base(settings: Settings) -> str:
     """The MLflow UI's address for the settings' tracking store (no credentials)."""
     if served(settings.tracking_uri):
-        parts = urllib.parse.urlsplit(settings.tracking_uri)
-        host = parts.netloc.rpartition("@")[2]
-        return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", "")).rstrip("/")
+        return redact(settings.tracking_uri).rstrip("/")
     return f"http://127.0.0.1:{settings.mlflow_port}"
 
 
 def ui_command(settings: Settings) -> str:
     """How to serve a SQLite store's UI at :func:`ui_base`."""
     return (
-        f".venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri} "
+        f".venv/bin/mlflow ui --backend-store-uri {shlex.quote(settings.tracking_uri)} "
         f"--host 127.0.0.1 --port {settings.mlflow_port}"
     )
+
+
+def ui_answering(settings: Settings, timeout: float = 0.5) -> bool:
+    """Something answers MLflow's /health on :func:`ui_base` (``bnpipe stack up`` or an
+    ``mlflow ui`` started by hand): the links work as printed."""
+    from bnpipe.stack import http_get
+
+    answer = http_get(f"{ui_base(settings)}/health", timeout=timeout)
+    return answer is not None and answer[0] == 200
 
 
 MODEL_TRAINING = "workflowType=machine_learning"

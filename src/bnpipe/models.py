@@ -58,11 +58,11 @@ def effective_learning_rate(optimizer: str, learning_rate: float | None) -> floa
 
     import keras
 
-    cls = type(keras.optimizers.get(optimizer))
-    default = inspect.signature(cls.__init__).parameters["learning_rate"].default
-    if isinstance(default, int | float):
-        return float(default)
-    return float(str(keras.optimizers.get(optimizer).learning_rate.numpy()))  # float32's shortest
+    built = keras.optimizers.get(optimizer)
+    parameter = inspect.signature(type(built).__init__).parameters.get("learning_rate")
+    if parameter is not None and isinstance(parameter.default, int | float):
+        return float(parameter.default)
+    return float(str(built.learning_rate.numpy()))  # float32's shortest repr
 
 
 def predict_frame(model, pre, rows):

@@ -416,6 +416,30 @@ def _md_cell(x: object) -> str:
     return str(x).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
+def headline(
+    primary: str,
+    winner: str,
+    interval: PairedInterval | None,
+    *,
+    registry: str | None = None,
+    reference: str | None = None,
+) -> str:
+    """The answer in one line (Markdown): the winner, the bn − plain interval of the
+    primary metric, the registry's decision and the references' headline. It leads
+    the report, so the MLflow UI shows it before "Show more"."""
+    line = f"**Winner on {primary}: {winner}**"
+    if interval is not None and math.isfinite(interval.ci_low):  # two seeds or more
+        line += (
+            f" · bn − plain {interval.mean:+.4g} "
+            f"(95% CI {interval.ci_low:+.4g} to {interval.ci_high:+.4g})"
+        )
+    if registry:
+        line += f" · {registry}"
+    if reference:
+        line += f" · {reference}"
+    return line
+
+
 def markdown_table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
     """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
     head = "| " + " | ".join(_md_cell(h) for h in headers) + " |"

@@ -181,9 +181,13 @@ def ensure_experiment(client, name: str, artifact_location: str | None) -> str:
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp.experiment_id)
         if exp.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:  # made by an older bnpipe
-            _write(
-                client.set_experiment_tag, exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
-            )
+            with contextlib.suppress(Exception):  # how the UI opens it: never worth a failed run
+                _write(
+                    client.set_experiment_tag,
+                    exp.experiment_id,
+                    EXPERIMENT_KIND_TAG,
+                    EXPERIMENT_KIND,
+                )
         return exp.experiment_id
     try:
         return client.create_experiment(
@@ -287,7 +291,12 @@ def dataset_entity(name: str, frame, *, sha256: str, url: str, target: str | Non
         sample = frame.sample(n=SCHEMA_SAMPLE_ROWS, random_state=0).sort_index()
     with warnings.catch_warnings():  # "can be interpreted in multiple ways" for file: URLs,
         warnings.simplefilter("ignore")  # integer columns with missing cells, ...
-        source = resolve_dataset_source(redact(url))  # http(s): HTTP; file: a local artifact
+        try:  # http(s): an HTTP source; file: a local artifact
+            source = resolve_dataset_source(redact(url))
+        except Exception:  # noqa: BLE001 - no resolver, e.g. package:bnpipe/data/iris.csv
+            from mlflow.data.code_dataset_source import CodeDatasetSource
+
+            source = CodeDatasetSource(tags={"uri": redact(url)})  # the copy bnpipe ships
         entity = PandasDataset(
             sample, source=source, targets=target, name=name, digest=sha256[:DIGEST_CHARS]
         )._to_mlflow_entity()
@@ -431,11 +440,15 @@ def log_child_run(
     a non-finite model is never logged, and its run ends FAILED)."""
     import mlflow
 
+    diverged = any(not math.isfinite(v) for vs in history.values() for v in vs[-1:]) or any(
+        not math.isfinite(v) for v in metrics.values()
+    )
+    description = child_description(variant, seed, metrics, dataset_name, diverged)
     run_id = start_run(
         client,
         experiment_id,
         run_name=f"{variant}-seed{seed}",
-        tags={"variant": variant, "seed": seed, **(tags or {})},
+        tags={"variant": variant, "seed": seed, DESCRIPTION_TAG: description, **(tags or {})},
         parent_id=parent_id,
     )
     try:
@@ -445,10 +458,6 @@ def log_child_run(
         log_metrics(client, run_id, finite)
         for entity in datasets:
             log_dataset(client, run_id, entity)
-        diverged = any(not math.isfinite(v) for vs in history.values() for v in vs[-1:]) or len(
-            finite
-        ) < len(metrics)
-        describe(client, run_id, child_description(variant, seed, metrics, dataset_name, diverged))
         if diverged:
             set_tags(client, run_id, {"diverged": "true"})
             end_run(client, run_id, "FAILED")

@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 import urllib.parse
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.test_stack import BIN, REPO, explain, get_json, new_stack_project, run
 
@@ -41,6 +41,7 @@ CHROMIUM_ARGS = [
 ]
 SEEDS, EPOCHS = 2, 200
 SEED_RUNS = [f"{v}-seed{s}" for v in ("plain", "bn") for s in range(SEEDS)]
+PANEL_TEXT = "Ask questions about your experiments"  # MLflow 3.17's assistant panel
 PAGE_TIMEOUT_MS = 60_000  # a first page load compiles the UI's bundles on a busy machine
 
 
@@ -122,16 +123,18 @@ def page(browser):
 
 
 def open_mlflow(page, url: str) -> None:
-    """Open an MLflow UI page and close the assistant panel it opens on a first visit."""
+    """Open an MLflow UI page; close the assistant panel a browser's first visit opens
+    (it would cover the page in the screenshots)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(url)
     page.get_by_text("bn-comparison-iris").first.wait_for()
-    close = page.get_by_role("button", name="Close")
-    with_panel = page.get_by_text("MLflow Assistant")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not with_panel.first.is_visible():
-        time.sleep(0.2)
-    if with_panel.first.is_visible() and close.count():
-        close.first.click()
+    try:  # each test's browser context is new: the panel opens once in it
+        page.get_by_text(PANEL_TEXT).first.wait_for(timeout=10_000)
+    except PlaywrightTimeout:
+        return
+    page.get_by_role("button", name="Close").first.click()
+    expect(page.get_by_text(PANEL_TEXT).first).to_be_hidden()
 
 
 def test_bnpipe_run_ends_with_links_into_the_mlflow_server(ui_run):
@@ -156,15 +159,13 @@ def test_the_parent_run_page_shows_the_winner_line_and_the_dataset(ui_run, page)
     page.get_by_text(winner).first.wait_for()
     page.get_by_text("Show more", exact=True).first.click()  # the whole description
     page.get_by_role("cell", name="linear (logistic)").first.wait_for()  # its table, rendered
-    assert page.get_by_text("iris: plain vs BatchNorm").first.is_visible()
+    expect(page.get_by_text("iris: plain vs BatchNorm").first).to_be_visible()
     digest = tags["data_sha256"][:12]
-    dataset = page.get_by_text(f"iris ({digest})").first
-    dataset.wait_for()
-    assert dataset.is_visible()
+    expect(page.get_by_text(f"iris ({digest})").first).to_be_visible()
     [entry] = ui_run.parent.inputs.dataset_inputs
     assert entry.dataset.source_type == "http"
     assert json.loads(entry.dataset.source) == {"url": f"{ui_run.mirror}/iris.csv"}
-    assert page.get_by_text("Model training").first.is_visible()  # not the GenAI overview
+    expect(page.get_by_text("Model training").first).to_be_visible()  # not the GenAI mode
     page.screenshot(path=screenshots_dir() / "mlflow-parent-run.png", full_page=True)
 
 
@@ -173,8 +174,8 @@ def test_the_runs_page_lists_plain_and_bn_seed_runs_with_their_test_metrics(ui_r
     parent_name = ui_run.parent.info.run_name
     row = page.get_by_role("row").filter(has_text=parent_name).first
     row.wait_for()
-    assert page.get_by_text("Runs", exact=True).first.is_visible()  # training runs, not traces
-    assert not page.get_by_text("plain-seed0").count()  # folded under the parent at first
+    expect(page.get_by_text("Runs", exact=True).first).to_be_visible()  # runs, not traces
+    expect(page.get_by_text("plain-seed0")).to_have_count(0)  # folded under the parent
     row.locator("button").first.click()  # the expander beside the parent's name
     for name in SEED_RUNS:
         page.get_by_role("row").filter(has_text=name).first.wait_for()
@@ -208,7 +209,7 @@ def test_the_compare_link_opens_a_page_naming_every_seed_run(ui_run, page):
     open_mlflow(page, ui_run.links["compare"])
     for name in SEED_RUNS:
         page.get_by_text(name).first.wait_for()
-    assert page.get_by_text("Comparing 4 Runs").first.is_visible()
+    expect(page.get_by_text(f"Comparing {len(SEED_RUNS)} Runs").first).to_be_visible()
     page.screenshot(path=screenshots_dir() / "mlflow-compare-runs.png")
 
 
@@ -230,5 +231,7 @@ def test_the_prefect_flow_run_page_shows_the_comparison_and_links_the_mlflow_run
     page.get_by_text("bn-comparison-iris").first.click()
     page.get_by_text("iris: plain vs BatchNorm").first.wait_for()
     tags = ui_run.parent.data.tags
-    assert page.get_by_text(f"Winner on {tags['primary_metric']}: {tags['winner']}").count()
+    expect(
+        page.get_by_text(f"Winner on {tags['primary_metric']}: {tags['winner']}").first
+    ).to_be_visible()
     page.screenshot(path=screenshots_dir() / "prefect-comparison-artifact.png", full_page=True)

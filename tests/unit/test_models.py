@@ -39,13 +39,14 @@ def test_an_explicit_learning_rate_wins():
     assert effective_learning_rate("adam", 0.02) == 0.02
 
 
-@pytest.mark.slow  # build_model imports Keras first
+@pytest.mark.slow  # imports Keras
 @pytest.mark.parametrize(("optimizer", "documented"), [("rmsprop", "0.001"), ("sgd", "0.01")])
 def test_the_default_learning_rate_is_keras_documented_value(optimizer, documented):
     # the optimizer's variable holds float32 0.0010000000474974513; the param must read 0.001
     assert str(effective_learning_rate(optimizer, None)) == documented
 
 
+@pytest.mark.slow  # build_model imports Keras first
 def test_unknown_variant_is_rejected():
     with pytest.raises(ValueError, match="unknown variant 'dropout'"):
         build_model("dropout", 4, 1, "regression")

@@ -66,3 +66,9 @@ def test_a_dataset_input_names_the_data_by_digest_and_redacted_source():
         "iris", frame.head(5), sha256="f" * 64, url="file:///d/iris.csv"
     )
     assert local.source_type == "local" and local.digest == "f" * 12
+    # MLflow has no resolver for the copy bnpipe ships: a code source naming it
+    bundled = tracking.dataset_entity(
+        "iris", frame.head(5), sha256="e" * 64, url="package:bnpipe/data/iris.csv"
+    )
+    assert bundled.source_type == "code"
+    assert json.loads(bundled.source) == {"tags": {"uri": "package:bnpipe/data/iris.csv"}}
