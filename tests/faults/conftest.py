@@ -194,10 +194,10 @@ def seed_champion(env: dict[str, str], dataset: str) -> str:
     return str(version)
 
 
-def all_runs(client, dataset: str) -> list:
+def all_runs(client, dataset: str, experiment: str | None = None) -> list:
     from mlflow.entities import ViewType
 
-    exp = client.get_experiment_by_name(f"bn-comparison-{dataset}")
+    exp = client.get_experiment_by_name(experiment or f"bn-comparison-{dataset}")
     if exp is None:
         return []
     return client.search_runs([exp.experiment_id], run_view_type=ViewType.ALL, max_results=1000)

@@ -1,0 +1,62 @@
+"""A sweep killed after its first cells, started again, trains only what is missing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.faults.conftest import all_runs, bnpipe, client_for, make_project, python
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+GRID = ["--grid", "learning_rate=0.001,0.01", "--grid", "input_scaling=none,standard"]
+ARGS = ["sweep", "iris", *GRID, "--seeds", "2", "--epochs", "20"]
+
+# `bnpipe` SIGKILLed by itself as soon as its first cell is logged: a process killed
+# halfway, at a known point (a signal from outside could land after every cell).
+KILL_AFTER_FIRST_CELL = """
+import functools, os, signal, sys
+import tasks.sweeps as sweeps
+real = sweeps.log_cell.fn
+@functools.wraps(real)  # Prefect binds the task's parameters by its signature
+def log_cell(*args, **kwargs):
+    record = real(*args, **kwargs)
+    print("injected: killed after the first cell", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+sweeps.log_cell.fn = log_cell
+from bnpipe.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_an_interrupted_sweep_resumes_and_trains_only_the_missing_cells(tmp_path, mirror):
+    env = make_project(tmp_path / "project", mirror.url)
+    logs = tmp_path / "logs"
+    first = python("killed", KILL_AFTER_FIRST_CELL, ARGS, env, logs)
+    assert first.wait(600) == -9, first.summary()
+    assert "injected: killed after the first cell" in first.out + first.err, first.summary()
+
+    again = bnpipe("resumed", ARGS, env, logs)
+    assert again.wait(600) == 0, again.summary()
+    said = again.out + again.err
+    assert re.search(r"iris: 4 cells, 1 reused from earlier sweeps, 3 to train", said), said
+    assert "3 cell(s) trained, 1 reused" in again.out
+
+    client = client_for(env)
+    runs = all_runs(client, "iris", experiment="bn-sweep-iris")
+    tops = [r for r in runs if r.data.tags.get("kind") == "sweep"]
+    assert len(tops) == 2
+    killed, resumed = sorted(tops, key=lambda r: r.info.start_time)
+    assert killed.info.status == "KILLED"  # ended by the next start: its process was dead
+    assert resumed.info.status == "FINISHED"
+    cells = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == resumed.info.run_id]
+    assert len(cells) == 4
+    [reused] = [c for c in cells if "reused_from" in c.data.tags]
+    first_cells = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == killed.info.run_id]
+    assert reused.data.tags["reused_from"] in {c.info.run_id for c in first_cells}
+    # seed runs: 2 variants x 2 seeds for the first run's cell, and for the 3 trained again
+    cell_ids = {c.info.run_id for c in cells if "reused_from" not in c.data.tags}
+    trained = [r for r in runs if r.data.tags.get("mlflow.parentRunId") in cell_ids]
+    assert len(trained) == 3 * 2 * 2
+    assert all(r.info.status != "RUNNING" for r in runs)
