@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 from prefect import flow
 
-from bnpipe import cluster, sweep
+from bnpipe import cluster, links, sweep
 from bnpipe.catalog import get_spec, load_catalog
 from bnpipe.params import RunConfig
 from bnpipe.settings import load_settings
@@ -83,6 +84,7 @@ def bn_sweep(
                 )
                 plans.append((spec, run, snap, configs, cell_keys, done, units))
 
+        began = time.perf_counter()
         trained = book.train(
             [
                 (spec, data, configs[c])
@@ -91,15 +93,27 @@ def bn_sweep(
             ],
             labels=[f"{spec.name}/{c.slug}" for spec, *_, units in plans for c, _ in units],
         )
+        training_seconds = time.perf_counter() - began
+        # With a tracking server the cells log at once (a pool of threads here: the
+        # flow stays the only MLflow client); a SQLite store takes one writer.
+        concurrent = links.served(settings.tracking_uri)
         trained = iter(trained)
         for spec, run, snap, configs, cell_keys, done, units in plans:
             with book.step(spec.name, last=True):
-                records = {}
+                began = time.perf_counter()
+                calls = []  # log_cell's arguments, per trained cell
                 for c, data in units:
                     results, lr = next(trained)
-                    records[c.label] = log_cell(
-                        run, spec, c, cell_keys[c.label], results, data, configs[c], lr, snap.sha256
+                    key = cell_keys[c.label]
+                    calls.append(
+                        (c, (run, spec, c, key, results, data, configs[c], lr, snap.sha256))
                     )
+                if concurrent:
+                    futures = {c.label: log_cell.submit(*args) for c, args in calls}
+                    records = {label: f.result() for label, f in futures.items()}
+                else:
+                    records = {c.label: log_cell(*args) for c, args in calls}
+                logging_seconds = time.perf_counter() - began
                 for c in cells:
                     if c.label not in records:
                         records[c.label] = reuse_cell(
@@ -130,6 +144,10 @@ def bn_sweep(
                     ],  # fmt: skip
                     "reused": reused,
                     "trained": len(units),
+                    "seed_runs": sum(len(args[4]) for _, args in calls),
+                    "training_seconds": training_seconds,
+                    "logging_seconds": logging_seconds,
+                    "store": "server" if concurrent else "sqlite",
                     "outcome": "swept",
                 }
     return book.outcome(out)

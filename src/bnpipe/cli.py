@@ -34,6 +34,8 @@ def _offline_env(settings: Settings) -> None:
         "GX_ANALYTICS_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "3",  # also hides the XLA cache loader's harmless ERROR lines
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        # "View run ... at" per logged model against a server: the links come at the end
+        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
         "PREFECT_HOME": str(settings.state_dir / "prefect"),
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "BNPIPE_XLA_CACHE_DIR": str(settings.state_dir / "xla-cache"),
@@ -251,6 +253,13 @@ def cmd_sweep(args, settings: Settings) -> int:
         print(
             f"{result['summary']}; {result['trained']} cell(s) trained, {result['reused']} reused"
         )
+        if result["seed_runs"]:
+            print(
+                f"training {result['training_seconds']:.1f} s (every dataset at once); logging "
+                f"{result['seed_runs']} seed runs {result['logging_seconds']:.1f} s "
+                f"({result['logging_seconds'] / result['seed_runs']:.2f} s each, "
+                f"MLflow {result['store']})"
+            )
         print(f"MLflow sweep run {result['run_id']} (experiment bn-sweep-{result['dataset']})")
         print()
     print(f"done in {time.perf_counter() - started:.1f} s.")

@@ -627,7 +627,7 @@ def up(settings: Settings) -> int:
         starter.run(
             "prefect deploy --all", [prefect, "--no-prompt", "deploy", "--all"], "deploy", 300
         )
-        _done(t, "bn-comparison/boston, bn-comparison/iris")
+        _done(t, "bn-comparison/boston, bn-comparison/iris, bn-sweep/when-bn-helps")
         if MLFLOW_SERVER in start:
             t = _step(f"MLflow server on {cfg.mlflow_url}")
             starter.wait_for(

@@ -204,6 +204,9 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(stack_project
             [schedule] = dep["schedules"]
             assert schedule["active"] and schedule["schedule"]["cron"] == cron
             assert schedule["schedule"]["timezone"] == "UTC"
+        sweep = get_json(f"{project.api_url}/deployments/name/bn-sweep/when-bn-helps")
+        assert sweep["work_pool_name"] == "bnpipe-process" and sweep["schedules"] == []
+        assert sweep["parameters"]["grid"]["input_scaling"] == ["none", "standard"]
 
         # 1. A first training run: its model becomes the champion.
         with_api = {**project.env, "PREFECT_API_URL": project.api_url}

@@ -44,3 +44,24 @@ def test_a_deployment_runs_parameters_are_validated_into_the_model():
     for bad in ({"epochs": 0}, {"epochs": 300, "epoch": 3}, {"input_scaling": "log"}):
         with pytest.raises(ParameterTypeError):
             bn_comparison.validate_parameters({"config": bad})
+
+
+def test_the_sweep_deployment_parameters_are_valid_for_the_sweep_flow():
+    from pathlib import Path
+
+    import yaml
+
+    from bnpipe import sweep
+    from flows.bn_sweep import bn_sweep
+
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "prefect.yaml").read_text())
+    [dep] = [d for d in spec["deployments"] if d["name"] == "when-bn-helps"]
+    assert dep["entrypoint"] == "flows/bn_sweep.py:bn_sweep"
+    given = bn_sweep.validate_parameters(dep["parameters"])
+    assert given["config"] == RunConfig(seeds=10, epochs=1000)
+    assert len(sweep.cells(sweep.check_grid(given["grid"]))) == 16
+    # the same sweep as the checked-in sweep file
+    plan = sweep.load_sweep_file(
+        Path(__file__).resolve().parents[2] / "sweeps" / "when-bn-helps.yaml"
+    )
+    assert plan.grid == sweep.check_grid(given["grid"]) and plan.datasets == given["datasets"]
