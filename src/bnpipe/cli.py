@@ -213,11 +213,12 @@ def cmd_sweep(args, settings: Settings) -> int:
         if not grid:
             raise UsageError("give at least one --grid NAME=V1,V2 (or --file)")
         correction = args.correction or (plan.correction if plan else "holm")
-        values = {"seeds": args.seeds or (plan.seeds if plan else None) or 10}
-        epochs = args.epochs or (plan.epochs if plan else None)
-        if epochs:
-            values["epochs"] = epochs
-        config = RunConfig(**values)
+        values = {}  # a flag wins over the file; 0 is a value (refused), not "absent"
+        for name, flag in (("seeds", args.seeds), ("epochs", args.epochs)):
+            value = flag if flag is not None else getattr(plan, name, None)
+            if value is not None:
+                values[name] = value
+        config = RunConfig(**{"seeds": 10, **values})
     except (sweep.SweepError, ConfigError) as exc:
         raise UsageError(str(exc)) from None
     for name in datasets:

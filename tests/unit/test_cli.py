@@ -140,6 +140,27 @@ def test_run_with_bad_parameters_exits_2(env, capsys, args, message):
 
 
 @pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["iris", "--grid", "learning_rate=0.1", "--epochs", "0"], "epochs must be a positive"),
+        (["iris", "--grid", "learning_rate=0.1", "--seeds", "0"], "seeds must be a positive"),
+        (["iris", "--grid", "momentum=0.9"], "'momentum' is not a sweep parameter"),
+        (["iris"], "give at least one --grid NAME=V1,V2"),
+        (["--grid", "learning_rate=0.1"], "name one or more datasets"),
+        (["nosuch", "--grid", "learning_rate=0.1"], "nosuch"),
+        (["--file", "no/such.yaml"], "cannot read the sweep file"),
+    ],
+)
+def test_sweep_with_bad_arguments_exits_2_before_anything_starts(env, capsys, args, message):
+    flows_loaded = "flows.bn_sweep" in sys.modules
+    assert main(["sweep", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bnpipe: error: ") and message in err, err
+    if not flows_loaded:
+        assert "flows.bn_sweep" not in sys.modules
+
+
+@pytest.mark.parametrize(
     "argv",
     [
         ["run"],
