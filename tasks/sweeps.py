@@ -31,7 +31,7 @@ from bnpipe.params import RunConfig
 from bnpipe.settings import Settings
 from bnpipe.sweep import Cell, CellVerdict
 from bnpipe.tracking import ParentRun
-from tasks.tracking import _experiment_artifacts, _git_commit
+from tasks.tracking import _git_commit, open_experiment
 
 CELL_KEY_TAG = "cell_key"
 CELL_FILE = "cell.json"  # the cell's per-seed metrics, read back when it is reused
@@ -49,12 +49,7 @@ def open_sweep_run(
     SHA-256 follows with the download)."""
     from prefect.runtime import flow_run
 
-    client = tracking.connect(settings.tracking_uri)
-    name = experiment_name(spec.name)
-    exp_id = tracking.ensure_experiment(client, name, _experiment_artifacts(settings, name))
-    stale = tracking.close_stale_runs(client, exp_id)
-    if stale:
-        get_run_logger().warning("%s: ended %d run(s) left RUNNING: %s", name, len(stale), stale)
+    client, exp_id = open_experiment(settings, experiment_name(spec.name))
     run_id = tracking.start_run(
         client,
         exp_id,

@@ -39,20 +39,7 @@ def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings) ->
     from prefect.runtime import flow_run
 
     logger = get_run_logger()
-    client = tracking.connect(settings.tracking_uri)
-    exp_id = tracking.ensure_experiment(
-        client,
-        tracking.experiment_name(spec.name),
-        _experiment_artifacts(settings, tracking.experiment_name(spec.name)),
-    )
-    stale = tracking.close_stale_runs(client, exp_id)
-    if stale:
-        logger.warning(
-            "%s: ended %d run(s) a previous process left RUNNING: %s",
-            spec.name,
-            len(stale),
-            ", ".join(stale),
-        )
+    client, exp_id = open_experiment(settings, tracking.experiment_name(spec.name))
     flow_run_id = flow_run.get_id() or "none"
     run_id = tracking.start_run(
         client,
@@ -84,6 +71,22 @@ def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings) ->
         tracking.redact_uri(settings.tracking_uri),
     )
     return parent
+
+
+def open_experiment(settings: Settings, name: str):
+    """(client, experiment id) of ``name``, created when missing, with the runs a
+    killed process left RUNNING there ended KILLED (and said so)."""
+    client = tracking.connect(settings.tracking_uri)
+    exp_id = tracking.ensure_experiment(client, name, _experiment_artifacts(settings, name))
+    stale = tracking.close_stale_runs(client, exp_id)
+    if stale:
+        get_run_logger().warning(
+            "%s: ended %d run(s) a previous process left RUNNING: %s",
+            name,
+            len(stale),
+            ", ".join(stale),
+        )
+    return client, exp_id
 
 
 def _experiment_artifacts(settings: Settings, experiment: str) -> str | None:
