@@ -57,8 +57,8 @@ def plot_forest(verdicts: Sequence[CellVerdict], path: Path, *, title: str) -> P
     ax.set_yticks(range(len(ordered)), [v.cell.label for v in ordered], fontsize=8)
     metric = ordered[0].metric if ordered else ""
     better = "higher" if ordered and ordered[0].higher_is_better else "lower"
-    ax.set_xlabel(f"bn − plain {metric} ({better} is better for bn); 95% paired t interval")
-    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(f"bn − plain {metric} ({better} is better for bn)")
+    ax.set_title(f"{title} (95% paired t intervals)", fontsize=10)
     handles = [
         ax.plot([], [], "o", color=c, label=f"winner: {w}")[0] for w, c in WINNER_COLOURS.items()
     ]
