@@ -24,7 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from bnpipe import keys, sweep, sweep_report, tracking
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import SeedResult, by_variant, summarize_results
-from bnpipe.evaluation import higher_is_better, metric_names, primary_metric
+from bnpipe.evaluation import primary_metric
 from bnpipe.features import Encoded
 from bnpipe.ingest import Snapshot
 from bnpipe.params import RunConfig
@@ -150,7 +150,11 @@ def log_cell(
         tracking.log_metrics(
             client, run_id, {k: v for k, v in summary.parent_metrics().items() if math.isfinite(v)}
         )
-        record = {"cell": cell.label, "key": key, "per_seed": per_seed_values(results, spec.task)}
+        record = {
+            "cell": cell.label,
+            "key": key,
+            "per_seed": sweep.per_seed_values(results, spec.task),
+        }
         tracking.log_json(client, run_id, record, CELL_FILE)
         datasets = parent.datasets()  # the snapshot, as validate logged it on the sweep run
         best = {v: summary.best(rs) for v, rs in by_variant(results).items()}
@@ -172,17 +176,6 @@ def log_cell(
     tracking.end_run(client, run_id)  # complete: an interrupted sweep reuses it
     record["run_id"] = run_id
     return record
-
-
-def per_seed_values(results: Sequence[SeedResult], task: str) -> dict:
-    """``metric -> variant -> {seed: value}`` (NaN for a diverged seed)."""
-    out: dict = {}
-    for m in metric_names(task):
-        out[m] = {v: {} for v in ("plain", "bn")}
-        for r in results:
-            value = r.metrics.get(m, math.nan)
-            out[m].setdefault(r.variant, {})[str(r.seed)] = value if math.isfinite(value) else None
-    return out
 
 
 @task(name="reuse-cell", cache_policy=NO_CACHE, task_run_name="reuse-cell-{cell.slug}")
@@ -210,16 +203,6 @@ def reuse_cell(parent: ParentRun, cell: Cell, key: str, source_run_id: str) -> d
     return record
 
 
-def verdict_of(spec: DatasetSpec, cell: Cell, record: dict) -> CellVerdict:
-    metric = primary_metric(spec.task)
-    raw = record["per_seed"][metric]
-    per_seed = {
-        v: {int(s): (math.nan if x is None else float(x)) for s, x in seeds.items()}
-        for v, seeds in raw.items()
-    }
-    return sweep.judge_cell(cell, per_seed, metric, higher_is_better(metric))
-
-
 @task(name="judge-cells", cache_policy=NO_CACHE)
 def finish_cells(
     parent: ParentRun,
@@ -232,7 +215,8 @@ def finish_cells(
     ``bn_minus_plain_<primary>_p_value``/``_p_adjusted``, tag ``winner`` and a
     description on each cell run."""
     verdicts = sweep.adjust_verdicts(
-        [verdict_of(spec, c, r) for c, r in zip(cells, records, strict=True)], correction
+        [sweep.judge_record(c, spec.task, r) for c, r in zip(cells, records, strict=True)],
+        correction,
     )
     client = parent.client
     for v, r in zip(verdicts, records, strict=True):
@@ -240,16 +224,8 @@ def finish_cells(
             client, r["run_id"], {k: x for k, x in v.metrics().items() if math.isfinite(x)}
         )
         tracking.set_tags(client, r["run_id"], {"winner": v.winner})
-        tracking.describe(client, r["run_id"], cell_description(spec.name, v))
+        tracking.describe(client, r["run_id"], sweep.cell_description(spec.name, v))
     return verdicts
-
-
-def cell_description(dataset: str, v: CellVerdict) -> str:
-    return (
-        f"**{dataset}, {v.cell.label}: winner {v.winner}** · bn − plain {v.metric} "
-        f"{v.mean:+.4g} (95% CI {v.ci_low:+.4g} to {v.ci_high:+.4g}), p {v.p_value:.3g}, "
-        f"adjusted {v.p_adjusted:.3g}\n"
-    )
 
 
 @task(name="sweep-report", cache_policy=NO_CACHE)

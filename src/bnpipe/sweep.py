@@ -254,6 +254,41 @@ def adjust_verdicts(
     return list(verdicts)
 
 
+def per_seed_values(results: Sequence, task: str) -> dict:
+    """``metric -> variant -> {seed: value}`` of a cell's seed results (None for a
+    diverged seed): what a cell run keeps as ``cell.json``, to be judged again later."""
+    from bnpipe.evaluation import metric_names
+
+    out: dict = {}
+    for m in metric_names(task):
+        out[m] = {"plain": {}, "bn": {}}
+        for r in results:
+            value = r.metrics.get(m, math.nan)
+            out[m].setdefault(r.variant, {})[str(r.seed)] = value if math.isfinite(value) else None
+    return out
+
+
+def judge_record(cell: Cell, task: str, record: Mapping) -> CellVerdict:
+    """The unadjusted verdict of a cell from its record (:func:`per_seed_values`)."""
+    from bnpipe.evaluation import higher_is_better, primary_metric
+
+    metric = primary_metric(task)
+    per_seed = {
+        v: {int(s): (math.nan if x is None else float(x)) for s, x in seeds.items()}
+        for v, seeds in record["per_seed"][metric].items()
+    }
+    return judge_cell(cell, per_seed, metric, higher_is_better(metric))
+
+
+def cell_description(dataset: str, v: CellVerdict) -> str:
+    """A cell run's description: its verdict in one line."""
+    return (
+        f"**{dataset}, {v.cell.label}: winner {v.winner}** · bn − plain {v.metric} "
+        f"{v.mean:+.4g} (95% CI {v.ci_low:+.4g} to {v.ci_high:+.4g}), p {v.p_value:.3g}, "
+        f"adjusted {v.p_adjusted:.3g}\n"
+    )
+
+
 def summary_line(dataset: str, verdicts: Sequence[CellVerdict], correction: str) -> str:
     """``iris: bn wins 1 of 4 cells, plain 0, tie 3 (Holm-adjusted, alpha 0.05)``."""
     count = {w: sum(1 for v in verdicts if v.winner == w) for w in ("bn", "plain", "tie")}

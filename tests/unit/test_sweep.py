@@ -88,3 +88,29 @@ def test_the_example_sweep_file_loads(tmp_path):
     bad.write_text("datasets: [iris]\ngrid: {momentum: [0.9]}\n")
     with pytest.raises(sweep.SweepError, match="'momentum' is not a sweep parameter"):
         sweep.load_sweep_file(bad)
+
+
+def test_a_cells_record_judges_the_same_after_a_round_trip_through_json():
+    import json
+
+    import numpy as np
+
+    from bnpipe.comparison import SeedResult
+
+    def seed(variant, s, loss):
+        metrics = {"test_accuracy": 0.9, "test_log_loss": loss, "test_macro_f1": 0.9}
+        return SeedResult(variant, s, {"loss": [1.0]}, metrics, np.zeros(1), 0.1)
+
+    results = [
+        seed("plain", 0, 0.30),
+        seed("plain", 1, 0.32),
+        seed("bn", 0, 0.20),
+        seed("bn", 1, math.nan),
+    ]
+    record = json.loads(json.dumps({"per_seed": sweep.per_seed_values(results, "classification")}))
+    assert record["per_seed"]["test_log_loss"]["bn"] == {"0": 0.2, "1": None}  # diverged: None
+    cell = sweep.Cell((("epochs", 5),))
+    verdict = sweep.judge_record(cell, "classification", record)
+    # the diverged bn seed counts as the cell's worst log loss (0.32): d = -0.10, 0.00
+    assert verdict.mean == pytest.approx(-0.05) and verdict.divergence == {"plain": 0.0, "bn": 0.5}
+    assert sweep.cell_description("iris", verdict).startswith("**iris, epochs=5: winner tie**")
