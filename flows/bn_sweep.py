@@ -8,12 +8,21 @@ from typing import Literal
 from prefect import flow
 
 from bnpipe import cluster, links, sweep
-from bnpipe.catalog import get_spec, load_catalog
+from bnpipe.catalog import DatasetSpec, get_spec, load_catalog
+from bnpipe.comparison import SeedResult, summarize_results
+from bnpipe.features import Encoded
+from bnpipe.gate import DriftCheck
 from bnpipe.params import RunConfig
-from bnpipe.settings import load_settings
+from bnpipe.registry import Decision
+from bnpipe.settings import Settings, load_settings
+from bnpipe.tracking import ParentRun
 from tasks.data import download_dataset, validate_dataset
+from tasks.drift import assess_drift
+from tasks.references import compare_with_references
+from tasks.registry import register_best as register_leader
 from tasks.runs import RunBook
 from tasks.sweeps import (
+    best_reused_cell,
     cell_key,
     find_complete_cells,
     finish_cells,
@@ -31,6 +40,8 @@ def bn_sweep(
     grid: dict[str, list],
     config: RunConfig = RunConfig(seeds=10),  # noqa: B008 - immutable; Prefect renders its fields
     correction: Literal["holm", "bh"] = "holm",
+    register_best: bool = False,
+    heatmap: list[str] | None = None,
     offline: bool = False,
     fallback: bool = False,
 ) -> dict[str, dict]:
@@ -41,7 +52,7 @@ def bn_sweep(
     paired bn - plain comparison per cell, adjusted across the cells -> report
     (forest plot, heatmap, sweep.md, sweep.html). Cells complete in an earlier
     sweep (same data, catalog entry, suite, parameters and code) are reused, not
-    trained. Sweeps do not touch the model registry.
+    trained. Sweeps do not touch the model registry unless `register_best`.
 
     Args:
         datasets: Names from the catalog (datasets.yaml).
@@ -49,6 +60,11 @@ def bn_sweep(
             parameters: learning_rate, batch_size, optimizer, input_scaling, epochs.
         config: The other training parameters, the same for every cell.
         correction: Across cells: holm (family-wise error) or bh (false discovery rate).
+        register_best: Register the best cell's leading model under the champion rule
+            of bn-comparison (drift, the baseline, the current champion); the best
+            cell is trained again when it was reused from an earlier sweep.
+        heatmap: The heatmap's two grid axes, e.g. ["learning_rate", "batch_size"];
+            empty: the two with the most values.
         offline: Train on the last good download; never reach the upstream.
         fallback: When the upstream cannot be reached, use the last good download
             or the copy bundled with bnpipe.
@@ -57,6 +73,7 @@ def bn_sweep(
     catalog = load_catalog(settings.catalog_path)
     specs = [get_spec(catalog, name) for name in datasets]  # fail fast on an unknown name
     grid = sweep.check_grid(grid)
+    axes = sweep.check_heatmap(grid, heatmap)
     cells = sweep.cells(grid)
     out: dict[str, dict] = {}
     with cluster.opened() as dask, RunBook(dask) as book:
@@ -66,9 +83,12 @@ def bn_sweep(
             with book.step(spec.name):
                 snap = download_dataset(spec, settings, run, offline, fallback)
                 frame, _ = validate_dataset(spec, snap, settings, run)
+                drift = assess_drift(spec, snap, frame, run) if register_best else None
                 configs = {c: c.config(config).resolve(spec) for c in cells}
                 cell_keys = {c.label: cell_key(spec, snap, configs[c], settings) for c in cells}
                 done = find_complete_cells(run, cell_keys)
+                if register_best and done:  # the best reused cell is trained again
+                    done.pop(best_reused_cell(run, spec, done), None)
                 todo = [c for c in cells if cell_keys[c.label] not in done]
                 encoded = {}  # one encoding per input/target scaling, shared by its cells
                 for c in todo:
@@ -82,23 +102,23 @@ def bn_sweep(
                     f"{spec.name}: {len(cells)} cells, {len(cells) - len(todo)} reused "
                     f"from earlier sweeps, {len(todo)} to train"
                 )
-                plans.append((spec, run, snap, configs, cell_keys, done, units))
+                plans.append((spec, run, snap, configs, cell_keys, done, units, drift))
 
         began = time.perf_counter()
         trained = book.train(
             [
                 (spec, data, configs[c])
-                for spec, _, _, configs, _, _, units in plans
+                for spec, _, _, configs, _, _, units, _ in plans
                 for c, data in units
             ],
-            labels=[f"{spec.name}/{c.slug}" for spec, *_, units in plans for c, _ in units],
+            labels=[f"{spec.name}/{c.slug}" for spec, *_, units, _ in plans for c, _ in units],
         )
         training_seconds = time.perf_counter() - began
         # With a tracking server the cells log at once (a pool of threads here: the
         # flow stays the only MLflow client); a SQLite store takes one writer.
         concurrent = links.served(settings.tracking_uri)
         trained = iter(trained)
-        for spec, run, snap, configs, cell_keys, done, units in plans:
+        for spec, run, snap, configs, cell_keys, done, units, drift in plans:
             with book.step(spec.name, last=True):
                 began = time.perf_counter()
                 calls = []  # log_cell's arguments, per trained cell
@@ -110,9 +130,10 @@ def bn_sweep(
                     )
                 if concurrent:
                     futures = {c.label: log_cell.submit(*args) for c, args in calls}
-                    records = {label: f.result() for label, f in futures.items()}
+                    logged = {label: f.result() for label, f in futures.items()}
                 else:
-                    records = {c.label: log_cell(*args) for c, args in calls}
+                    logged = {c.label: log_cell(*args) for c, args in calls}
+                records = {label: record for label, (record, _) in logged.items()}
                 logging_seconds = time.perf_counter() - began
                 for c in cells:
                     if c.label not in records:
@@ -123,8 +144,23 @@ def bn_sweep(
                     run, spec, cells, [records[c.label] for c in cells], correction
                 )
                 reused = len(cells) - len(units)
+                decision, best = None, None
+                if register_best:
+                    trained_cells = {  # label -> (results, encoded data)
+                        c.label: (logged[c.label][1], data) for c, data in units
+                    }
+                    best = sweep.best_cell(spec.task, {k: records[k] for k in trained_cells})
+                    if best is None:
+                        print(f"{spec.name}: every seed of every cell diverged: nothing registered")
+                    else:
+                        cell_run = ParentRun(
+                            settings.tracking_uri, run.experiment_id, records[best]["run_id"]
+                        )
+                        decision = register_cell(
+                            run, cell_run, spec, *trained_cells[best], drift, settings
+                        )
                 summary = publish_sweep_report(
-                    run, spec, grid, verdicts, snap, config, correction, reused
+                    run, spec, grid, verdicts, snap, config, correction, reused, axes
                 )
                 out[spec.name] = {
                     "dataset": spec.name,
@@ -148,6 +184,27 @@ def bn_sweep(
                     "training_seconds": training_seconds,
                     "logging_seconds": logging_seconds,
                     "store": "server" if concurrent else "sqlite",
-                    "outcome": "swept",
+                    "best_cell": best,
+                    "promotion": decision.to_dict() if decision else None,
+                    "outcome": decision.outcome if decision else "swept",
                 }
     return book.outcome(out)
+
+
+def register_cell(
+    sweep_run: ParentRun,
+    cell_run: ParentRun,
+    spec: DatasetSpec,
+    results: list[SeedResult],
+    data: Encoded,
+    drift: DriftCheck | None,
+    settings: Settings,
+) -> Decision | None:
+    """The best cell's leader through bn-comparison's champion rule: its baseline
+    and linear model on the cell run, the registration and promotion on the sweep
+    run (which holds the data profile that the drift check of the next run reads)."""
+    summary = summarize_results(spec.name, spec.task, results)
+    _, verdicts, headline = compare_with_references(cell_run, spec, data, results, summary)
+    return register_leader(
+        sweep_run, spec, data, results, summary, settings, drift, verdicts, headline
+    )

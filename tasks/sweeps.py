@@ -121,9 +121,10 @@ def log_cell(
     config: RunConfig,
     learning_rate: float,
     data_sha256: str,
-) -> dict:
+) -> tuple[dict, list[SeedResult]]:
     """A trained cell: its cell run (params, means, intervals, per-seed values as
-    ``cell.json``) and its seed runs under it. Returns the cell's record."""
+    ``cell.json``) and its seed runs under it. Returns the cell's record and the
+    seed results with their MLflow run ids and model URIs."""
     client = parent.client
     summary = summarize_results(spec.name, spec.task, results, n_boot=2_000)
     run_id = tracking.start_run(
@@ -175,7 +176,23 @@ def log_cell(
         raise
     tracking.end_run(client, run_id)  # complete: an interrupted sweep reuses it
     record["run_id"] = run_id
-    return record
+    return record, list(results)  # the results carry their run ids and model URIs now
+
+
+def _read_record(client, run_id: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        return json.loads(
+            Path(client.download_artifacts(run_id, CELL_FILE, tmp)).read_text("utf-8")
+        )
+
+
+@task(name="best-reused-cell", cache_policy=NO_CACHE)
+def best_reused_cell(parent: ParentRun, spec: DatasetSpec, done: dict[str, str]) -> str | None:
+    """The key of the best cell among those complete in earlier sweeps (``done``:
+    key -> run id). ``--register-best`` trains it again: registering takes a
+    model's predictions on today's test rows, and a reused cell has only its metrics."""
+    records = {key: _read_record(parent.client, run_id) for key, run_id in done.items()}
+    return sweep.best_cell(spec.task, records)
 
 
 @task(name="reuse-cell", cache_policy=NO_CACHE, task_run_name="reuse-cell-{cell.slug}")
@@ -183,9 +200,7 @@ def reuse_cell(parent: ParentRun, cell: Cell, key: str, source_run_id: str) -> d
     """A cell complete in an earlier sweep, copied under this sweep run."""
     client = parent.client
     source = client.get_run(source_run_id)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = client.download_artifacts(source_run_id, CELL_FILE, tmp)
-        record = json.loads(Path(path).read_text("utf-8"))
+    record = _read_record(client, source_run_id)
     run_id = tracking.start_run(
         client,
         parent.experiment_id,
@@ -238,6 +253,7 @@ def publish_sweep_report(
     config: RunConfig,
     correction: str,
     reused: int,
+    heatmap: tuple[str, str] | None = None,
 ) -> str:
     """Forest plot, heatmap, ``sweep.md``, ``sweep.html`` on the sweep run; the
     table as a Prefect artifact and the sweep run's description. Returns the
@@ -254,9 +270,9 @@ def publish_sweep_report(
                 verdicts, out / "forest.png", title=f"{spec.name}: bn − plain per cell"
             )
         }
-        axes = sweep_report.heatmap_axes(grid)
+        axes = tuple(heatmap) if heatmap else sweep_report.heatmap_axes(grid)
         if axes:
-            plots["Heatmap"] = sweep_report.plot_heatmap(
+            plots[f"Heatmap: {axes[0]} x {axes[1]}"] = sweep_report.plot_heatmap(
                 verdicts, grid, axes, out / "heatmap.png",
                 title=f"{spec.name}: bn − plain over {axes[0]} x {axes[1]}",
             )  # fmt: skip

@@ -131,16 +131,7 @@ def cmd_run(args, settings: Settings) -> int:
     for result in results.values():
         print(format_result(result))
         print()
-    for result in results.values():
-        if result.get("outcome") == "held":
-            p = result["promotion"]
-            print(
-                f"bnpipe: warning: {result['dataset']}: promotion held for review: "
-                f"{'; '.join(p['holds'])}. {p['model_name']} v{p['version']} is registered; "
-                f"after a look, promote it by hand: bnpipe promote {result['dataset']} "
-                f"{p['version']} --reason TEXT",
-                file=sys.stderr,
-            )
+    _warn_held(results.values())
     print(f"done in {time.perf_counter() - started:.1f} s.")
     print(format_links(results.values(), settings))
     return 0
@@ -213,6 +204,8 @@ def cmd_sweep(args, settings: Settings) -> int:
         if not grid:
             raise UsageError("give at least one --grid NAME=V1,V2 (or --file)")
         correction = args.correction or (plan.correction if plan else "holm")
+        heatmap = args.heatmap.split(",") if args.heatmap else (plan.heatmap if plan else None)
+        heatmap = sweep.check_heatmap(grid, heatmap)
         values = {}  # a flag wins over the file; 0 is a value (refused), not "absent"
         for name, flag in (("seeds", args.seeds), ("epochs", args.epochs)):
             value = flag if flag is not None else getattr(plan, name, None)
@@ -239,6 +232,7 @@ def cmd_sweep(args, settings: Settings) -> int:
     with _orchestrated(settings, args.dask_address, args.debug, load) as bn_sweep:
         results = bn_sweep(
             datasets=datasets, grid=grid, config=config, correction=correction,
+            register_best=args.register_best, heatmap=list(heatmap) if heatmap else None,
             offline=args.offline, fallback=not args.no_fallback,
         )  # fmt: skip
     from bnpipe import report
@@ -261,10 +255,26 @@ def cmd_sweep(args, settings: Settings) -> int:
                 f"({result['logging_seconds'] / result['seed_runs']:.2f} s each, "
                 f"MLflow {result['store']})"
             )
+        if result.get("promotion"):
+            print(f"best cell: {result['best_cell']}; {registry_line(result['promotion'])}")
         print(f"MLflow sweep run {result['run_id']} (experiment bn-sweep-{result['dataset']})")
         print()
+    _warn_held(results.values())
     print(f"done in {time.perf_counter() - started:.1f} s.")
     return 0
+
+
+def _warn_held(results) -> None:
+    for result in results:
+        if result.get("outcome") == "held":
+            p = result["promotion"]
+            print(
+                f"bnpipe: warning: {result['dataset']}: promotion held for review: "
+                f"{'; '.join(p['holds'])}. {p['model_name']} v{p['version']} is registered; "
+                f"after a look, promote it by hand: bnpipe promote {result['dataset']} "
+                f"{p['version']} --reason TEXT",
+                file=sys.stderr,
+            )
 
 
 def _console_without_tracebacks() -> None:
@@ -361,17 +371,21 @@ def format_result(result: dict) -> str:
             "every seed diverged (non-finite loss): no finite model, nothing registered, champion unchanged"
         )
     if result.get("promotion"):
-        p = result["promotion"]
-        what = {
-            "promoted": "promoted to @champion",
-            "kept": "registered; champion kept",
-            "held": "registered; promotion HELD for review",
-        }[p["outcome"]]
-        lines.append(f"registry: {p['model_name']} v{p['version']} {what} ({p['reason']})")
-        lines += [f"  held: {h}" for h in p.get("holds") or []]
+        lines.append(registry_line(result["promotion"]))
+        lines += [f"  held: {h}" for h in result["promotion"].get("holds") or []]
     if result.get("drift"):
         lines.append(f"drift against the champion's data: {result['drift']}")
     return "\n".join(lines)
+
+
+def registry_line(p: dict) -> str:
+    """``registry: bnpipe-iris v3 promoted to @champion (...)`` from a decision's dict."""
+    what = {
+        "promoted": "promoted to @champion",
+        "kept": "registered; champion kept",
+        "held": "registered; promotion HELD for review",
+    }[p["outcome"]]
+    return f"registry: {p['model_name']} v{p['version']} {what} ({p['reason']})"
 
 
 def cmd_dataset_init(args, settings: Settings) -> int:
@@ -626,6 +640,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--correction", choices=("holm", "bh"), default=None,
         help="across cells: holm (family-wise error, default) or bh (false discovery rate)",
+    )  # fmt: skip
+    s.add_argument(
+        "--heatmap", metavar="X,Y", default=None,
+        help="the heatmap's two grid axes (default: the two with the most values)",
+    )  # fmt: skip
+    s.add_argument(
+        "--register-best", action="store_true",
+        help="register the best cell's leading model (champion rule of bnpipe run)",
     )  # fmt: skip
     s.add_argument("--dask-address", metavar="tcp://HOST:PORT", default=None)
     s.add_argument("--offline", action="store_true", help="train on the last good cached download")

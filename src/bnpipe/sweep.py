@@ -134,6 +134,23 @@ class SweepPlan:
     seeds: int | None = None
     epochs: int | None = None
     correction: str = "holm"
+    heatmap: tuple[str, str] | None = None
+
+
+def check_heatmap(grid: Mapping[str, Sequence[object]], axes: Sequence[str] | None):
+    """The heatmap's two axes: ``axes`` checked against the grid, or None (the
+    report then takes the two axes with the most values)."""
+    if not axes:
+        return None
+    axes = [a.strip() for a in axes]
+    if len(axes) != 2 or axes[0] == axes[1]:
+        raise SweepError(f"heatmap: name two different grid axes, e.g. X,Y; got {','.join(axes)}")
+    missing = [a for a in axes if a not in grid]
+    if missing:
+        raise SweepError(
+            f"heatmap: {', '.join(missing)} is not an axis of this grid ({', '.join(grid)})"
+        )
+    return (axes[0], axes[1])
 
 
 def load_sweep_file(path: Path) -> SweepPlan:
@@ -147,7 +164,9 @@ def load_sweep_file(path: Path) -> SweepPlan:
         raise SweepError(f"{path}: cannot read the sweep file: {exc}") from None
     if not isinstance(doc, dict):
         raise SweepError(f"{path}: a sweep file is a mapping with datasets: and grid:")
-    unknown = set(doc) - {"datasets", "grid", "seeds", "epochs", "correction", "description"}
+    unknown = set(doc) - {
+        "datasets", "grid", "seeds", "epochs", "correction", "heatmap", "description",
+    }  # fmt: skip
     if unknown:
         raise SweepError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     datasets = doc.get("datasets")
@@ -163,12 +182,23 @@ def load_sweep_file(path: Path) -> SweepPlan:
     correction = doc.get("correction", "holm")
     if correction not in multiplicity.CORRECTIONS:
         raise SweepError(f"{path}: correction must be holm or bh, got {correction!r}")
+    grid = check_grid(grid)
+    heatmap = doc.get("heatmap")
+    if heatmap is not None and not (
+        isinstance(heatmap, list) and all(isinstance(a, str) for a in heatmap)
+    ):
+        raise SweepError(f"{path}: heatmap: must be a list of two grid axes")
+    try:
+        heatmap = check_heatmap(grid, heatmap)
+    except SweepError as exc:
+        raise SweepError(f"{path}: {exc}") from None
     return SweepPlan(
         datasets=datasets,
-        grid=check_grid(grid),
+        grid=grid,
         seeds=doc.get("seeds"),
         epochs=doc.get("epochs"),
         correction=correction,
+        heatmap=heatmap,
     )
 
 
@@ -252,6 +282,44 @@ def adjust_verdicts(
         else:
             v.winner = "tie"
     return list(verdicts)
+
+
+def leader_score(task: str, record: Mapping) -> tuple[str, float]:
+    """A cell's better variant and its mean primary metric over the seeds, a
+    diverged seed counted as the cell's worst value (as in the judgement); NaN
+    when every seed diverged."""
+    from bnpipe.evaluation import higher_is_better, primary_metric
+
+    metric = primary_metric(task)
+    hib = higher_is_better(metric)
+    per_seed = {
+        v: {s: (math.nan if x is None else float(x)) for s, x in seeds.items()}
+        for v, seeds in record["per_seed"][metric].items()
+    }
+    means = {
+        v: sum(vals.values()) / len(vals)
+        for v, vals in worst_case_values(per_seed, hib).items()
+        if vals and all(math.isfinite(x) for x in vals.values())
+    }
+    if not means:
+        return "", math.nan
+    top = max(means.values()) if hib else min(means.values())
+    leader = "plain" if means.get("plain") == top else next(v for v in means if means[v] == top)
+    return leader, top  # an exact tie goes to plain, the simpler network
+
+
+def best_cell(task: str, records: Mapping[str, Mapping]) -> str | None:
+    """The label of the cell whose better variant scores best (``records``: label ->
+    cell record); None when every seed of every cell diverged."""
+    from bnpipe.evaluation import higher_is_better, primary_metric
+
+    sign = -1.0 if higher_is_better(primary_metric(task)) else 1.0
+    scored = {
+        label: score
+        for label, r in records.items()
+        if math.isfinite(score := leader_score(task, r)[1])
+    }
+    return min(scored, key=lambda label: sign * scored[label]) if scored else None
 
 
 def per_seed_values(results: Sequence, task: str) -> dict:

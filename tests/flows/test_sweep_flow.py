@@ -5,6 +5,7 @@ judgement across cells and the report; then reuses complete cells."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
@@ -96,3 +97,49 @@ def test_a_sweep_writes_the_layout_and_judges_the_cells(env):
         if r.data.tags.get("mlflow.parentRunId") == again["iris"]["run_id"]
     ]  # fmt: skip
     assert len(new_cells) == 4 and all("reused_from" in c.data.tags for c in new_cells)
+
+    # --register-best on the same sweep: the best cell (reused so far) is trained
+    # again, and its leader goes through the champion rule of bn-comparison.
+    expected_best = min(
+        cells,
+        key=lambda c: min(c.data.metrics[f"{v}_{primary}_mean"] for v in ("plain", "bn")),
+    ).info.run_name
+    before = {v.version for v in client.search_model_versions("name = 'bnpipe-iris'")}
+    third = bn_sweep(
+        datasets=["iris"], grid=GRID, config=RunConfig(seeds=SEEDS, epochs=EPOCHS),
+        register_best=True, heatmap=["input_scaling", "learning_rate"],
+    )["iris"]  # fmt: skip
+    assert third["trained"] == 1 and third["reused"] == 3
+    assert third["best_cell"] == expected_best
+    versions = [
+        v for v in client.search_model_versions("name = 'bnpipe-iris'") if v.version not in before
+    ]
+    assert len(versions) == 1
+    [version] = versions
+    assert version.tags["parent_run_id"] == third["run_id"]
+    best_run = next(
+        r for r in sweep_runs(client, "iris")
+        if r.data.tags.get("mlflow.parentRunId") == third["run_id"]
+        and r.info.run_name == expected_best
+    )  # fmt: skip
+    assert "reused_from" not in best_run.data.tags  # trained again, with its seed runs
+    seeds = {
+        r.info.run_id: r for r in sweep_runs(client, "iris")
+        if r.data.tags.get("mlflow.parentRunId") == best_run.info.run_id
+    }  # fmt: skip
+    assert len(seeds) == 2 * SEEDS and version.run_id in seeds
+    assert "baseline_test_accuracy" in best_run.data.metrics  # the baseline, on the cell run
+    promotion = third["promotion"]
+    assert (
+        str(promotion["version"]) == str(version.version)
+        and third["outcome"] == promotion["outcome"]
+    )
+    top = client.get_run(third["run_id"])
+    assert top.data.tags["promotion"].startswith(promotion["outcome"])
+    assert {"data_profile.json", "promotion.json"} <= {
+        a.path for a in client.list_artifacts(third["run_id"])
+    }  # the reference the next run's drift check reads
+    champion = client.get_model_version_by_alias("bnpipe-iris", "champion")
+    assert (str(champion.version) == str(version.version)) == (promotion["outcome"] == "promoted")
+    page = client.download_artifacts(third["run_id"], "sweep.html", str(env["tmp"]))
+    assert "Heatmap: input_scaling x learning_rate" in Path(page).read_text("utf-8")

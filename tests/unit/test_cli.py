@@ -149,6 +149,19 @@ def test_run_with_bad_parameters_exits_2(env, capsys, args, message):
         (["--grid", "learning_rate=0.1"], "name one or more datasets"),
         (["nosuch", "--grid", "learning_rate=0.1"], "nosuch"),
         (["--file", "no/such.yaml"], "cannot read the sweep file"),
+        (["iris", "--grid", "learning_rate=0.1,1", "--heatmap", "learning_rate"], "two different"),
+        (
+            [
+                "iris",
+                "--grid",
+                "learning_rate=0.1",
+                "--grid",
+                "batch_size=8,16",
+                "--heatmap",
+                "learning_rate,optimizer",
+            ],
+            "optimizer is not an axis of this grid",
+        ),  # fmt: skip
     ],
 )
 def test_sweep_with_bad_arguments_exits_2_before_anything_starts(env, capsys, args, message):

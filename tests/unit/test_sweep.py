@@ -114,3 +114,29 @@ def test_a_cells_record_judges_the_same_after_a_round_trip_through_json():
     # the diverged bn seed counts as the cell's worst log loss (0.32): d = -0.10, 0.00
     assert verdict.mean == pytest.approx(-0.05) and verdict.divergence == {"plain": 0.0, "bn": 0.5}
     assert sweep.cell_description("iris", verdict).startswith("**iris, epochs=5: winner tie**")
+
+
+def _record(plain, bn, metric="test_log_loss"):
+    return {"per_seed": {metric: {"plain": dict(enumerate(plain)), "bn": dict(enumerate(bn))}}}
+
+
+def test_the_best_cell_is_the_one_whose_better_variant_scores_best():
+    records = {
+        "a": _record([0.30, 0.32], [0.20, 0.22]),  # bn leads with 0.21
+        "b": _record([0.10, 0.14], [0.50, 0.60]),  # plain leads with 0.12: the best
+        "c": _record([None, 0.01], [0.40, 0.40]),  # 0.01, but a diverged seed counts as 0.40
+    }
+    assert sweep.leader_score("classification", records["a"]) == ("bn", pytest.approx(0.21))
+    assert sweep.leader_score("classification", records["c"]) == ("plain", pytest.approx(0.205))
+    assert sweep.best_cell("classification", records) == "b"
+    assert sweep.leader_score("classification", _record([0.2], [0.2]))[0] == "plain"  # a tie
+    assert sweep.best_cell("classification", {"d": _record([None], [None])}) is None
+
+
+def test_the_heatmap_axes_are_two_axes_of_the_grid():
+    grid = {"learning_rate": [0.1, 1.0], "batch_size": [8, 16], "optimizer": ["adam"]}
+    assert sweep.check_heatmap(grid, ["optimizer", " batch_size"]) == ("optimizer", "batch_size")
+    assert sweep.check_heatmap(grid, None) is None
+    for bad in (["learning_rate"], ["batch_size", "batch_size"], ["epochs", "batch_size"]):
+        with pytest.raises(sweep.SweepError, match="heatmap"):
+            sweep.check_heatmap(grid, bad)
