@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from prefect import flow
 
@@ -12,6 +12,7 @@ from bnpipe.catalog import DatasetSpec, get_spec, load_catalog
 from bnpipe.comparison import SeedResult, summarize_results
 from bnpipe.features import Encoded
 from bnpipe.gate import DriftCheck
+from bnpipe.ingest import Snapshot
 from bnpipe.params import RunConfig
 from bnpipe.registry import Decision
 from bnpipe.settings import Settings, load_settings
@@ -77,7 +78,7 @@ def bn_sweep(
     cells = sweep.cells(grid)
     out: dict[str, dict] = {}
     with cluster.opened() as dask, RunBook(dask) as book:
-        plans = []  # (spec, sweep run, snapshot, {cell: (key, config)}, reusable, encodings)
+        plans: list[Plan] = []
         for spec in specs:
             run = book.adopt(spec.name, open_sweep_run(spec, grid, config, correction, settings))
             with book.step(spec.name):
@@ -102,16 +103,12 @@ def bn_sweep(
                     f"{spec.name}: {len(cells)} cells, {len(cells) - len(todo)} reused "
                     f"from earlier sweeps, {len(todo)} to train"
                 )
-                plans.append((spec, run, snap, configs, cell_keys, done, units, drift))
+                plans.append(Plan(spec, run, snap, configs, cell_keys, done, units, drift))
 
         began = time.perf_counter()
         trained = book.train(
-            [
-                (spec, data, configs[c])
-                for spec, _, _, configs, _, _, units, _ in plans
-                for c, data in units
-            ],
-            labels=[f"{spec.name}/{c.slug}" for spec, *_, units, _ in plans for c, _ in units],
+            [(p.spec, data, p.configs[c]) for p in plans for c, data in p.units],
+            labels=[f"{p.spec.name}/{c.slug}" for p in plans for c, _ in p.units],
         )
         training_seconds = time.perf_counter() - began
         # With a tracking server the cells log at once (a pool of threads here: the
@@ -189,6 +186,19 @@ def bn_sweep(
                     "outcome": decision.outcome if decision else "swept",
                 }
     return book.outcome(out)
+
+
+class Plan(NamedTuple):
+    """A dataset's sweep once prepared, before training."""
+
+    spec: DatasetSpec
+    run: ParentRun  # the sweep run
+    snap: Snapshot
+    configs: dict[sweep.Cell, RunConfig]  # each cell's resolved parameters
+    cell_keys: dict[str, str]  # cell label -> cell key
+    done: dict[str, str]  # cell key -> run id of a complete cell to reuse
+    units: list[tuple[sweep.Cell, Encoded]]  # the cells to train, with their encoding
+    drift: DriftCheck | None  # with register_best only
 
 
 def register_cell(

@@ -292,13 +292,9 @@ def leader_score(task: str, record: Mapping) -> tuple[str, float]:
 
     metric = primary_metric(task)
     hib = higher_is_better(metric)
-    per_seed = {
-        v: {s: (math.nan if x is None else float(x)) for s, x in seeds.items()}
-        for v, seeds in record["per_seed"][metric].items()
-    }
     means = {
         v: sum(vals.values()) / len(vals)
-        for v, vals in worst_case_values(per_seed, hib).items()
+        for v, vals in worst_case_values(_per_seed(record, metric), hib).items()
         if vals and all(math.isfinite(x) for x in vals.values())
     }
     if not means:
@@ -341,11 +337,15 @@ def judge_record(cell: Cell, task: str, record: Mapping) -> CellVerdict:
     from bnpipe.evaluation import higher_is_better, primary_metric
 
     metric = primary_metric(task)
-    per_seed = {
+    return judge_cell(cell, _per_seed(record, metric), metric, higher_is_better(metric))
+
+
+def _per_seed(record: Mapping, metric: str) -> dict[str, dict[int, float]]:
+    """``variant -> seed -> value`` of ``metric`` in a cell record (NaN: diverged)."""
+    return {
         v: {int(s): (math.nan if x is None else float(x)) for s, x in seeds.items()}
         for v, seeds in record["per_seed"][metric].items()
     }
-    return judge_cell(cell, per_seed, metric, higher_is_better(metric))
 
 
 def cell_description(dataset: str, v: CellVerdict) -> str:
