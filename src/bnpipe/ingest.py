@@ -80,8 +80,33 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """One answer of the upstream: its bytes, or None for 304 Not Modified, and the
+    validators it sent (ETag, Last-Modified) for the next conditional request."""
+
+    body: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
 def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024) -> bytes:
     """Fetch the bytes at an http, https or file URL (one attempt)."""
+    body = fetch_if_changed(url, timeout=timeout, max_bytes=max_bytes).body
+    assert body is not None  # an unconditional request is never answered 304
+    return body
+
+
+def fetch_if_changed(
+    url: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    timeout: float = 30.0,
+    max_bytes: int = 200 * 1024 * 1024,
+) -> Fetched:
+    """Fetch ``url`` (one attempt); with validators from an earlier answer, ask
+    with ``If-None-Match``/``If-Modified-Since`` and get ``body=None`` on 304."""
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in URL_SCHEMES:
         raise DownloadError(
@@ -94,10 +119,15 @@ def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024
             raise DownloadError(f"{shown}: no such file")
         if path.stat().st_size > max_bytes:
             raise DownloadError(f"{shown}: file is larger than the {max_bytes} byte cap")
-        return path.read_bytes()
+        return Fetched(path.read_bytes())
     request = _http_request(url)
+    if etag:
+        request.add_header("If-None-Match", etag)
+    if last_modified:
+        request.add_header("If-Modified-Since", last_modified)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
+            validators = response.headers.get("ETag"), response.headers.get("Last-Modified")
             expected = response.length  # http.client's parsed Content-Length, or None
             if expected is not None and expected > max_bytes:
                 raise DownloadError(
@@ -105,6 +135,12 @@ def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024
                 )
             body = response.read(max_bytes + 1)
     except urllib.error.HTTPError as exc:
+        if exc.code == 304 and (etag or last_modified):
+            return Fetched(
+                None,
+                exc.headers.get("ETag") or etag,
+                exc.headers.get("Last-Modified") or last_modified,
+            )
         transient = exc.code >= 500 or exc.code in (408, 429)
         raise DownloadError(f"{shown}: HTTP {exc.code} {exc.reason}", transient=transient) from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
@@ -120,7 +156,7 @@ def fetch(url: str, *, timeout: float = 30.0, max_bytes: int = 200 * 1024 * 1024
         raise DownloadError(
             f"{shown}: truncated body ({len(body)} of {expected} bytes)", transient=True
         )
-    return body
+    return Fetched(body, *validators)
 
 
 def _unreachable(reason: object) -> bool:
@@ -251,6 +287,41 @@ class DataCache:
         record = {**snap.to_dict(), "from_cache": False}
         _atomic_write(self._pointer(snap.dataset), json.dumps(record, indent=2).encode())
 
+    def _validators_file(self, dataset: str) -> Path:
+        return self.root / dataset / "validators.json"
+
+    @staticmethod
+    def _url_key(url: str) -> str:  # the URL itself may hold a password
+        return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+    def validators(self, dataset: str, url: str) -> dict | None:
+        """``{"etag", "last_modified", "sha256"}`` of ``url``'s last answer, when the
+        bytes they describe are still in the cache (a 304 means "those bytes")."""
+        path = self._validators_file(dataset)
+        try:
+            record = json.loads(path.read_text("utf-8")).get(self._url_key(url))
+        except (OSError, ValueError):
+            return None
+        if not record or not (self.root / dataset / f"{record.get('sha256')}.csv").is_file():
+            return None
+        return record
+
+    def remember(self, dataset: str, url: str, fetched: Fetched, sha256: str) -> None:
+        """Keep the validators of ``url``'s answer beside the SHA-256 of its bytes."""
+        path = self._validators_file(dataset)
+        try:
+            records = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            records = {}
+        if fetched.etag or fetched.last_modified:
+            records[self._url_key(url)] = {
+                "etag": fetched.etag, "last_modified": fetched.last_modified, "sha256": sha256,
+            }  # fmt: skip
+        else:  # a server that sends neither: a full download, and the hash decides
+            records.pop(self._url_key(url), None)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, json.dumps(records, indent=2).encode())
+
     def latest(self, dataset: str) -> Snapshot | None:
         pointer = self._pointer(dataset)
         if not pointer.is_file():
@@ -308,10 +379,27 @@ def download(
             f"warning: {spec.name}: offline, using the cached copy {snap.sha256[:12]} from {snap.fetched_at}"
         )
         return snap
+    known = cache.validators(spec.name, url)
     try:
-        data = _fetch_retrying(
-            spec.name, url, retries, retry_delay, timeout, max_bytes, log, sleep, sep=spec.sep
-        )
+        fetched = _fetch_retrying(
+            spec.name, url, retries, retry_delay, timeout, max_bytes, log, sleep,
+            sep=spec.sep, known=known,
+        )  # fmt: skip
+        data = fetched.body
+        if data is None:  # 304: the bytes of the validators' SHA-256, checked again
+            data = (cache.root / spec.name / f"{known['sha256']}.csv").read_bytes()
+            if hashlib.sha256(data).hexdigest() != known["sha256"]:
+                known = None
+                fetched = _fetch_retrying(
+                    spec.name, url, retries, retry_delay, timeout, max_bytes, log, sleep,
+                    sep=spec.sep,
+                )  # fmt: skip
+                data = fetched.body
+            else:
+                log(
+                    f"{spec.name}: not modified upstream (HTTP 304); using the cached copy "
+                    f"{known['sha256'][:12]}"
+                )
     except DownloadError as exc:
         copy = fallback_copy(spec, cache) if fallback and exc.transient and not mirror else None
         if copy is None:
@@ -331,6 +419,7 @@ def download(
             f"{spec.name}: {redact(url)}: sha256 {digest} does not match the catalog pin {spec.sha256}"
         )
     snap = cache.store(spec.name, url, data, promote=promote)
+    cache.remember(spec.name, url, fetched, snap.sha256)
     return dataclasses.replace(snap, source="mirror" if mirror else "upstream")
 
 
@@ -345,15 +434,22 @@ def _fetch_retrying(
     sleep: Callable[[float], None],
     *,
     sep: str = ",",
-) -> bytes:
-    """One download with the retry policy of the module docstring."""
+    known: dict | None = None,
+) -> Fetched:
+    """One download with the retry policy of the module docstring; conditional
+    when ``known`` holds the validators of an earlier answer."""
     attempt = 0
+    known = known or {}
     while True:
         attempt += 1
         try:
-            data = fetch(url, timeout=timeout, max_bytes=max_bytes)
-            check_csv(data, dataset=dataset, url=url, sep=sep)
-            return data
+            fetched = fetch_if_changed(
+                url, etag=known.get("etag"), last_modified=known.get("last_modified"),
+                timeout=timeout, max_bytes=max_bytes,
+            )  # fmt: skip
+            if fetched.body is not None:
+                check_csv(fetched.body, dataset=dataset, url=url, sep=sep)
+            return fetched
         except DownloadError as exc:
             limit = min(retries, UNREACHABLE_RETRIES) if exc.unreachable else retries
             if not exc.transient or attempt > limit:

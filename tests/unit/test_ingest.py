@@ -729,3 +729,84 @@ def test_a_bundled_copy_that_does_not_match_its_digest_is_refused(refused_url, c
 def test_without_a_bundled_copy_or_a_cache_the_download_error_stands(refused_url, cache, rec):
     with pytest.raises(DownloadError, match="download failed after 2 attempts"):
         get(spec_for(refused_url), cache, rec, fallback=True)
+
+
+class Conditional:
+    """127.0.0.1 server that honours If-None-Match / If-Modified-Since (or sends no
+    validators at all) and counts the body bytes it served."""
+
+    def __init__(self, body: bytes, *, validators: bool = True):
+        self.body, self.bytes_served, self.answers = body, 0, []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                etag = f'"{hashlib.sha256(outer.body).hexdigest()[:16]}"'
+                stamp = "Wed, 02 Dec 2026 10:00:00 GMT"
+                if validators and self.headers.get("If-None-Match") == etag:
+                    outer.answers.append(304)
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                outer.answers.append(200)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/csv")
+                self.send_header("Content-Length", str(len(outer.body)))
+                if validators:
+                    self.send_header("ETag", etag)
+                    self.send_header("Last-Modified", stamp)
+                self.end_headers()
+                self.wfile.write(outer.body)
+                outer.bytes_served += len(outer.body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/toy.csv"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+GOOD_CSV = b"a,b,y\n" + b"1,2,3\n" * 50
+
+
+def test_an_unchanged_upstream_answers_304_and_the_cached_bytes_are_used(cache, rec):
+    srv = Conditional(GOOD_CSV)
+    try:
+        first = get(spec_for(srv.url), cache, rec)
+        second = get(spec_for(srv.url), cache, rec)
+        assert srv.answers == [200, 304] and srv.bytes_served == len(GOOD_CSV)
+        assert second.sha256 == first.sha256 and second.path.read_bytes() == GOOD_CSV
+        assert any("HTTP 304" in m for m in rec.messages)
+        srv.body = GOOD_CSV + b"4,5,6\n"  # a changed upstream: a full answer, a new hash
+        third = get(spec_for(srv.url), cache, rec)
+        assert srv.answers[-1] == 200 and third.sha256 != first.sha256
+        assert cache.validators("toy", srv.url)["sha256"] == third.sha256
+    finally:
+        srv.close()
+
+
+def test_validators_are_dropped_with_their_bytes_and_a_server_without_them_gets_full_downloads(
+    cache, rec
+):
+    srv = Conditional(GOOD_CSV)
+    try:
+        first = get(spec_for(srv.url), cache, rec)
+        first.path.unlink()  # the bytes a 304 would mean are gone: ask unconditionally
+        assert cache.validators("toy", srv.url) is None
+        get(spec_for(srv.url), cache, rec)
+        assert srv.answers == [200, 200]
+    finally:
+        srv.close()
+    plain = Conditional(GOOD_CSV, validators=False)
+    try:
+        get(spec_for(plain.url), cache, rec)
+        get(spec_for(plain.url), cache, rec)
+        assert plain.answers == [200, 200] and plain.bytes_served == 2 * len(GOOD_CSV)
+    finally:
+        plain.close()
