@@ -21,6 +21,7 @@ from tasks.drift import assess_drift
 from tasks.references import compare_with_references
 from tasks.registry import register_best
 from tasks.reporting import ReferenceCheck, publish_report, summarize_comparison
+from tasks.reuse import comparison_key, find_unchanged, keep_result
 from tasks.runs import RunBook
 from tasks.tracking import log_seed_runs
 from tasks.training import encode_dataset
@@ -33,9 +34,11 @@ def bn_comparison(
     register_model: bool = True,
     offline: bool = False,
     fallback: bool = False,
+    force: bool = False,
 ) -> dict[str, dict]:
     """Plain MLP vs the same MLP with BatchNormalization, per dataset:
-    download -> validate (Great Expectations: schema and sanity) -> drift against
+    download -> (the same data, parameters and code as an earlier finished run:
+    print its result, nothing to retrain, unless `force`) -> validate (Great Expectations: schema and sanity) -> drift against
     the champion's data -> split and encode; then plain and bn over K seeds for
     every dataset at once (on Dask: a local cluster, or BNPIPE_DASK_ADDRESS); then
     per dataset: evaluate on held-out rows -> log to MLflow (experiment
@@ -61,6 +64,8 @@ def bn_comparison(
         offline: Train on the last good download; never reach the upstream.
         fallback: When the upstream cannot be reached, use the last good download
             or the copy bundled with bnpipe.
+        force: Retrain even when an earlier finished run had the same data,
+            catalog entry, suite, parameters and code.
     """
     settings = load_settings()
     catalog = load_catalog(settings.catalog_path)
@@ -75,9 +80,14 @@ def bn_comparison(
         prepared: list[Prepared] = []
         for spec in specs:
             cfg = configs[spec.name]
-            parent = book.open(spec, cfg, settings)
             with book.step(spec.name):
-                snap = download_dataset(spec, settings, parent, offline, fallback)
+                snap = book.before_open(spec, cfg, settings, download_dataset, offline, fallback)
+                key = comparison_key(spec, snap, cfg, settings)
+                earlier = None if force else find_unchanged(spec, key, settings, register_model)
+                if earlier is not None:  # trains nothing, logs nothing, registers nothing
+                    out[spec.name] = earlier
+                    continue
+                parent = book.open(spec, cfg, settings, snap, key)
                 frame, checked = validate_dataset(spec, snap, settings, parent)
                 drift = assess_drift(spec, snap, frame, parent)
                 data = encode_dataset(frame, spec, cfg, parent)
@@ -108,6 +118,7 @@ def bn_comparison(
                     **conclude(p, cfg, results, summary, check, decision, settings),
                     "links": links,  # into the MLflow UI
                 }
+                keep_result(parent, out[spec.name])  # what a run with the same key shows
     return book.outcome(out)
 
 

@@ -17,7 +17,7 @@ from bnpipe.params import RunConfig
 from bnpipe.registry import Decision
 from bnpipe.settings import Settings, load_settings
 from bnpipe.tracking import ParentRun
-from tasks.data import download_dataset, validate_dataset
+from tasks.data import download_dataset, tag_snapshot, validate_dataset
 from tasks.drift import assess_drift
 from tasks.references import compare_with_references
 from tasks.registry import register_best as register_leader
@@ -82,7 +82,8 @@ def bn_sweep(
         for spec in specs:
             run = book.adopt(spec.name, open_sweep_run(spec, grid, config, correction, settings))
             with book.step(spec.name):
-                snap = download_dataset(spec, settings, run, offline, fallback)
+                snap = download_dataset(spec, settings, offline, fallback)
+                tag_snapshot(run, snap)
                 frame, _ = validate_dataset(spec, snap, settings, run)
                 drift = assess_drift(spec, snap, frame, run) if register_best else None
                 configs = {c: c.config(config).resolve(spec) for c in cells}

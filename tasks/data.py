@@ -18,13 +18,13 @@ from bnpipe.tracking import ParentRun
 def download_dataset(
     spec: DatasetSpec,
     settings: Settings,
-    parent: ParentRun,
     offline: bool = False,
     fallback: bool = False,
 ) -> ingest.Snapshot:
-    """Fetch the CSV (mirror-aware, retried with backoff) into the content-addressed cache,
-    or with ``fallback`` take the last good or the bundled copy when the upstream cannot
-    be reached; tag the parent run with the SHA-256 lineage id and where the bytes came from."""
+    """Fetch the CSV (mirror-aware, retried with backoff, a conditional request when the
+    cache knows the URL's validators) into the content-addressed cache, or with
+    ``fallback`` take the last good or the bundled copy when the upstream cannot be
+    reached. Before any MLflow run opens: unchanged data opens none (``tasks.reuse``)."""
     logger = get_run_logger()
     snap = ingest.download(
         spec,
@@ -43,6 +43,11 @@ def download_dataset(
         snap.source,
         snap.url,
     )
+    return snap
+
+
+def tag_snapshot(parent: ParentRun, snap: ingest.Snapshot) -> None:
+    """The parent run's data lineage: the SHA-256 and where the bytes came from."""
     parent.tag(
         {
             "data_sha256": snap.sha256,
@@ -51,7 +56,6 @@ def download_dataset(
             "data_bytes": snap.size,
         }
     )
-    return snap
 
 
 @task(name="validate", cache_policy=NO_CACHE, timeout_seconds=600)

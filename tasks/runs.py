@@ -23,10 +23,11 @@ from collections.abc import Iterator, Sequence
 from prefect import get_run_logger
 from prefect.states import Completed
 
-from bnpipe import references, report
+from bnpipe import references, report, reuse
 from bnpipe.catalog import DatasetSpec
 from bnpipe.cluster import TrainingCluster
 from bnpipe.features import Encoded
+from bnpipe.ingest import Snapshot
 from bnpipe.params import RunConfig
 from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
@@ -63,9 +64,26 @@ class RunBook:
                 self._preload.join()
             self._models.cleanup()
 
-    def open(self, spec: DatasetSpec, config: RunConfig, settings: Settings) -> ParentRun:
+    def open(
+        self,
+        spec: DatasetSpec,
+        config: RunConfig,
+        settings: Settings,
+        snap: Snapshot | None = None,
+        key: str | None = None,
+    ) -> ParentRun:
         """The dataset's parent run, open until its last step (or a failure) ends it."""
-        return self.adopt(spec.name, open_parent_run(spec, config, settings))
+        return self.adopt(spec.name, open_parent_run(spec, config, settings, snap, key))
+
+    def before_open(self, spec: DatasetSpec, config: RunConfig, settings: Settings, fn, *args):
+        """``fn(spec, settings, *args)``, run before the dataset's parent run opens
+        (the download: unchanged data opens no run). When it fails, a run is opened
+        all the same, so that the failure is on record in MLflow like any other."""
+        try:
+            return fn(spec, settings, *args)
+        except Exception:
+            self.open(spec, config, settings)
+            raise
 
     def adopt(self, name: str, parent: ParentRun) -> ParentRun:
         """Keep a parent run opened elsewhere (a sweep run) like those of :meth:`open`."""
@@ -108,9 +126,12 @@ class RunBook:
         for name, reasons in held.items():
             payload = {"reasons": reasons, "version": out[name]["promotion"]["version"]}
             events.emit(events.HELD, name, payload | {"run_id": out[name]["run_id"]})
+        messages = [f"{n}: promotion held: {'; '.join(r)}" for n, r in held.items()]
+        messages += [r["message"] for r in out.values() if r["outcome"] == reuse.UNCHANGED]
         if held:
-            message = "; ".join(f"{n}: promotion held: {'; '.join(r)}" for n, r in held.items())
-            return Completed(name="Held", message=message, data=out)
+            return Completed(name="Held", message="; ".join(messages), data=out)
+        if messages:  # nothing to retrain: the message says since which run, with a link
+            return Completed(message="; ".join(messages), data=out)
         return out
 
     def _end(self, name: str, exc: BaseException | None = None) -> None:

@@ -11,7 +11,6 @@ is copied under the new sweep run, tagged ``reused_from``.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import tempfile
@@ -80,13 +79,7 @@ def open_sweep_run(
 
 def cell_key(spec: DatasetSpec, snap: Snapshot, config: RunConfig, settings: Settings) -> str:
     """What makes a cell's result: data, catalog entry, suite, parameters, code."""
-    return keys.work_key(
-        kind="sweep-cell",
-        data_sha256=snap.sha256,
-        catalog_entry=dataclasses.asdict(spec),
-        suite_sha256=keys.file_hash(settings.expectations_dir / f"{spec.suite}.json"),
-        params=config.model_dump(),
-    )
+    return keys.dataset_key("sweep-cell", spec, snap.sha256, config, settings.expectations_dir)
 
 
 @task(name="find-complete-cells", cache_policy=NO_CACHE)

@@ -8,14 +8,15 @@ from collections.abc import Sequence
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from bnpipe import tracking
+from bnpipe import reuse, tracking
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import SeedResult
 from bnpipe.features import Encoded
-from bnpipe.ingest import redact
+from bnpipe.ingest import Snapshot, redact
 from bnpipe.params import RunConfig
 from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
+from tasks.data import tag_snapshot
 
 
 def _git_commit(settings: Settings) -> str:
@@ -33,9 +34,16 @@ def _git_commit(settings: Settings) -> str:
 
 
 @task(name="open-parent-run", cache_policy=NO_CACHE, retries=0)
-def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings) -> ParentRun:
+def open_parent_run(
+    spec: DatasetSpec,
+    config: RunConfig,
+    settings: Settings,
+    snap: Snapshot | None = None,
+    key: str | None = None,
+) -> ParentRun:
     """Create the experiment if needed, end runs a killed process left RUNNING,
-    and start this flow run's parent run with its tags and params."""
+    and start this flow run's parent run with its tags and params: the data's
+    lineage (``snap``) and the ``comparison_key`` when known."""
     from prefect.runtime import flow_run
 
     logger = get_run_logger()
@@ -52,9 +60,12 @@ def open_parent_run(spec: DatasetSpec, config: RunConfig, settings: Settings) ->
             "prefect_flow_run_id": flow_run_id,
             "source_url": redact(spec.source_url(settings.data_mirror)),
             **tracking.owner_tags(),
+            **({reuse.KEY_TAG: key} if key else {}),
         },
     )
     parent = ParentRun(settings.tracking_uri, exp_id, run_id)
+    if snap is not None:
+        tag_snapshot(parent, snap)
     parent.log_params(  # learning_rate with the seed runs: its default is Keras' to say
         {
             **_run_params(config),

@@ -126,10 +126,14 @@ def cmd_run(args, settings: Settings) -> int:
             register_model=not args.no_register,
             offline=args.offline,
             fallback=not args.no_fallback,
+            force=args.force,
         )
     print()
     for result in results.values():
         print(format_result(result))
+        if result.get("outcome") == "unchanged":  # the table above is that earlier run's
+            print(result["line"])
+            print("  (the table is that run's; bnpipe run --force retrains)")
         print()
     _warn_held(results.values())
     print(f"done in {time.perf_counter() - started:.1f} s.")
@@ -622,6 +626,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fail when the upstream cannot be reached, instead of training on the last good "
         "download or the copy bundled with bnpipe",
+    )
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="retrain even when an earlier finished run had the same data, catalog entry, "
+        "suite, parameters and code (without it, such a run prints that run's result)",
     )
     s.set_defaults(func=cmd_run)
 

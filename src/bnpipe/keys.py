@@ -13,6 +13,7 @@ with local edits counts as new code. Nothing is read at import time.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -27,9 +28,7 @@ def code_version() -> str:
     """``<version>+<12 hex of the sources>``, e.g. ``0.1.0+3f2a9c1d0b7e``."""
     import bnpipe
 
-    digest = hashlib.sha256()
-    package = Path(bnpipe.__file__).resolve().parent
-    roots = [package]
+    roots = [Path(bnpipe.__file__).resolve().parent]
     for name in ("flows", "tasks"):
         try:
             module = __import__(name)
@@ -37,11 +36,17 @@ def code_version() -> str:
             continue
         if getattr(module, "__file__", None):
             roots.append(Path(module.__file__).resolve().parent)
+    return f"{bnpipe.__version__}+{sources_digest(roots)}"
+
+
+def sources_digest(roots: list[Path]) -> str:
+    """12 hex over every ``*.py`` under ``roots``: their relative paths and bytes."""
+    digest = hashlib.sha256()
     for root in roots:
         for path in sorted(root.rglob("*.py")):
             digest.update(f"{root.name}/{path.relative_to(root)}\0".encode())
             digest.update(path.read_bytes())
-    return f"{bnpipe.__version__}+{digest.hexdigest()[:12]}"
+    return digest.hexdigest()[:12]
 
 
 def content_hash(obj: object) -> str:
@@ -53,6 +58,19 @@ def content_hash(obj: object) -> str:
 def file_hash(path: Path) -> str:
     """SHA-256 of a file's bytes (a suite), or of nothing when it is missing."""
     return hashlib.sha256(path.read_bytes() if path.is_file() else b"").hexdigest()
+
+
+def dataset_key(kind: str, spec, data_sha256: str, config, expectations_dir: Path) -> str:
+    """The key of work on one dataset: its bytes, its catalog entry (a dataclass),
+    its suite file under ``expectations_dir``, the resolved parameters (a pydantic
+    model) and the code version."""
+    return work_key(
+        kind=kind,
+        data_sha256=data_sha256,
+        catalog_entry=dataclasses.asdict(spec),
+        suite_sha256=file_hash(expectations_dir / f"{spec.suite}.json"),
+        params=config.model_dump(),
+    )
 
 
 def work_key(

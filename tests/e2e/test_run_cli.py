@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from mlflow.entities import ViewType
 
 from tests.contract import assert_comparison, assert_model_predicts_raw_rows
 from tests.e2e.conftest import BNPIPE, REPO
@@ -22,7 +24,7 @@ def bnpipe(*args, env, timeout=900):
     )
 
 
-def test_run_both_datasets_over_http(project_env, data_mirror):
+def test_run_both_datasets_over_http(project_env, data_mirror, tmp_path):
     epochs, seeds = 30, 2
     proc = bnpipe(
         "run", "boston", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=project_env
@@ -44,6 +46,7 @@ def test_run_both_datasets_over_http(project_env, data_mirror):
 
     client = MlflowClient(project_env["MLFLOW_TRACKING_URI"])
     port = project_env.get("BNPIPE_MLFLOW_PORT") or "5000"
+    first_parents = {}
     for dataset, task, target in (
         ("boston", "regression", "medv"),
         ("iris", "classification", "품종"),
@@ -60,12 +63,61 @@ def test_run_both_datasets_over_http(project_env, data_mirror):
                 project_env["MLFLOW_TRACKING_URI"], child, raw, task, target
             )
         assert client.get_model_version_by_alias(f"bnpipe-{dataset}", "champion") is not None
+        first_parents[dataset] = parent
         # links into the UI of this SQLite store, once `mlflow ui` serves it (printed first)
         ui = f"http://127.0.0.1:{port}/#/experiments/{parent.info.experiment_id}/runs"
         assert f"  {dataset} runs:    {ui}?workflowType=machine_learning" in out
         assert f"  {dataset} parent:  {ui}/{parent.info.run_id}?" in out
     store = project_env["MLFLOW_TRACKING_URI"]
     assert f"mlflow ui --backend-store-uri {store} --host 127.0.0.1 --port {port}" in out
+
+    # The same again: nothing changed, so nothing is trained, logged or registered;
+    # the first run's table is printed from its result, with one line saying so.
+    runs = {d: len(all_runs(client, d)) for d in ("boston", "iris")}
+    versions = {d: registry_versions(client, d) for d in ("boston", "iris")}
+    again = bnpipe(
+        "run", "boston", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=project_env
+    )
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    for dataset in ("boston", "iris"):
+        parent = first_parents[dataset]
+        sha = parent.data.tags["data_sha256"]
+        assert (
+            f"{dataset}: unchanged since run {parent.info.run_id} (data {sha[:12]}, same "
+            "parameters and code): nothing to retrain"
+        ) in again.stdout
+        assert f"MLflow run {parent.info.run_id})" in again.stdout  # that run's table
+        assert len(all_runs(client, dataset)) == runs[dataset]
+        assert registry_versions(client, dataset) == versions[dataset]
+    assert again.stdout.count("winner:") == 2 and "±" in again.stdout
+
+    # A checkout with a local edit is new code: it retrains.
+    edited = tmp_path / "edited"
+    for package in ("flows", "tasks"):
+        shutil.copytree(
+            REPO / package, edited / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    with (edited / "tasks" / "reuse.py").open("a", encoding="utf-8") as f:
+        f.write("\n# a local edit\n")
+    env = {**project_env, "PYTHONPATH": str(edited)}
+    edit = bnpipe("run", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=env)
+    assert edit.returncode == 0, edit.stdout[-3000:] + edit.stderr[-3000:]
+    assert "unchanged since run" not in edit.stdout
+    assert len(registry_versions(client, "iris")) == len(versions["iris"]) + 1
+    newest = all_runs(client, "iris", parents_only=True)[0]
+    assert newest.data.tags["comparison_key"] != first_parents["iris"].data.tags["comparison_key"]
+
+
+def all_runs(client, dataset: str, parents_only: bool = False) -> list:
+    exp = client.get_experiment_by_name(f"bn-comparison-{dataset}")
+    runs = client.search_runs(
+        [exp.experiment_id], run_view_type=ViewType.ALL, order_by=["attributes.start_time DESC"]
+    )
+    return [r for r in runs if not parents_only or "mlflow.parentRunId" not in r.data.tags]
+
+
+def registry_versions(client, dataset: str) -> list[str]:
+    return sorted(v.version for v in client.search_model_versions(f"name='bnpipe-{dataset}'"))
 
 
 def test_dataset_init_runs_a_new_csv_without_code_changes(project_env, http_mirror, tmp_path):

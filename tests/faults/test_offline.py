@@ -73,7 +73,10 @@ def test_without_network_a_run_trains_on_the_bundled_then_the_cached_copy(
     client = client_for(env)
     for source, copy in (("bundled", "the bundled copy"), ("cache", "the last good cached copy")):
         proc = bnpipe(
-            f"run-{source}", ["run", "iris", "--epochs", "3", "--seeds", "1"], env, tmp_path
+            f"run-{source}",
+            ["run", "iris", "--epochs", "3", "--seeds", "1", "--force"],
+            env,
+            tmp_path,
         )
         assert proc.wait(600) == 0, proc.summary()
         warnings = [line for line in proc.err.splitlines() if "cannot be reached" in line]

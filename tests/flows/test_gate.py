@@ -171,7 +171,7 @@ def test_a_refusal_emits_an_event_naming_the_dataset(store):
 def test_a_rerun_of_the_same_data_shows_zero_drift(store, tmp_path):
     from flows.bn_comparison import bn_comparison
 
-    out = bn_comparison(datasets=["iris"], **FEW)
+    out = bn_comparison(datasets=["iris"], **FEW, force=True)  # the same data again, on purpose
     assert out["iris"]["drift"] == "ok" and out["iris"]["outcome"] != "held"
     client = store["client"]
     parent = parents(client, "iris")[0][0]

@@ -1,0 +1,141 @@
+"""Retrain when something changed, and only then: a comparison with the same data
+bytes, catalog entry, suite, parameters and code as an earlier finished one trains
+nothing, logs nothing and registers nothing; a change to any of them retrains,
+and so does ``force``. (A change of code: tests/e2e/test_run_cli.py, with an
+edited copy of the flows on the path.)"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import ViewType
+
+from bnpipe.params import RunConfig
+
+pytestmark = pytest.mark.slow
+
+FEW = RunConfig(epochs=2, seeds=2)  # two seeds: intervals, no NaN
+
+
+def all_runs(client: MlflowClient) -> list:
+    exp = client.get_experiment_by_name("bn-comparison-iris")
+    return client.search_runs([exp.experiment_id], run_view_type=ViewType.ALL)
+
+
+def versions(client: MlflowClient) -> list[str]:
+    return sorted(v.version for v in client.search_model_versions("name='bnpipe-iris'"))
+
+
+@pytest.fixture
+def store(env, tmp_path, monkeypatch, data_mirror):
+    """A store of its own with one finished comparison of iris in it."""
+    from flows.bn_comparison import bn_comparison
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("BNPIPE_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("BNPIPE_DATA_MIRROR", str(data_mirror))
+    first = bn_comparison(datasets=["iris"], config=FEW)["iris"]
+    client = MlflowClient(uri)
+    return {"client": client, "first": first, "tmp": tmp_path, "runs": len(all_runs(client))}
+
+
+def test_unchanged_data_trains_nothing_and_shows_the_earlier_result(store):
+    from flows.bn_comparison import bn_comparison
+
+    client, first = store["client"], store["first"]
+    before = versions(client)
+    state = bn_comparison(datasets=["iris"], config=FEW, return_state=True)
+
+    assert state.is_completed()
+    line = (
+        f"iris: unchanged since run {first['run_id']} (data {first['data_sha256'][:12]}, "
+        "same parameters and code): nothing to retrain"
+    )
+    assert state.message.startswith(line)
+    assert f"/runs/{first['run_id']}" in state.message  # a link to that run
+    out = state.result()["iris"]
+    assert out["outcome"] == "unchanged" and out["earlier_outcome"] == first["outcome"]
+    # the earlier result, as data: the same numbers the first run printed
+    assert out["metrics"] == first["metrics"] and out["run_id"] == first["run_id"]
+    assert out["promotion"] == first["promotion"]
+    assert len(all_runs(client)) == store["runs"]  # no MLflow run, not even a skipped one
+    assert versions(client) == before
+    parent = client.get_run(first["run_id"])
+    assert parent.data.tags["comparison_key"] == out["comparison_key"]
+    kept = client.download_artifacts(first["run_id"], "result.json", str(store["tmp"]))
+    kept = json.loads(Path(kept).read_text("utf-8"))
+    assert kept["metrics"] == first["metrics"]
+
+
+def retrains(store, **kwargs) -> dict:
+    from flows.bn_comparison import bn_comparison
+
+    client = store["client"]
+    before = versions(client)
+    out = bn_comparison(datasets=["iris"], **({"config": FEW} | kwargs))["iris"]
+    assert out["outcome"] != "unchanged", out.get("message")
+    assert out["run_id"] != store["first"]["run_id"]
+    assert len(versions(client)) == len(before) + 1  # trained and registered again
+    assert client.get_run(out["run_id"]).data.tags["comparison_key"] != (
+        client.get_run(store["first"]["run_id"]).data.tags["comparison_key"]
+    ) or kwargs.get("force")
+    return out
+
+
+def test_a_changed_parameter_retrains(store):
+    retrains(store, config=RunConfig(epochs=3, seeds=2))
+
+
+def test_force_retrains_the_same_work(store):
+    out = retrains(store, force=True)
+    # same key as the first run: forced, not different
+    client = store["client"]
+    assert (
+        client.get_run(out["run_id"]).data.tags["comparison_key"]
+        == client.get_run(store["first"]["run_id"]).data.tags["comparison_key"]
+    )
+
+
+def test_a_changed_suite_retrains(store, monkeypatch):
+    from tests.conftest import REPO
+
+    suites = store["tmp"] / "expectations"
+    shutil.copytree(REPO / "expectations", suites)
+    suite = json.loads((suites / "iris.json").read_text("utf-8"))
+    suite["meta"]["notes"] += " Reviewed."  # a change of text only: still a new suite
+    (suites / "iris.json").write_text(json.dumps(suite, ensure_ascii=False), "utf-8")
+    monkeypatch.setenv("BNPIPE_EXPECTATIONS_DIR", str(suites))
+    retrains(store)
+
+
+def test_one_changed_byte_of_data_retrains(store, monkeypatch, data_mirror):
+    text = (data_mirror / "iris.csv").read_text("utf-8")
+    assert "\n5.1,3.5," in text
+    mirror = store["tmp"] / "mirror"
+    mirror.mkdir()
+    # the same numbers (5.1 == 5.10), other bytes: the SHA-256 decides, not the parse
+    (mirror / "iris.csv").write_text(text.replace("\n5.1,3.5,", "\n5.10,3.5,", 1), "utf-8")
+    monkeypatch.setenv("BNPIPE_DATA_MIRROR", str(mirror))
+    out = retrains(store)
+    assert out["data_sha256"] != store["first"]["data_sha256"]
+
+
+def test_a_run_that_did_not_register_does_not_stand_in_for_one_that_does(store):
+    from flows.bn_comparison import bn_comparison
+
+    client = store["client"]
+    # a --no-register run of other parameters, then the same with registration
+    config = RunConfig(epochs=3, seeds=2)
+    bn_comparison(datasets=["iris"], config=config, register_model=False)
+    before = versions(client)
+    out = bn_comparison(datasets=["iris"], config=config)["iris"]
+    assert out["outcome"] != "unchanged"
+    assert len(versions(client)) == len(before) + 1
+    # and a --no-register run after it is a repeat of work done
+    again = bn_comparison(datasets=["iris"], config=config, register_model=False)["iris"]
+    assert again["outcome"] == "unchanged" and again["run_id"] == out["run_id"]
