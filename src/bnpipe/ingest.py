@@ -66,6 +66,7 @@ class Snapshot:
     fetched_at: str
     from_cache: bool = False
     source: str = "upstream"  # one of SOURCES
+    not_modified: bool = False  # the upstream answered 304: these are the cached bytes
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -380,6 +381,7 @@ def download(
         )
         return snap
     known = cache.validators(spec.name, url)
+    not_modified = False
     try:
         fetched = _fetch_retrying(
             spec.name, url, retries, retry_delay, timeout, max_bytes, log, sleep,
@@ -396,6 +398,7 @@ def download(
                 )  # fmt: skip
                 data = fetched.body
             else:
+                not_modified = True
                 log(
                     f"{spec.name}: not modified upstream (HTTP 304); using the cached copy "
                     f"{known['sha256'][:12]}"
@@ -420,7 +423,9 @@ def download(
         )
     snap = cache.store(spec.name, url, data, promote=promote)
     cache.remember(spec.name, url, fetched, snap.sha256)
-    return dataclasses.replace(snap, source="mirror" if mirror else "upstream")
+    return dataclasses.replace(
+        snap, source="mirror" if mirror else "upstream", not_modified=not_modified
+    )
 
 
 def _fetch_retrying(

@@ -458,6 +458,61 @@ def _pool_ready(cfg: StackConfig) -> bool:
     return False
 
 
+def _deployments(cfg: StackConfig) -> list[dict]:
+    """The Prefect server's deployments with their flow's name (``flow/deployment``)."""
+    answer = http_get(f"{cfg.prefect_api_url}/deployments/filter", json_body={"limit": 200})
+    flows = http_get(f"{cfg.prefect_api_url}/flows/filter", json_body={"limit": 200})
+    if not answer or answer[0] != 200 or not flows or flows[0] != 200:
+        return []
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        names = {f["id"]: f["name"] for f in json.loads(flows[1])}
+        found = json.loads(answer[1])
+        for d in found:
+            d["full_name"] = f"{names.get(d['flow_id'], '?')}/{d['name']}"
+        return sorted(found, key=lambda d: d["full_name"])
+    return []
+
+
+def _deployment_names(cfg: StackConfig) -> list[str]:
+    return [d["full_name"] for d in _deployments(cfg)]
+
+
+def _deployment_lines(cfg: StackConfig) -> list[str]:
+    """One line per deployment: its schedules, whether an event triggers it, its last run."""
+    automations = http_get(f"{cfg.prefect_api_url}/automations/filter", json_body={})
+    triggered: set[str] = set()
+    with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
+        for a in json.loads(automations[1]) if automations and automations[0] == 200 else []:
+            for action in a.get("actions") or []:
+                if a.get("enabled") and action.get("deployment_id"):
+                    triggered.add(action["deployment_id"])
+    lines = []
+    for d in _deployments(cfg):
+        when = []
+        for s in d.get("schedules") or []:
+            spec = s.get("schedule") or {}
+            what = f"cron {spec['cron']}" if "cron" in spec else f"every {spec.get('interval'):g} s"
+            when.append(what + ("" if s.get("active", True) else " (paused)"))
+        if d["id"] in triggered:
+            when.append("on an event")
+        last = http_get(
+            f"{cfg.prefect_api_url}/flow_runs/filter",
+            json_body={
+                "deployments": {"id": {"any_": [d["id"]]}},
+                "flow_runs": {"state": {"type": {"not_any_": ["SCHEDULED"]}}},
+                "sort": "EXPECTED_START_TIME_DESC",
+                "limit": 1,
+            },
+        )
+        state = "none"
+        with contextlib.suppress(ValueError, TypeError, AttributeError, IndexError, KeyError):
+            run = json.loads(last[1])[0] if last and last[0] == 200 else None
+            if run:
+                state = f"{run['state']['name']} at {run['expected_start_time'][:19]}Z"
+        lines.append(f"{d['full_name']:<26} {', '.join(when) or 'by hand'};  last run: {state}")
+    return lines
+
+
 def _worker_online(cfg: StackConfig, since: float) -> bool:
     """Our worker has sent a heartbeat since ``since`` (epoch seconds): a pool can
     still look READY on the last heartbeat of a worker that was just stopped."""
@@ -627,7 +682,7 @@ def up(settings: Settings) -> int:
         starter.run(
             "prefect deploy --all", [prefect, "--no-prompt", "deploy", "--all"], "deploy", 300
         )
-        _done(t, "bn-comparison/boston, bn-comparison/iris, bn-sweep/when-bn-helps")
+        _done(t, ", ".join(_deployment_names(cfg)) or "none found")
         if MLFLOW_SERVER in start:
             t = _step(f"MLflow server on {cfg.mlflow_url}")
             starter.wait_for(
@@ -709,6 +764,11 @@ def status(settings: Settings) -> int:
         if c is PREFECT_WORKER:
             state += f", pool {WORK_POOL} " + ("READY" if _pool_ready(cfg) else "not ready")
         print(f"  {c.title:<15} pid {pid:<7} {state}   log {cfg.log_file(c.name)}")
+    if running.get(PREFECT_SERVER.name):
+        lines = _deployment_lines(cfg)
+        print("Deployments (schedule, triggers, last run):" if lines else "No deployments.")
+        for line in lines:
+            print("  " + line)
     print(
         "stack is up" if ok else "stack is not (fully) up: `bnpipe stack up` starts what is missing"
     )
