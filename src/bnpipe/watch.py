@@ -7,6 +7,11 @@ A change is announced once: the watch keeps the SHA-256 it last announced in
 neither that nor the last good copy's (the data the last completed run trained
 on). So data a run has already trained on announces nothing, and data that was
 refused is not announced again every period: the next change is.
+
+The first look at a dataset with neither (a new stack) records what it saw and
+announces nothing: that content is not a change, and a fresh stack should not
+start every comparison at once. The weekly schedule or a run by hand trains on
+it; the next change starts a comparison.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class Check:
     old_sha256: str | None  # announced last, else the last good copy's
     new_sha256: str
     changed: bool
+    first: bool  # nothing announced or trained on yet: recorded, not announced
     not_modified: bool  # the upstream answered 304
     seconds: float
 
@@ -41,9 +47,11 @@ class Check:
 
     def line(self) -> str:
         how = "HTTP 304" if self.not_modified else "downloaded and hashed"
+        if self.first:
+            return f"{self.dataset}: first look: {self.new_sha256[:12]} recorded ({how})"
         if self.changed:
-            was = self.old_sha256[:12] if self.old_sha256 else "nothing yet"
-            return f"{self.dataset}: changed upstream: {was} -> {self.new_sha256[:12]} ({how})"
+            old = self.old_sha256[:12] if self.old_sha256 else "?"
+            return f"{self.dataset}: changed upstream: {old} -> {self.new_sha256[:12]} ({how})"
         return f"{self.dataset}: unchanged ({self.new_sha256[:12]}, {how}, {self.seconds:.2f} s)"
 
 
@@ -62,7 +70,8 @@ def check(spec: DatasetSpec, settings: Settings, log: Callable[[str], None] = pr
         url=ingest.redact(snap.url),
         old_sha256=announced or (good.sha256 if good else None),
         new_sha256=snap.sha256,
-        changed=snap.sha256 not in known,
+        changed=bool(known) and snap.sha256 not in known,
+        first=not known,
         not_modified=snap.not_modified,
         seconds=time.perf_counter() - began,
     )
