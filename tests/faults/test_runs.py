@@ -169,9 +169,13 @@ def scenario(mirror, data_mirror, store_templates, tmp_path_factory):
             "bad", ["run", "boston", "--learning-rate", "0.001", *few, "1"], s.bad, logs
         )
         for name in ("c1", "c2"):
-            # enough epochs to beat the class prior: only such a version becomes champion
+            # enough epochs to beat the class prior: only such a version becomes champion;
+            # the same work twice on purpose (--force: neither may find the other's result)
             procs[name] = bnpipe(
-                name, ["run", "iris", "--epochs", "300", "--seeds", "1"], s.concurrent, logs
+                name,
+                ["run", "iris", "--epochs", "300", "--seeds", "1", "--force"],
+                s.concurrent,
+                logs,
             )
 
         # -- signal each of the three as soon as it has trained its first seed, but only

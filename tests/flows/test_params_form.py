@@ -15,7 +15,7 @@ def test_the_deployment_form_is_the_run_config_model():
 
     schema = parameter_schema(bn_comparison.fn).model_dump_for_openapi()
     assert list(schema["properties"]) == [
-        "datasets", "config", "register_model", "offline", "fallback",
+        "datasets", "config", "register_model", "offline", "fallback", "force",
     ]  # fmt: skip
     form = schema["definitions"]["RunConfig"]
     assert list(form["properties"]) == list(RunConfig.model_fields)

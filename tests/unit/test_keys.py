@@ -32,3 +32,18 @@ def test_a_work_key_changes_with_each_input_and_only_then():
         {"kind": "sweep-cell"},
     ):
         assert keys.work_key(**base | change) != key, change
+
+
+def test_a_local_edit_of_a_source_file_is_new_code(tmp_path):
+    package = tmp_path / "tasks"
+    package.mkdir()
+    (package / "a.py").write_text("x = 1\n")
+    (package / "notes.txt").write_text("not code\n")
+    before = keys.sources_digest([package])
+    (package / "notes.txt").write_text("still not code\n")
+    assert keys.sources_digest([package]) == before
+    (package / "a.py").write_text("x = 1  # an edit\n")
+    edited = keys.sources_digest([package])
+    assert edited != before
+    (package / "a.py").rename(package / "b.py")  # same bytes, another file
+    assert keys.sources_digest([package]) not in (before, edited)
