@@ -38,15 +38,15 @@ def bn_comparison(
 ) -> dict[str, dict]:
     """Plain MLP vs the same MLP with BatchNormalization, per dataset:
     download -> (the same data, parameters and code as an earlier finished run:
-    print its result, nothing to retrain, unless `force`) -> validate (Great Expectations: schema and sanity) -> drift against
-    the champion's data -> split and encode; then plain and bn over K seeds for
-    every dataset at once (on Dask: a local cluster, or BNPIPE_DASK_ADDRESS); then
-    per dataset: evaluate on held-out rows -> log to MLflow (experiment
-    bn-comparison-<dataset>) -> compare with the baseline and a linear model ->
-    register the leader, promoting it to @champion only when it beats the current
-    champion on today's test rows, and holding it for review (flow run state
-    "Held") when the data drifted or the champion scores far off its own record
-    -> report.
+    its result, nothing to retrain, unless `force`) -> validate (Great
+    Expectations: schema and sanity) -> drift against the champion's data ->
+    split and encode; then plain and bn over K seeds for every dataset at once
+    (on Dask: a local cluster, or BNPIPE_DASK_ADDRESS); then per dataset:
+    evaluate on held-out rows -> log to MLflow (experiment bn-comparison-<dataset>)
+    -> compare with the baseline and a linear model -> register the leader,
+    promoting it to @champion only when it beats the current champion on today's
+    test rows, and holding it for review (flow run state "Held") when the data
+    drifted or the champion scores far off its own record -> report.
 
     `config` holds the training parameters; its defaults are the notebook's
     (RMSprop, batch 32, 1000 epochs, raw inputs). Those left empty (input and

@@ -135,9 +135,11 @@ class RunBook:
         return out
 
     def _end(self, name: str, exc: BaseException | None = None) -> None:
-        parent = self._open.pop(name)
+        parent = self._open.pop(name, None)
         if exc is not None:
             get_run_logger().error("%s: comparison failed: %s", name, exc)
+        if parent is None:  # failed before its run opened (looking for an earlier run)
+            return
         if isinstance(exc, DataValidationError):
             events.emit(events.REFUSED, name, {"reason": str(exc), "run_id": parent.run_id})
         parent.end(exc)
