@@ -705,6 +705,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("stack", help="the local Prefect + MLflow stack: up, down, status")
     s.add_argument("action", choices=("up", "down", "status"))
+    s.add_argument(
+        "--backend",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="up: where Prefect and MLflow keep their data: SQLite files (default), or "
+        "PostgreSQL ($BNPIPE_POSTGRES_URL, else a server of the stack's own) with "
+        "artifacts served by the MLflow server",
+    )
+    s.add_argument(
+        "--dask-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="up: Dask workers the stack runs beside its scheduler (default one per core; "
+        "0: none, each flow run starts a local cluster of its own)",
+    )
     s.set_defaults(func=cmd_stack)
     return p
 
@@ -712,7 +728,11 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_stack(args, settings: Settings) -> int:
     from bnpipe import stack
 
-    return {"up": stack.up, "down": stack.down, "status": stack.status}[args.action](settings)
+    if args.action == "up":
+        if args.dask_workers is not None and args.dask_workers < 0:
+            raise UsageError("--dask-workers must be 0 or more")
+        return stack.up(settings, backend=args.backend, dask_workers=args.dask_workers)
+    return {"down": stack.down, "status": stack.status}[args.action](settings)
 
 
 def main(argv: list[str] | None = None) -> int:

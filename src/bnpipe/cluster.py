@@ -243,7 +243,10 @@ def _local_cluster(workers: int):
         # Without a dashboard the scheduler still serves /health and metrics: on a
         # free port, not on 8787 (taken by any other cluster: a warning each run).
         scheduler_kwargs=None if dashboard else {"dashboard_address": "127.0.0.1:0"},
-        silence_logs=logging.ERROR,
+        # CRITICAL: a worker that outlives its scheduler by a moment when the run is
+        # stopped (Ctrl-C, SIGTERM) logs a heartbeat traceback at ERROR into the
+        # user's terminal; what a job's failure means reaches the flow as ClusterError.
+        silence_logs=logging.CRITICAL,
     )
 
 

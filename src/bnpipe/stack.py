@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from bnpipe import pgserver
 from bnpipe.processes import is_alive, proc_stat
 from bnpipe.settings import Settings
 
@@ -50,6 +51,8 @@ WORK_POOL = "bnpipe-process"
 WORKER_NAME = "bnpipe-worker"
 DEFAULT_PREFECT_PORT = 4200
 DEFAULT_MLFLOW_PORT = 5000
+DEFAULT_POSTGRES_PORT = 5433
+DEFAULT_DASK_PORT = 8786
 DEFAULT_TIMEOUT = 180.0
 WORKER_QUERY_SECONDS = "2"
 STOP_GRACE_SECONDS = 15.0
@@ -82,9 +85,17 @@ PREFECT_WORKER = Component(
     "prefect-worker", "Prefect worker", ("prefect", "worker", "start"), second_sigterm=True
 )
 MLFLOW_SERVER = Component("mlflow-server", "MLflow server", ("mlflow", "server"))
-COMPONENTS = (PREFECT_SERVER, PREFECT_WORKER, MLFLOW_SERVER)
-# The worker stops first: it needs its server to report its flow runs' end.
-STOP_ORDER = (PREFECT_WORKER, PREFECT_SERVER, MLFLOW_SERVER)
+# the stack's own PostgreSQL (--backend postgres without BNPIPE_POSTGRES_URL)
+POSTGRES = Component("postgres", "PostgreSQL", ("postgres",))
+DASK_SCHEDULER = Component("dask-scheduler", "Dask scheduler", ("dask", "scheduler"))
+DASK_WORKER = Component("dask-worker", "Dask workers", ("dask", "worker"))  # one nanny per worker
+COMPONENTS = (POSTGRES, DASK_SCHEDULER, DASK_WORKER, PREFECT_SERVER, PREFECT_WORKER, MLFLOW_SERVER)
+# The worker stops first: it needs its server to report its flow runs' end; the
+# database last, once nothing is connected (SIGTERM: its smart shutdown).
+STOP_ORDER = (
+    PREFECT_WORKER, DASK_WORKER, DASK_SCHEDULER, PREFECT_SERVER, MLFLOW_SERVER, POSTGRES,
+)  # fmt: skip
+BACKENDS = ("sqlite", "postgres")
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,15 @@ class StackConfig:
     data_mirror: str | None
     bin_dir: Path
     timeout: float
+    backend: str = "sqlite"  # or "postgres" (BACKENDS)
+    postgres_url: str | None = None  # BNPIPE_POSTGRES_URL: a team's server; None: the stack's own
+    postgres_port: int = DEFAULT_POSTGRES_PORT
+    dask_workers: int = 0  # Dask workers the stack runs (0: none; flows start their own)
+    dask_port: int = DEFAULT_DASK_PORT
+
+    @property
+    def dask_address(self) -> str | None:
+        return f"tcp://{HOST}:{self.dask_port}" if self.dask_workers else None
 
     @property
     def home(self) -> Path:
@@ -133,12 +153,42 @@ class StackConfig:
 
     @property
     def runs_mlflow(self) -> bool:
-        """An http(s) tracking URI is someone else's server: the stack starts none."""
-        return not self.tracking_uri.startswith(("http://", "https://"))
+        """An http(s) tracking URI is someone else's server: the stack starts none
+        (on SQLite; the PostgreSQL stack always serves its own)."""
+        return self.postgres or not self.tracking_uri.startswith(("http://", "https://"))
+
+    @property
+    def postgres(self) -> bool:
+        return self.backend == "postgres"
+
+    @property
+    def own_postgres(self) -> pgserver.OwnServer | None:
+        """The stack's own PostgreSQL server, when it runs one."""
+        if self.postgres and not self.postgres_url:
+            return pgserver.OwnServer(self.home / "postgres", self.postgres_port)
+        return None
+
+    def pg(self) -> pgserver.PgUrl:
+        """Where the databases are (with the password: never print it, see ``masked``)."""
+        own = self.own_postgres
+        return own.pg_url() if own else pgserver.PgUrl.parse(self.postgres_url or "")
+
+    @property
+    def flows_tracking_uri(self) -> str:
+        """What the worker's flow runs log to: the MLflow server over HTTP on
+        PostgreSQL (artifacts go through it too), the store itself on SQLite."""
+        return self.mlflow_url if self.postgres else self.tracking_uri
+
+    @property
+    def served_artifacts(self) -> Path:
+        """Where the MLflow server keeps the artifacts it serves (PostgreSQL backend)."""
+        return self.home / "mlartifacts"
 
     @property
     def components(self) -> tuple[Component, ...]:
-        return COMPONENTS if self.runs_mlflow else (PREFECT_SERVER, PREFECT_WORKER)
+        base = (PREFECT_SERVER, PREFECT_WORKER) + ((MLFLOW_SERVER,) if self.runs_mlflow else ())
+        dask = (DASK_SCHEDULER, DASK_WORKER) if self.dask_workers else ()
+        return ((POSTGRES,) if self.own_postgres else ()) + dask + base
 
     def pid_file(self, c: Component) -> Path:
         return self.home / f"{c.name}.pid"
@@ -181,7 +231,9 @@ def _absolute_store(uri: str) -> str:
     return uri
 
 
-def load_config(settings: Settings) -> StackConfig:
+def load_config(
+    settings: Settings, backend: str = "sqlite", dask_workers: int | None = None
+) -> StackConfig:
     from bnpipe.tracking import artifact_root_for  # light: MLflow itself is imported lazily there
 
     prefect_port = _int_setting(
@@ -205,6 +257,15 @@ def load_config(settings: Settings) -> StackConfig:
         data_mirror=settings.data_mirror,
         bin_dir=Path(sys.executable).parent,
         timeout=timeout,
+        backend=backend,
+        postgres_url=(os.environ.get("BNPIPE_POSTGRES_URL") or None)
+        if backend == "postgres"
+        else None,
+        postgres_port=_int_setting(
+            settings, "postgres_port", "BNPIPE_POSTGRES_PORT", DEFAULT_POSTGRES_PORT
+        ),
+        dask_workers=(os.cpu_count() or 1) if dask_workers is None else dask_workers,
+        dask_port=_int_setting(settings, "dask_port", "BNPIPE_DASK_PORT", DEFAULT_DASK_PORT),
     )
 
 
@@ -224,10 +285,14 @@ def stack_env(cfg: StackConfig) -> dict[str, str]:
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
             "BNPIPE_PROJECT_DIR": str(cfg.project_dir),
             "BNPIPE_STATE_DIR": str(cfg.state_dir),
-            "MLFLOW_TRACKING_URI": cfg.tracking_uri,
+            "MLFLOW_TRACKING_URI": cfg.flows_tracking_uri,
             "BNPIPE_MLFLOW_PORT": str(cfg.mlflow_port),  # flows link runs into this UI
         }
     )
+    if cfg.dask_address:  # the worker's flow runs train on the stack's Dask cluster
+        env["BNPIPE_DASK_ADDRESS"] = cfg.dask_address
+    else:
+        env.pop("BNPIPE_DASK_ADDRESS", None)
     if cfg.data_mirror:
         env["BNPIPE_DATA_MIRROR"] = cfg.data_mirror
     else:
@@ -384,14 +449,19 @@ class _Starter:
         self.cfg, self.env = cfg, dict(env)
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def spawn(self, c: Component, argv: list[str]) -> subprocess.Popen:
+    def spawn(
+        self, c: Component, argv: list[str], extra_env: Mapping[str, str] | None = None, **popen
+    ) -> subprocess.Popen:
+        """Start ``c``; ``extra_env`` for it alone (a database URL with its password
+        goes to the server that needs it, never on a command line or into a log)."""
         log = self.cfg.log_file(c.name)
         with open(log, "ab") as fh:
             fh.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
             fh.flush()
             proc = subprocess.Popen(
-                argv, cwd=self.cfg.project_dir, env=self.env, stdin=subprocess.DEVNULL,
-                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                argv, cwd=self.cfg.project_dir, env={**self.env, **(extra_env or {})},
+                stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True, **popen,
             )  # fmt: skip
         self.procs[c.name] = proc
         self.cfg.pid_file(c).write_text(f"{proc.pid}\n")
@@ -438,6 +508,75 @@ class _Starter:
             with contextlib.suppress(Exception):
                 proc.wait(timeout=5)
             self.cfg.pid_file(c).unlink(missing_ok=True)
+
+
+def _ensure_databases(cfg: StackConfig, after: str = "") -> None:
+    """The ``prefect`` and ``mlflow`` databases (and pg_trgm) exist; else one line."""
+    t = _step(f"PostgreSQL databases on {_pg_masked(cfg)}")
+    try:
+        created = pgserver.ensure_databases(cfg.pg(), timeout=10.0)
+    except pgserver.PostgresError as exc:
+        print(" failed", flush=True)
+        raise StackError(f"{exc}. {after}".strip()) from None
+    _done(t, f"created {', '.join(created)}" if created else "prefect, mlflow there")
+
+
+def _start_own_postgres(cfg: StackConfig, starter: _Starter) -> None:
+    own = cfg.own_postgres
+    t = _step(f"PostgreSQL on {HOST}:{cfg.postgres_port} ({own.home})")
+    with open(cfg.log_file(POSTGRES.name), "ab") as log:
+        try:
+            own.init(log)
+        except pgserver.PostgresError as exc:
+            raise StackError(str(exc)) from None
+    starter.spawn(POSTGRES, own.argv(), **own.run_as())
+
+    def answering() -> bool:
+        try:
+            pgserver.ensure_databases(own.pg_url(), timeout=2.0)
+        except pgserver.PostgresError:
+            return False
+        return True
+
+    starter.wait_for(POSTGRES, answering, "accepting connections")
+    _done(t)
+
+
+def _start_dask(cfg: StackConfig, starter: _Starter, start: list[Component]) -> None:
+    """A scheduler on 127.0.0.1 and ``dask_workers`` one-thread workers (one nanny
+    process, ``--nworkers``); flows get its address as ``BNPIPE_DASK_ADDRESS``."""
+    dask = cfg.exe("dask")
+    if DASK_SCHEDULER in start:
+        t = _step(f"Dask scheduler on {cfg.dask_address}")
+        starter.spawn(
+            DASK_SCHEDULER,
+            [dask, "scheduler", "--host", HOST, "--port", str(cfg.dask_port), "--no-dashboard"],
+        )
+        starter.wait_for(DASK_SCHEDULER, lambda: not port_free(cfg.dask_port), "listening")
+        _done(t)
+    t = _step(f"{cfg.dask_workers} Dask worker(s), 1 thread each")
+    starter.spawn(
+        DASK_WORKER,
+        [dask, "worker", cfg.dask_address, "--nworkers", str(cfg.dask_workers),
+         "--nthreads", "1", "--name", "bnpipe-stack", "--no-dashboard"],
+    )  # fmt: skip
+    starter.wait_for(
+        DASK_WORKER, lambda: (dask_worker_count(cfg) or 0) >= cfg.dask_workers, "joining"
+    )
+    _done(t)
+
+
+def dask_worker_count(cfg: StackConfig) -> int | None:
+    """Workers connected to the stack's scheduler (None: it does not answer)."""
+    if not cfg.dask_address or port_free(cfg.dask_port):
+        return None
+    from distributed import Client
+
+    try:
+        with Client(cfg.dask_address, timeout=3) as client:
+            return len(client.scheduler_info(n_workers=-1)["workers"])
+    except Exception:  # noqa: BLE001 - not (yet) answering
+        return None
 
 
 def _step(message: str) -> float:
@@ -570,11 +709,19 @@ def _with_recorded_ports(cfg: StackConfig) -> StackConfig:
     info = _recorded(cfg)
     if not info:
         return cfg
+    backend = info.get("backend", "sqlite")
     return replace(
         cfg,
         prefect_port=int(info.get("prefect_port", cfg.prefect_port)),
         mlflow_port=int(info.get("mlflow_port", cfg.mlflow_port)),
         tracking_uri=info.get("tracking_uri", cfg.tracking_uri),
+        backend=backend,
+        postgres_port=int(info.get("postgres_port", cfg.postgres_port)),
+        postgres_url=(os.environ.get("BNPIPE_POSTGRES_URL") or None)
+        if info.get("postgres_external")
+        else None,
+        dask_workers=int(info.get("dask_workers", 0)),
+        dask_port=int(info.get("dask_port", cfg.dask_port)),
     )
 
 
@@ -589,19 +736,56 @@ def _running(cfg: StackConfig) -> dict[str, int | None]:
 
 def _print_urls(cfg: StackConfig) -> None:
     print(f"Prefect UI:  {cfg.prefect_url}   (API {cfg.prefect_api_url})")
-    if cfg.runs_mlflow:
+    if cfg.dask_address:
+        print(
+            f"Dask:        {cfg.dask_address}   ({cfg.dask_workers} worker(s); "
+            "the BNPIPE_DASK_ADDRESS of flow runs)"
+        )
+    if cfg.postgres:
+        where = _pg_masked(cfg)
+        print(f"MLflow UI:   {cfg.mlflow_url}   (tracking URI for clients: {cfg.mlflow_url})")
+        print(
+            f"Backend:     PostgreSQL {where} (databases prefect, mlflow; "
+            f"{'the stack' + chr(39) + 's own server' if cfg.own_postgres else 'BNPIPE_POSTGRES_URL'}); "
+            f"artifacts served by MLflow (mlflow-artifacts:/, kept in {cfg.served_artifacts})"
+        )
+    elif cfg.runs_mlflow:
         print(f"MLflow UI:   {cfg.mlflow_url}   (store {cfg.tracking_uri})")
     else:
         print(f"MLflow:      {cfg.tracking_uri} (external; the stack starts no MLflow server)")
 
 
+def _pg_problem(cfg: StackConfig) -> str | None:
+    """None when both databases answer; else why not (no password in it)."""
+    try:
+        pg = cfg.pg()
+        for database in pgserver.DATABASES:
+            pgserver.ping(pg, database)
+    except pgserver.PostgresError as exc:
+        return str(exc)
+    return None
+
+
+def _pg_masked(cfg: StackConfig) -> str:
+    try:
+        return cfg.pg().masked()
+    except pgserver.PostgresError:
+        return "(unknown)"
+
+
 # ----------------------------------------------------------------------------- commands
 
 
-def up(settings: Settings) -> int:
-    """Start whatever part of the stack is not running; 0 when all of it runs."""
-    cfg = _with_recorded_ports(load_config(settings))
+def up(settings: Settings, backend: str = "sqlite", dask_workers: int | None = None) -> int:
+    """Start whatever part of the stack is not running; 0 when all of it runs.
+    ``backend``: ``sqlite`` (files) or ``postgres`` (see :mod:`bnpipe.pgserver`)."""
+    cfg = _with_recorded_ports(load_config(settings, backend, dask_workers))
     running = _running(cfg)
+    if any(running.values()) and cfg.backend != backend:
+        raise StackError(
+            f"the stack is up on the {cfg.backend} backend: `bnpipe stack down` first, "
+            f"then `bnpipe stack up --backend {backend}`"
+        )
     wanted = cfg.components
     if all(running[c.name] for c in wanted):
         print(f"stack already up (state {cfg.home}):")
@@ -609,7 +793,7 @@ def up(settings: Settings) -> int:
         _print_urls(cfg)
         return 0
     if not any(running.values()):
-        cfg = load_config(settings)  # nothing runs: the current settings decide the ports
+        cfg = load_config(settings, backend, dask_workers)  # nothing runs: settings decide
     if cfg.prefect_port == cfg.mlflow_port and cfg.runs_mlflow:
         raise StackError(
             f"BNPIPE_PREFECT_PORT and BNPIPE_MLFLOW_PORT are both {cfg.prefect_port}: choose two ports"
@@ -618,7 +802,9 @@ def up(settings: Settings) -> int:
     if PREFECT_SERVER in start and running[PREFECT_WORKER.name]:
         start.append(PREFECT_WORKER)  # a worker that outlived its server restarts with it
     ports = {PREFECT_SERVER: ("Prefect server", cfg.prefect_port, "BNPIPE_PREFECT_PORT"),
-             MLFLOW_SERVER: ("MLflow server", cfg.mlflow_port, "BNPIPE_MLFLOW_PORT")}  # fmt: skip
+             MLFLOW_SERVER: ("MLflow server", cfg.mlflow_port, "BNPIPE_MLFLOW_PORT"),
+             POSTGRES: ("PostgreSQL server", cfg.postgres_port, "BNPIPE_POSTGRES_PORT"),
+             DASK_SCHEDULER: ("Dask scheduler", cfg.dask_port, "BNPIPE_DASK_PORT")}  # fmt: skip
     for c in start:  # before anything changes
         if c in ports and not port_free(ports[c][1]):
             title, port, key = ports[c]
@@ -626,6 +812,8 @@ def up(settings: Settings) -> int:
                 f"port {port} on {HOST} is already in use, so the {title} cannot start there; "
                 f"stop what uses it or set {key} to a free port. Nothing was started."
             )
+    if cfg.postgres and not cfg.own_postgres:  # a team's server: reachable, databases there
+        _ensure_databases(cfg, "Nothing was started.")
     if PREFECT_WORKER in start and running[PREFECT_WORKER.name]:
         stop_process(running[PREFECT_WORKER.name], second_sigterm=True)
     for d in (cfg.home, cfg.prefect_home, cfg.logs_dir):
@@ -638,25 +826,41 @@ def up(settings: Settings) -> int:
     began = time.perf_counter()
     print(f"bnpipe stack up: state {cfg.home}, logs {cfg.logs_dir}", flush=True)
     try:
+        if POSTGRES in start:
+            _start_own_postgres(cfg, starter)
+        if DASK_SCHEDULER in start or DASK_WORKER in start:
+            _start_dask(cfg, starter, start)
         if MLFLOW_SERVER in start:
             argv = [
                 cfg.exe("mlflow"), "server", "--host", HOST, "--port", str(cfg.mlflow_port),
-                "--backend-store-uri", cfg.tracking_uri, "--workers", "1",
+                "--workers", "1",
             ]  # fmt: skip
-            if cfg.artifacts_uri:  # the folder beside the store, for old and new experiments alike
+            extra = {}
+            if cfg.postgres:  # the store in PostgreSQL, artifacts served by this server
+                extra["MLFLOW_BACKEND_STORE_URI"] = cfg.pg().url("mlflow", "psycopg2")
+                cfg.served_artifacts.mkdir(parents=True, exist_ok=True)
+                argv += ["--default-artifact-root", "mlflow-artifacts:/", "--serve-artifacts"]
+                argv += ["--artifacts-destination", str(cfg.served_artifacts)]
+            else:
+                argv += ["--backend-store-uri", cfg.tracking_uri]
+            if cfg.artifacts_uri and not cfg.postgres:  # beside the store, old and new experiments
                 argv += ["--default-artifact-root", cfg.artifacts_uri]
                 argv += ["--artifacts-destination", cfg.artifacts_uri]
-            if cfg.tracking_uri.startswith("sqlite:///"):
+            if cfg.tracking_uri.startswith("sqlite:///") and not cfg.postgres:
                 Path(cfg.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
                     parents=True, exist_ok=True
                 )
-            starter.spawn(MLFLOW_SERVER, argv)
+            starter.spawn(MLFLOW_SERVER, argv, extra)
         prefect = cfg.exe("prefect")
         if PREFECT_SERVER in start:
             t = _step(f"Prefect server on {cfg.prefect_url}")
+            extra = {}
+            if cfg.postgres:
+                extra["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = cfg.pg().url("prefect", "asyncpg")
             starter.spawn(
                 PREFECT_SERVER,
                 [prefect, "server", "start", "--host", HOST, "--port", str(cfg.prefect_port)],
+                extra,
             )
             starter.wait_for(
                 PREFECT_SERVER,
@@ -702,6 +906,13 @@ def up(settings: Settings) -> int:
                 "mlflow_url": cfg.mlflow_url if cfg.runs_mlflow else None,
                 "tracking_uri": cfg.tracking_uri,
                 "project_dir": str(cfg.project_dir),
+                "backend": cfg.backend,
+                "postgres": _pg_masked(cfg) if cfg.postgres else None,
+                "postgres_external": bool(cfg.postgres and not cfg.own_postgres),
+                "postgres_port": cfg.postgres_port,
+                "dask_workers": cfg.dask_workers,
+                "dask_port": cfg.dask_port,
+                "dask_address": cfg.dask_address,
             },
             indent=2,
         )
@@ -763,7 +974,17 @@ def status(settings: Settings) -> int:
             state, ok = "alive, not answering " + health[c.name], False
         if c is PREFECT_WORKER:
             state += f", pool {WORK_POOL} " + ("READY" if _pool_ready(cfg) else "not ready")
+        if c is POSTGRES and (problem := _pg_problem(cfg)):
+            state, ok = f"alive, {problem}", False
+        if c is DASK_SCHEDULER:
+            n = dask_worker_count(cfg)
+            state += f", {cfg.dask_address}, {n} worker(s)" if n is not None else ", not answering"
+            ok = ok and n is not None
         print(f"  {c.title:<15} pid {pid:<7} {state}   log {cfg.log_file(c.name)}")
+    if cfg.postgres and not cfg.own_postgres:  # a team's server: no pid of ours
+        problem = _pg_problem(cfg)
+        ok = ok and not problem
+        print(f"  {'PostgreSQL':<15} {_pg_masked(cfg)}   {problem or 'answering'}")
     if running.get(PREFECT_SERVER.name):
         lines = _deployment_lines(cfg)
         print("Deployments (schedule, triggers, last run):" if lines else "No deployments.")

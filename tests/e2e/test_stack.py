@@ -31,7 +31,11 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv" / "bin"
 LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never a proxy
 IRIS_FEATURES = ["꽃잎길이", "꽃잎폭", "꽃받침길이", "꽃받침폭"]
-PID_FILES = ("prefect-server.pid", "prefect-worker.pid", "mlflow-server.pid")
+PID_FILES = (
+    "prefect-server.pid", "prefect-worker.pid", "mlflow-server.pid",
+    "dask-scheduler.pid", "dask-worker.pid", "postgres.pid",
+)  # fmt: skip
+SQLITE_STACK = set(PID_FILES) - {"postgres.pid"}  # the default stack: SQLite, Dask
 
 
 def free_ports(n: int) -> list[int]:
@@ -54,7 +58,7 @@ def new_stack_project(tmp_path: Path, data_mirror: Path) -> SimpleNamespace:
     root.mkdir()
     for name in ("datasets.yaml", "expectations", "prefect.yaml", "flows", "tasks"):
         (root / name).symlink_to(REPO / name)
-    prefect_port, mlflow_port, serve_port = free_ports(3)
+    prefect_port, mlflow_port, serve_port, dask_port = free_ports(4)
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # `mlflow models serve` runs uvicorn
@@ -64,6 +68,7 @@ def new_stack_project(tmp_path: Path, data_mirror: Path) -> SimpleNamespace:
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
         "BNPIPE_PREFECT_PORT": str(prefect_port),
         "BNPIPE_MLFLOW_PORT": str(mlflow_port),
+        "BNPIPE_DASK_PORT": str(dask_port),
         "PREFECT_HOME": str(tmp_path / "prefect-client"),
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
@@ -78,6 +83,7 @@ def new_stack_project(tmp_path: Path, data_mirror: Path) -> SimpleNamespace:
         prefect_port=prefect_port,
         mlflow_port=mlflow_port,
         serve_port=serve_port,
+        dask_port=dask_port,
         api_url=f"http://127.0.0.1:{prefect_port}/api",
         mlflow_url=f"http://127.0.0.1:{mlflow_port}",
     )
@@ -187,7 +193,7 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(stack_project
         timings["stack up"] = time.monotonic() - t
         assert up.returncode == 0, explain(up)
         pids = recorded_pids(project)
-        assert set(pids) == set(PID_FILES) and all(is_alive(p) for p in pids.values()), pids
+        assert set(pids) == SQLITE_STACK and all(is_alive(p) for p in pids.values()), pids
         toml = (project.root / "prefect.toml").read_text()
         assert f'url = "{project.api_url}"' in toml
         assert f"http://127.0.0.1:{project.prefect_port}" in up.stdout
@@ -292,7 +298,10 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(stack_project
         assert status.returncode == 0, explain(status)
         assert f"http://127.0.0.1:{project.prefect_port}" in status.stdout
         assert project.mlflow_url in status.stdout
-        assert status.stdout.count("alive") == 3
+        assert status.stdout.count("alive") == len(SQLITE_STACK)
+        workers = os.cpu_count() or 1  # one per core, by default
+        assert f"Dask scheduler  pid {pids['dask-scheduler.pid']}" in status.stdout
+        assert f"tcp://127.0.0.1:{project.dask_port}, {workers} worker(s)" in status.stdout
     finally:
         for proc in background:  # the server, or whatever an early failure left running
             stop_session(proc)
