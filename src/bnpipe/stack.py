@@ -78,6 +78,7 @@ class Component:
     title: str
     argv_names: tuple[str, ...]  # words of its command line that identify it (PID reuse guard)
     second_sigterm: bool = False  # a Prefect worker stops on the second SIGTERM
+    postmaster: bool = False  # PostgreSQL: SIGINT to the postmaster alone (see stop_component)
 
 
 PREFECT_SERVER = Component("prefect-server", "Prefect server", ("prefect", "server", "start"))
@@ -86,7 +87,7 @@ PREFECT_WORKER = Component(
 )
 MLFLOW_SERVER = Component("mlflow-server", "MLflow server", ("mlflow", "server"))
 # the stack's own PostgreSQL (--backend postgres without BNPIPE_POSTGRES_URL)
-POSTGRES = Component("postgres", "PostgreSQL", ("postgres",))
+POSTGRES = Component("postgres", "PostgreSQL", ("postgres",), postmaster=True)
 DASK_SCHEDULER = Component("dask-scheduler", "Dask scheduler", ("dask", "scheduler"))
 DASK_WORKER = Component("dask-worker", "Dask workers", ("dask", "worker"))  # one nanny per worker
 COMPONENTS = (POSTGRES, DASK_SCHEDULER, DASK_WORKER, PREFECT_SERVER, PREFECT_WORKER, MLFLOW_SERVER)
@@ -358,6 +359,18 @@ def _wait_dead(pids: Iterable[int], timeout: float) -> bool:
     return True
 
 
+def stop_component(pid: int, c: Component, grace: float = STOP_GRACE_SECONDS) -> str:
+    """Stop a component. PostgreSQL's postmaster gets SIGINT (its fast shutdown:
+    sessions end, a checkpoint is written) and nothing else: a signal to its
+    children would look like a crash to it and start recovery."""
+    if not c.postmaster:
+        return stop_process(pid, second_sigterm=c.second_sigterm, grace=grace)
+    _kill(pid, signal.SIGINT)
+    if _wait_dead([pid], max(grace, 30.0)):
+        return "stopped"
+    return stop_process(pid, grace=5.0)
+
+
 def stop_process(
     pid: int, *, second_sigterm: bool = False, grace: float = STOP_GRACE_SECONDS
 ) -> str:
@@ -504,7 +517,7 @@ class _Starter:
             proc = self.procs[name]
             c = next(c for c in COMPONENTS if c.name == name)
             if proc.poll() is None:
-                stop_process(proc.pid, second_sigterm=c.second_sigterm, grace=5.0)
+                stop_component(proc.pid, c, grace=5.0)
             with contextlib.suppress(Exception):
                 proc.wait(timeout=5)
             self.cfg.pid_file(c).unlink(missing_ok=True)
@@ -940,7 +953,7 @@ def down(settings: Settings) -> int:
             path.unlink(missing_ok=True)
             continue
         began = time.perf_counter()
-        how = stop_process(pid, second_sigterm=c.second_sigterm)
+        how = stop_component(pid, c)
         path.unlink(missing_ok=True)
         stopped += 1
         print(f"{c.title} (pid {pid}): {how} in {time.perf_counter() - began:.1f} s", flush=True)
