@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TEAM_PASSWORD = "t3am-s3cret-pw"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def reachable_tmp():
     """A folder the ``postgres`` system user can enter (pytest's own are 0700 root)."""
     path = Path(tempfile.mkdtemp(prefix="bnpipe-pg-test-"))
@@ -43,7 +43,7 @@ def reachable_tmp():
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def team_server(reachable_tmp):
     """A PostgreSQL server of the test's own, and a role ``team`` that may create
     databases and nothing more; yields its URL with the password."""
@@ -79,23 +79,28 @@ def team_server(reachable_tmp):
 
 def postgres_project(tmp_path, data_mirror, reachable_tmp, **env):
     project = new_stack_project(tmp_path, data_mirror)
-    state = reachable_tmp / "state"
+    state = reachable_tmp / tmp_path.name / "state"  # a stack of its own per project
     project.env.update({"BNPIPE_STATE_DIR": str(state), **env})
     project.stack_dir = state / "stack"
     return project
 
 
-def assert_team_stack_works(project, secret: str | None) -> None:
-    """up, a deployment run that registers a champion, status, with the data in
-    PostgreSQL and the artifacts served; ``secret`` never printed."""
-    from mlflow import MlflowClient
-
-    bnpipe = BIN / "bnpipe"
-    up = run([bnpipe, "stack", "up", "--backend", "postgres"], project.env, timeout=480)
+def stack_up(project, secret: str | None, *args: str) -> None:
+    up = run(
+        [BIN / "bnpipe", "stack", "up", "--backend", "postgres", *args], project.env, timeout=480
+    )
     assert up.returncode == 0, explain(up, project)
     if secret:
         assert secret not in up.stdout + up.stderr
     assert "Backend:     PostgreSQL postgresql://" in up.stdout and ":***@" in up.stdout
+
+
+def assert_team_stack_works(project, secret: str | None) -> None:
+    """A deployment run that registers a champion, status, with the data in
+    PostgreSQL and the artifacts served; ``secret`` never printed."""
+    from mlflow import MlflowClient
+
+    bnpipe = BIN / "bnpipe"
 
     with_api = {**project.env, "PREFECT_API_URL": project.api_url}
     first = run(deployment_run('config={"epochs": 50, "seeds": 2}'), with_api, timeout=900)
@@ -156,23 +161,128 @@ def _pg_pid(project) -> dict[str, int]:
     return {"postgres.pid": int(path.read_text().split()[0])} if path.exists() else {}
 
 
-def test_the_team_stack_on_a_teams_postgresql(tmp_path, data_mirror, reachable_tmp, team_server):
-    url, admin = team_server
-    project = postgres_project(tmp_path, data_mirror, reachable_tmp, BNPIPE_POSTGRES_URL=url)
+@pytest.fixture(scope="module")
+def team_stack(tmp_path_factory, data_mirror, reachable_tmp, team_server):
+    """One stack on the team's PostgreSQL (and one Dask worker) for this module's tests."""
+    url, _ = team_server
+    tmp = tmp_path_factory.mktemp("team-stack")
+    project = postgres_project(tmp, data_mirror, reachable_tmp, BNPIPE_POSTGRES_URL=url)
+    project.tmp = tmp
     try:
-        assert_team_stack_works(project, TEAM_PASSWORD)
-        # the role made its databases; the stack runs no PostgreSQL of its own
-        assert not (project.stack_dir / "postgres.pid").exists()
-        conn = pgserver._connect(admin, "postgres", 5)
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT datname, pg_get_userbyid(datdba) FROM pg_database "
-                "WHERE datname IN ('prefect', 'mlflow') ORDER BY 1"
-            )
-            assert cur.fetchall() == [("mlflow", "team"), ("prefect", "team")]
-        conn.close()
+        stack_up(project, TEAM_PASSWORD, "--dask-workers", "1")
+        yield project
     finally:
         stack_down(project)
+
+
+def test_the_team_stack_on_a_teams_postgresql(team_stack, team_server):
+    _, admin = team_server
+    project = team_stack
+    assert_team_stack_works(project, TEAM_PASSWORD)
+    # the role made its databases; the stack runs no PostgreSQL of its own
+    assert not (project.stack_dir / "postgres.pid").exists()
+    conn = pgserver._connect(admin, "postgres", 5)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT datname, pg_get_userbyid(datdba) FROM pg_database "
+            "WHERE datname IN ('prefect', 'mlflow') ORDER BY 1"
+        )
+        assert cur.fetchall() == [("mlflow", "team"), ("prefect", "team")]
+    conn.close()
+
+
+def test_a_second_host_joins_with_the_stacks_urls_only(team_stack, data_mirror):
+    """A Prefect process worker and a Dask worker started from another folder, with
+    none of the project's state and only the stack's URLs, run a deployment; its
+    runs and artifacts land on the stack's servers. (On one machine: the stack's
+    own Prefect worker and Dask workers are stopped, so only the second host's can
+    take the work.)"""
+    from distributed import Client
+    from mlflow import MlflowClient
+
+    from bnpipe.stack import HYGIENE, stop_process
+    from tests.e2e.test_stack import REPO, stop_session
+
+    project = team_stack  # after the test above: its own workers are stopped here
+    host_b = project.tmp / "host-b"  # a checkout of its own, nothing of the project's state
+    host_b.mkdir()
+    for name in ("datasets.yaml", "expectations", "prefect.yaml", "flows", "tasks"):
+        (host_b / name).symlink_to(REPO / name)
+    background: list[subprocess.Popen] = []
+    try:
+        scheduler = f"tcp://127.0.0.1:{project.dask_port}"
+        env_b = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("BNPIPE_", "MLFLOW_", "PREFECT_"))
+        }
+        env_b.update(HYGIENE)
+        env_b.update(
+            {
+                "PATH": project.env["PATH"],
+                "NO_PROXY": "127.0.0.1,localhost",
+                "PREFECT_API_URL": project.api_url,  # the stack's URLs, nothing else
+                "MLFLOW_TRACKING_URI": project.mlflow_url,
+                "BNPIPE_DASK_ADDRESS": scheduler,
+                "BNPIPE_PROJECT_DIR": str(host_b),
+                "BNPIPE_STATE_DIR": str(host_b / "state"),
+                "BNPIPE_DATA_MIRROR": str(data_mirror),
+                "PREFECT_HOME": str(host_b / "prefect"),
+            }
+        )
+        logs = open(host_b / "workers.log", "ab")  # noqa: SIM115 - closed in finally
+        for argv in (
+            [BIN / "dask", "worker", scheduler, "--nthreads", "1", "--name", "host-b",
+             "--no-dashboard"],
+            [BIN / "prefect", "worker", "start", "--pool", "bnpipe-process", "--type",
+             "process", "--name", "host-b", "--limit", "1"],
+        ):  # fmt: skip
+            background.append(
+                subprocess.Popen(
+                    [str(a) for a in argv],
+                    cwd=host_b,
+                    env=env_b,
+                    stdout=logs,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )  # fmt: skip
+            )
+        # the stack's own worker and Dask workers step aside
+        pids = recorded_pids(project)
+        for name in ("prefect-worker.pid", "dask-worker.pid"):
+            stop_process(pids[name], second_sigterm=name.startswith("prefect"))
+        with Client(scheduler, timeout=10) as client:
+            deadline = time.monotonic() + 120
+            while True:
+                workers = client.scheduler_info(n_workers=-1)["workers"]
+                names = {w["name"] for w in workers.values()}
+                if names == {"host-b"}:
+                    host_b_worker = next(iter(workers))
+                    break
+                assert time.monotonic() < deadline, names
+                time.sleep(0.5)
+
+        client = MlflowClient(project.mlflow_url)
+        versions = len(client.search_model_versions("name='bnpipe-iris'"))
+        with_api = {**project.env, "PREFECT_API_URL": project.api_url}
+        done = run(deployment_run('config={"epochs": 30, "seeds": 2}'), with_api, timeout=900)
+        assert done.returncode == 0, explain(done) + (host_b / "workers.log").read_text()[-4000:]
+
+        exp = client.get_experiment_by_name("bn-comparison-iris")
+        runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"])
+        parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+        seeds = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert len(seeds) == 4 and parent.info.status == "FINISHED"
+        assert {r.data.tags["dask_worker"] for r in seeds} == {host_b_worker}
+        assert all(r.info.artifact_uri.startswith("mlflow-artifacts:/") for r in runs)
+        assert len(client.search_model_versions("name='bnpipe-iris'")) == versions + 1
+        # the download went to host b's cache; the artifacts to the stack's server
+        # host b's flow run downloaded into, and kept as last good, its own cache
+        assert (host_b / "state" / "cache" / "iris" / "latest.json").is_file()
+        assert any((project.stack_dir / "mlartifacts").rglob("MLmodel"))
+    finally:
+        for proc in background:
+            stop_session(proc)
 
 
 def test_the_team_stack_on_its_own_postgresql(tmp_path, data_mirror, reachable_tmp):
@@ -181,6 +291,7 @@ def test_the_team_stack_on_its_own_postgresql(tmp_path, data_mirror, reachable_t
         tmp_path, data_mirror, reachable_tmp, BNPIPE_POSTGRES_PORT=str(pg_port)
     )
     try:
+        stack_up(project, None)
         assert_team_stack_works(project, None)
         own = project.stack_dir / "postgres"
         password = (own / "password").read_text().strip()
