@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast lint format bench bench-references lock clean browser
+.PHONY: help setup run test test-fast lint format bench bench-references lock clean browser postgres
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml requirements.lock
 run: setup ## the main job: compare plain vs bn on boston and iris at the notebook's defaults
 	$(VENV)/bin/bnpipe run boston iris
 
-test: setup lint browser ## every test: lint, architecture contracts, unit, flow, e2e, faults and browser
+test: setup lint browser postgres ## every test: lint, architecture contracts, unit, flow, e2e, faults and browser
 	$(VENV)/bin/pytest
 
 test-fast: setup ## the quick layer only (no TensorFlow training, no servers)
@@ -56,6 +56,15 @@ browser: ## install Debian's chromium for the browser tests when it is missing (
 	  echo "browser: installing Debian's chromium (apt-get)"; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	  /usr/bin/chromium --version; fi
+
+# The team stack's tests (tests/e2e/test_stack_postgres.py) start PostgreSQL servers
+# from the distribution's packages (initdb, postgres in /usr/lib/postgresql/*/bin).
+postgres: ## install Debian's postgresql for the team-stack tests when it is missing (apt)
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then echo "postgres: $$(ls -d /usr/lib/postgresql/*/bin/initdb | tail -1)"; \
+	else SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  echo "postgres: installing Debian's postgresql (apt-get)"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	  ls -d /usr/lib/postgresql/*/bin/initdb; fi
 
 format: setup ## apply ruff formatting and import sorting
 	$(VENV)/bin/ruff check --fix .

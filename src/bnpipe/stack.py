@@ -12,7 +12,14 @@
   ``bn-comparison/iris`` with their retraining schedules);
 * an MLflow server (UI and REST API) over the very store the flows log to,
   with artifacts in the folder beside it (none when ``MLFLOW_TRACKING_URI`` is
-  already an http(s) server).
+  already an http(s) server);
+* a Dask scheduler and ``--dask-workers`` workers (one per core by default),
+  whose address the worker's flow runs get as ``BNPIPE_DASK_ADDRESS``.
+
+``--backend postgres`` keeps Prefect and MLflow in PostgreSQL instead (a team's
+server by ``BNPIPE_POSTGRES_URL``, or the stack's own: :mod:`bnpipe.pgserver`),
+and the MLflow server serves the artifacts (``mlflow-artifacts:/``); flow runs
+then track to it over HTTP.
 
 It writes ``<project>/prefect.toml`` (``[api] url``) so that ``prefect ...``
 commands run in the project folder reach this server with no environment set;
