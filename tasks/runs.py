@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from prefect import get_run_logger
 from prefect.states import Completed
 
-from bnpipe import references, report, reuse
+from bnpipe import interrupts, references, report, reuse
 from bnpipe.catalog import DatasetSpec
 from bnpipe.cluster import TrainingCluster
 from bnpipe.features import Encoded
@@ -93,7 +93,9 @@ class RunBook:
     @contextlib.contextmanager
     def step(self, name: str, *, last: bool = False) -> Iterator[None]:
         """A stage of one dataset: an Exception ends its run and is kept for the end;
-        ``last``: completing it ends the run FINISHED."""
+        ``last``: completing it ends the run FINISHED. A Ctrl-C that some library
+        swallowed before the step is raised here (``bnpipe.interrupts.check``)."""
+        interrupts.check()
         try:
             yield
         except Exception as exc:

@@ -186,9 +186,13 @@ def _orchestrated(settings: Settings, dask_address: str | None, debug: bool, loa
             # GX too, while the server boots: inside the flow its import would hold
             # up the data the (by then idle) Dask workers wait for.
             validation.preload()
+            # A Ctrl-C that landed in an import's clean-up callback was swallowed
+            # there ("Exception ignored in ... _get_module_lock"): raise it now.
+            interrupts.check()
             if not debug:
                 _console_without_tracebacks()
             with api.connected():
+                interrupts.check()
                 yield flow_fn
 
 
