@@ -10,6 +10,7 @@ loopback server that honours conditional requests.
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import pytest
@@ -115,8 +116,6 @@ def test_a_changed_upstream_file_triggers_a_comparison_and_an_unchanged_one_does
         run_ = client.get_run(version.run_id)
         parent = client.get_run(run_.data.tags.get("mlflow.parentRunId") or version.run_id)
         assert parent.data.tags["prefect_flow_run_id"] == started["id"]
-        import hashlib
-
         assert parent.data.tags["data_sha256"] == hashlib.sha256(changed).hexdigest()
         # and the watch does not announce the same content again
         seen = len(flow_runs(project, "bn-watch"))
