@@ -30,25 +30,29 @@ def versions(client: MlflowClient) -> list[str]:
     return sorted(v.version for v in client.search_model_versions("name='bnpipe-iris'"))
 
 
-@pytest.fixture
-def store(env, tmp_path, monkeypatch, data_mirror):
-    """A store of its own with one finished comparison of iris in it."""
+@pytest.fixture(scope="module")
+def store(env, tmp_path_factory, data_mirror):
+    """A store of this module's own with one finished comparison of iris in it.
+
+    The tests share it (one first run, not one per test), so each counts runs and
+    versions before and after itself, and none reuses another's parameters."""
     from flows.bn_comparison import bn_comparison
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("BNPIPE_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("BNPIPE_DATA_MIRROR", str(data_mirror))
-    first = bn_comparison(datasets=["iris"], config=FEW)["iris"]
-    client = MlflowClient(uri)
-    return {"client": client, "first": first, "tmp": tmp_path, "runs": len(all_runs(client))}
+    tmp = tmp_path_factory.mktemp("reuse")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.setenv("BNPIPE_STATE_DIR", str(tmp / "state"))
+        mp.setenv("BNPIPE_DATA_MIRROR", str(data_mirror))
+        first = bn_comparison(datasets=["iris"], config=FEW)["iris"]
+        yield {"client": MlflowClient(uri), "first": first, "tmp": tmp}
 
 
 def test_unchanged_data_trains_nothing_and_shows_the_earlier_result(store):
     from flows.bn_comparison import bn_comparison
 
     client, first = store["client"], store["first"]
-    before = versions(client)
+    before, runs = versions(client), len(all_runs(client))
     state = bn_comparison(datasets=["iris"], config=FEW, return_state=True)
 
     assert state.is_completed()
@@ -63,7 +67,7 @@ def test_unchanged_data_trains_nothing_and_shows_the_earlier_result(store):
     # the earlier result, as data: the same numbers the first run printed
     assert out["metrics"] == first["metrics"] and out["run_id"] == first["run_id"]
     assert out["promotion"] == first["promotion"]
-    assert len(all_runs(client)) == store["runs"]  # no MLflow run, not even a skipped one
+    assert len(all_runs(client)) == runs  # no MLflow run, not even a skipped one
     assert versions(client) == before
     parent = client.get_run(first["run_id"])
     assert parent.data.tags["comparison_key"] == out["comparison_key"]
@@ -91,10 +95,6 @@ def retrains(store, *, same_key: bool = False, **kwargs) -> dict:
 
 def test_a_changed_parameter_retrains(store):
     retrains(store, config=RunConfig(epochs=3, seeds=2))
-
-
-def test_force_retrains_the_same_work(store):
-    retrains(store, force=True, same_key=True)  # the same work, forced: the same key
 
 
 def test_a_changed_suite_retrains(store, monkeypatch):
@@ -125,8 +125,8 @@ def test_a_run_that_did_not_register_does_not_stand_in_for_one_that_does(store):
     from flows.bn_comparison import bn_comparison
 
     client = store["client"]
-    # a --no-register run of other parameters, then the same with registration
-    config = RunConfig(epochs=3, seeds=2)
+    # a --no-register run of parameters no other test uses, then the same with registration
+    config = RunConfig(epochs=4, seeds=2)
     bn_comparison(datasets=["iris"], config=config, register_model=False)
     before = versions(client)
     out = bn_comparison(datasets=["iris"], config=config)["iris"]
@@ -135,3 +135,8 @@ def test_a_run_that_did_not_register_does_not_stand_in_for_one_that_does(store):
     # and a --no-register run after it is a repeat of work done
     again = bn_comparison(datasets=["iris"], config=config, register_model=False)["iris"]
     assert again["outcome"] == "unchanged" and again["run_id"] == out["run_id"]
+
+
+# Last: after it, the latest finished run of the first run's work is this one.
+def test_force_retrains_the_same_work(store):
+    retrains(store, force=True, same_key=True)  # the same work, forced: the same key
