@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -35,6 +36,29 @@ def _champion_frame(name: str, rows):
         return dask.run(jobs.predict_logged, files, rows, key=f"predict-champion-{name}")
 
 
+PROMOTION_TIMEOUT = 900.0  # seconds to wait for another run's promotion of the same dataset
+
+
+@contextlib.contextmanager
+def promotion_lock(dataset: str, settings: Settings) -> Iterator[None]:
+    """One promotion of ``dataset`` at a time: a file lock on this machine, and a
+    Prefect global concurrency limit (``bnpipe-registry-<dataset>``, one slot) for
+    every host that shares the Prefect API. The limit is created when missing."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.concurrency.sync import concurrency
+    from prefect.exceptions import ObjectAlreadyExists
+
+    limit = f"bnpipe-registry-{dataset}"
+    with registry.registry_lock(settings.state_dir / "locks" / f"registry-{dataset}.lock"):
+        with get_client(sync_client=True) as client, contextlib.suppress(ObjectAlreadyExists):
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=limit, limit=1)
+            )
+        with concurrency(limit, occupy=1, timeout_seconds=PROMOTION_TIMEOUT, strict=True):
+            yield
+
+
 @task(name="register", cache_policy=NO_CACHE)
 def register_best(
     parent: ParentRun,
@@ -58,7 +82,7 @@ def register_best(
         parent.tag({"promotion": "skipped: no finite model"})
         return None
     name = tracking.registered_model_name(spec.name)
-    with registry.registry_lock(settings.state_dir / "locks" / f"registry-{spec.name}.lock"):
+    with promotion_lock(spec.name, settings):
         client = parent.client
         champion = registry.current_champion(client, name)
         champion_pred, champion_error = None, None

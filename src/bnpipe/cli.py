@@ -321,7 +321,23 @@ def error_line(exc: BaseException, settings: Settings | None = None) -> str:
         if settings is not None:
             line += f"; full report under {settings.reports_dir}"
         return line
+    if refused := _prefect_refused(exc):
+        return refused
     return str(exc).strip() or type(exc).__name__
+
+
+def _prefect_refused(exc: BaseException) -> str | None:
+    """A Prefect API's 401/403 (httpx's HTTPStatusError) in words, without the secret."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    api = os.environ.get("PREFECT_API_URL", "")
+    url = str(getattr(getattr(exc, "request", None), "url", "") or "")
+    if status not in (401, 403) or not api or not url.startswith(api.rstrip("/")):
+        return None
+    sent = "no auth string" if not os.environ.get("PREFECT_API_AUTH_STRING") else "its auth string"
+    return (
+        f"the Prefect API at {api} refused {sent} (HTTP {status}): set PREFECT_API_AUTH_STRING "
+        "(`bnpipe stack env` prints it)"
+    )
 
 
 def format_result(result: dict) -> str:
@@ -707,8 +723,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_predict)
 
-    s = sub.add_parser("stack", help="the local Prefect + MLflow stack: up, down, status")
-    s.add_argument("action", choices=("up", "down", "status"))
+    s = sub.add_parser("stack", help="the local Prefect + MLflow stack: up, down, status, env")
+    s.add_argument(
+        "action",
+        choices=("up", "down", "status", "env"),
+        help="env: the export lines a shell or a second host needs (URLs and credentials)",
+    )
     s.add_argument(
         "--backend",
         choices=("sqlite", "postgres"),
@@ -725,6 +745,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="up: Dask workers the stack runs beside its scheduler (default one per core; "
         "0: none, each flow run starts a local cluster of its own)",
     )
+    s.add_argument(
+        "--auth",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="up: credentials on every service (MLflow basic auth, the Prefect auth string, "
+        "Dask mutual TLS); default on for --backend postgres and beyond loopback, off otherwise",
+    )
+    s.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="up: the address the Prefect, MLflow and Dask servers bind to (default "
+        "127.0.0.1); any other address requires --auth",
+    )
     s.set_defaults(func=cmd_stack)
     return p
 
@@ -735,7 +769,16 @@ def cmd_stack(args, settings: Settings) -> int:
     if args.action == "up":
         if args.dask_workers is not None and args.dask_workers < 0:
             raise UsageError("--dask-workers must be 0 or more")
-        return stack.up(settings, backend=args.backend, dask_workers=args.dask_workers)
+        return stack.up(
+            settings,
+            backend=args.backend,
+            dask_workers=args.dask_workers,
+            auth=args.auth,
+            listen=args.listen,
+        )
+    if args.action == "env":
+        print("\n".join(stack.env_lines(settings)))
+        return 0
     return {"down": stack.down, "status": stack.status}[args.action](settings)
 
 

@@ -8,7 +8,10 @@
   trained a run's 4 jobs ~2.5 s sooner end to end than two), no dashboard unless
   ``BNPIPE_DASK_DASHBOARD`` gives an address for it. It starts on a thread of
   its own, so its workers load TensorFlow while this process loads the rest.
-* An address (``tcp://HOST:PORT``): that scheduler's workers train. They need
+  It speaks mutual TLS with a throwaway CA of the run (``Security.temporary()``):
+  other users of the machine cannot submit work to it through loopback.
+* An address (``tcp://HOST:PORT``, or ``tls://`` with Dask's TLS settings in
+  the environment, as ``bnpipe stack env`` prints them): that scheduler's workers train. They need
   the project's virtualenv and nothing else: the client registers the plugin
   that preloads TensorFlow (:mod:`bnpipe.dask_plugin`), jobs carry their data.
 
@@ -231,9 +234,14 @@ class TrainingCluster:
 
 def _local_cluster(workers: int):
     from distributed import LocalCluster
+    from distributed.security import Security
 
     dashboard = os.environ.get(DASHBOARD_ENV) or None
     return LocalCluster(
+        # Mutual TLS with a throwaway CA of this process: another user of the machine
+        # reaches the scheduler on loopback, but cannot submit work without its keys.
+        security=Security.temporary(),
+        protocol="tls://",
         n_workers=workers,
         threads_per_worker=THREADS_PER_WORKER,
         processes=True,

@@ -28,7 +28,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-DATABASES = ("prefect", "mlflow")
+DATABASES = ("prefect", "mlflow", "mlflow_auth")  # mlflow_auth: the basic-auth user store
 DEFAULT_PORT = 5433  # beside a system PostgreSQL on 5432
 OWN_ROLE = "bnpipe"
 SYSTEM_USER = "postgres"  # the distribution's account for the server's files
@@ -120,7 +120,7 @@ def _reason(exc: BaseException, pg: PgUrl) -> str:
 
 
 def ensure_databases(pg: PgUrl, timeout: float = 5.0) -> list[str]:
-    """Create the ``prefect`` and ``mlflow`` databases when missing, and ``pg_trgm``
+    """Create the ``DATABASES`` (prefect, mlflow, mlflow_auth) when missing, and ``pg_trgm``
     in ``prefect``; returns the databases created. The role needs CREATEDB for a
     missing database (and the extension needs a role allowed to create it)."""
     import psycopg2

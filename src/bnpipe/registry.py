@@ -111,14 +111,32 @@ def registry_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+class ChampionMoved(RuntimeError):
+    """Another run moved ``@champion`` between this run's comparison and its promotion."""
+
+
 def current_champion(client, name: str):
-    """The ModelVersion behind ``@champion``, or None."""
+    """The ModelVersion behind ``@champion``, or None when there is none.
+
+    Only "no such model" and "no such alias" mean none: any other failure (a
+    server error, a refused read) is raised, since reading it as "no champion"
+    would promote the new version without a comparison. An MLflow server with
+    basic auth answers PERMISSION_DENIED for a model that does not exist (it
+    hides which names exist); a search, filtered by what the user may read,
+    then tells the two apart."""
     from mlflow.exceptions import MlflowException
 
     try:
         return client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        code = getattr(exc, "error_code", "")
+        if code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        if code == "PERMISSION_DENIED" and not client.search_registered_models(
+            filter_string=f"name = '{name}'"
+        ):
+            return None
+        raise
 
 
 def prediction_array(frame, task: str, classes: list[str]) -> np.ndarray:
@@ -228,6 +246,16 @@ def register(client, decision: Decision, model_uri: str, tags: dict[str, str]) -
         for key, value in record.items():
             client.set_model_version_tag(name, version.version, key, value[:5000])
         if decision.promoted:
+            # check and set: move the alias only from the champion this run compared
+            # against (another host may have promoted since; the locks make it rare)
+            now = current_champion(client, name)
+            now_version = str(now.version) if now is not None else None
+            if now_version != decision.previous_champion:
+                raise ChampionMoved(
+                    f"{name}: @champion moved to v{now_version} while this run compared "
+                    f"against {'v' + decision.previous_champion if decision.previous_champion else 'no champion'}; "
+                    "nothing registered, run again to compare against the new champion"
+                )
             client.set_registered_model_alias(name, CHAMPION, version.version)
     except BaseException:
         with contextlib.suppress(Exception):

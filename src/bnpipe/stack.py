@@ -27,6 +27,11 @@ commands run in the project folder reach this server with no environment set;
 ``<state>/stack``. Ports: ``BNPIPE_PREFECT_PORT`` (4200), ``BNPIPE_MLFLOW_PORT``
 (5000); start-up waits at most ``BNPIPE_STACK_TIMEOUT`` seconds (180) per server.
 
+With authentication (``--auth``; the default of ``--backend postgres`` and of any
+``--listen`` address beyond loopback) the MLflow server runs its basic-auth app,
+the Prefect server checks an auth string, and Dask speaks mutual TLS, with
+credentials from :mod:`bnpipe.credentials`; ``env`` prints what a client needs.
+
 No Prefect or MLflow import here: both are driven through their command-line
 programs, found next to the running Python (the project's virtualenv), and the
 servers are probed over HTTP. Nothing happens at import time.
@@ -50,10 +55,12 @@ from datetime import datetime
 from pathlib import Path
 
 from bnpipe import pgserver
+from bnpipe.credentials import MLFLOW_READER, MLFLOW_USER, Credentials
 from bnpipe.processes import is_alive, proc_stat
 from bnpipe.settings import Settings
 
 HOST = "127.0.0.1"
+WILDCARDS = ("0.0.0.0", "::")
 WORK_POOL = "bnpipe-process"
 WORKER_NAME = "bnpipe-worker"
 DEFAULT_PREFECT_PORT = 4200
@@ -122,10 +129,51 @@ class StackConfig:
     postgres_port: int = DEFAULT_POSTGRES_PORT
     dask_workers: int = 0  # Dask workers the stack runs (0: none; flows start their own)
     dask_port: int = DEFAULT_DASK_PORT
+    auth: bool = False  # MLflow basic auth, the Prefect auth string, Dask mutual TLS
+    listen: str = HOST  # the address the services bind to (--listen)
+
+    @property
+    def host(self) -> str:
+        """Where this host's clients reach the services (loopback for a wildcard)."""
+        return HOST if self.listen in WILDCARDS else self.listen
 
     @property
     def dask_address(self) -> str | None:
-        return f"tcp://{HOST}:{self.dask_port}" if self.dask_workers else None
+        if not self.dask_workers:
+            return None
+        return f"{'tls' if self.auth else 'tcp'}://{self.host}:{self.dask_port}"
+
+    @property
+    def credentials(self) -> Credentials:
+        return Credentials(self.home / "credentials")
+
+    @property
+    def auth_database_uri(self) -> str:
+        """MLflow's user store: with the stack's data, never the server's folder."""
+        if self.postgres:
+            return self.pg().url("mlflow_auth", "psycopg2")
+        return f"sqlite:///{self.home / 'mlflow-auth.db'}"
+
+    def prefect_headers(self) -> dict[str, str]:
+        if not self.auth:
+            return {}
+        import base64
+
+        token = base64.b64encode(self.credentials.prefect_auth_string.encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    def client_env(self) -> dict[str, str]:
+        """What a client of the stack needs besides its URLs: the credentials (in
+        the environment of the worker, its flow runs and ``prefect deploy``; never
+        in the servers', the Dask workers' or on a command line)."""
+        if not self.auth:
+            return {}
+        creds = self.credentials
+        return {
+            "PREFECT_API_AUTH_STRING": creds.prefect_auth_string,
+            **creds.mlflow_client_env(MLFLOW_USER),
+            **(creds.dask_client_env() if self.dask_workers else {}),
+        }
 
     @property
     def home(self) -> Path:
@@ -149,7 +197,7 @@ class StackConfig:
 
     @property
     def prefect_url(self) -> str:
-        return f"http://{HOST}:{self.prefect_port}"
+        return f"http://{self.host}:{self.prefect_port}"
 
     @property
     def prefect_api_url(self) -> str:
@@ -157,7 +205,7 @@ class StackConfig:
 
     @property
     def mlflow_url(self) -> str:
-        return f"http://{HOST}:{self.mlflow_port}"
+        return f"http://{self.host}:{self.mlflow_port}"
 
     @property
     def runs_mlflow(self) -> bool:
@@ -184,8 +232,9 @@ class StackConfig:
     @property
     def flows_tracking_uri(self) -> str:
         """What the worker's flow runs log to: the MLflow server over HTTP on
-        PostgreSQL (artifacts go through it too), the store itself on SQLite."""
-        return self.mlflow_url if self.postgres else self.tracking_uri
+        PostgreSQL (artifacts go through it too) or with authentication on (so
+        that the server checks them), else the store itself on SQLite."""
+        return self.mlflow_url if self.postgres or self.auth else self.tracking_uri
 
     @property
     def served_artifacts(self) -> Path:
@@ -239,8 +288,37 @@ def _absolute_store(uri: str) -> str:
     return uri
 
 
+def is_loopback(address: str) -> bool:
+    import ipaddress
+
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False  # a host name: it resolves beyond this machine
+
+
+def resolve_auth(backend: str, auth: bool | None, listen: str) -> bool:
+    """Authentication is on for the team stack and for any address beyond loopback,
+    unless refused: ``--no-auth`` there is an error (StackError)."""
+    if not is_loopback(listen):
+        if auth is False:
+            raise StackError(
+                f"--listen {listen} with --no-auth is refused: every service would take "
+                "requests from the network with no credentials (anyone reaching the Dask "
+                "scheduler runs code on its workers). Drop --no-auth, or listen on 127.0.0.1."
+            )
+        return True
+    return (backend == "postgres") if auth is None else auth
+
+
 def load_config(
-    settings: Settings, backend: str = "sqlite", dask_workers: int | None = None
+    settings: Settings,
+    backend: str = "sqlite",
+    dask_workers: int | None = None,
+    auth: bool | None = None,
+    listen: str = HOST,
 ) -> StackConfig:
     from bnpipe.tracking import artifact_root_for  # light: MLflow itself is imported lazily there
 
@@ -274,6 +352,8 @@ def load_config(
         ),
         dask_workers=(os.cpu_count() or 1) if dask_workers is None else dask_workers,
         dask_port=_int_setting(settings, "dask_port", "BNPIPE_DASK_PORT", DEFAULT_DASK_PORT),
+        auth=resolve_auth(backend, auth, listen),
+        listen=listen,
     )
 
 
@@ -429,13 +509,20 @@ def port_free(port: int, host: str = HOST) -> bool:
 _NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def http_get(url: str, timeout: float = 3.0, json_body: object = None) -> tuple[int, bytes] | None:
+def http_get(
+    url: str,
+    timeout: float = 3.0,
+    json_body: object = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, bytes] | None:
     """(status, body) of a GET (a POST with ``json_body``) on loopback, or None
     when nothing answers."""
-    request = urllib.request.Request(url)
+    request = urllib.request.Request(url, headers=dict(headers or {}))
     if json_body is not None:
         request = urllib.request.Request(
-            url, data=json.dumps(json_body).encode(), headers={"Content-Type": "application/json"}
+            url,
+            data=json.dumps(json_body).encode(),
+            headers={"Content-Type": "application/json", **(headers or {})},
         )
     try:
         with _NO_PROXY_OPENER.open(request, timeout=timeout) as resp:
@@ -444,6 +531,13 @@ def http_get(url: str, timeout: float = 3.0, json_body: object = None) -> tuple[
         return exc.code, b""
     except (OSError, ValueError):
         return None
+
+
+def _api(cfg: StackConfig, path: str, json_body: object = None) -> tuple[int, bytes] | None:
+    """A request to the stack's Prefect API (with its auth string when auth is on)."""
+    return http_get(
+        f"{cfg.prefect_api_url}{path}", json_body=json_body, headers=cfg.prefect_headers()
+    )
 
 
 def _healthy(url: str, timeout: float = 3.0) -> bool:
@@ -502,14 +596,22 @@ class _Starter:
                 )
             time.sleep(0.5)
 
-    def run(self, title: str, argv: list[str], log_name: str, timeout: float) -> None:
+    def run(
+        self,
+        title: str,
+        argv: list[str],
+        log_name: str,
+        timeout: float,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
         log = self.cfg.log_file(log_name)
         with open(log, "ab") as fh:
             fh.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
             fh.flush()
             try:
                 result = subprocess.run(
-                    argv, cwd=self.cfg.project_dir, env=self.env, stdin=subprocess.DEVNULL,
+                    argv, cwd=self.cfg.project_dir, env={**self.env, **(extra_env or {})},
+                    stdin=subprocess.DEVNULL,
                     stdout=fh, stderr=subprocess.STDOUT, timeout=timeout, check=False,
                 )  # fmt: skip
             except subprocess.TimeoutExpired:
@@ -563,22 +665,28 @@ def _start_own_postgres(cfg: StackConfig, starter: _Starter) -> None:
 
 
 def _start_dask(cfg: StackConfig, starter: _Starter, start: list[Component]) -> None:
-    """A scheduler on 127.0.0.1 and ``dask_workers`` one-thread workers (one nanny
-    process, ``--nworkers``); flows get its address as ``BNPIPE_DASK_ADDRESS``."""
+    """A scheduler on the listen address and ``dask_workers`` one-thread workers (one
+    nanny process, ``--nworkers``); flows get its address as ``BNPIPE_DASK_ADDRESS``.
+    With auth, both speak mutual TLS with certificates of the stack's CA only."""
     dask = cfg.exe("dask")
+    tls = lambda role: ["--protocol", "tls", *cfg.credentials.dask_argv(role)] if cfg.auth else []  # noqa: E731
     if DASK_SCHEDULER in start:
         t = _step(f"Dask scheduler on {cfg.dask_address}")
         starter.spawn(
             DASK_SCHEDULER,
-            [dask, "scheduler", "--host", HOST, "--port", str(cfg.dask_port), "--no-dashboard"],
+            [dask, "scheduler", "--host", cfg.listen, "--port", str(cfg.dask_port),
+             "--no-dashboard", *tls("scheduler")],
+        )  # fmt: skip
+        starter.wait_for(
+            DASK_SCHEDULER, lambda: not port_free(cfg.dask_port, cfg.host), "listening"
         )
-        starter.wait_for(DASK_SCHEDULER, lambda: not port_free(cfg.dask_port), "listening")
         _done(t)
     t = _step(f"{cfg.dask_workers} Dask worker(s), 1 thread each")
+    worker_tls = tls("worker")[2:]  # a worker takes the scheduler's protocol from its address
     starter.spawn(
         DASK_WORKER,
         [dask, "worker", cfg.dask_address, "--nworkers", str(cfg.dask_workers),
-         "--nthreads", "1", "--name", "bnpipe-stack", "--no-dashboard"],
+         "--nthreads", "1", "--name", "bnpipe-stack", "--no-dashboard", *worker_tls],
     )  # fmt: skip
     starter.wait_for(
         DASK_WORKER, lambda: (dask_worker_count(cfg) or 0) >= cfg.dask_workers, "joining"
@@ -588,15 +696,27 @@ def _start_dask(cfg: StackConfig, starter: _Starter, start: list[Component]) -> 
 
 def dask_worker_count(cfg: StackConfig) -> int | None:
     """Workers connected to the stack's scheduler (None: it does not answer)."""
-    if not cfg.dask_address or port_free(cfg.dask_port):
+    if not cfg.dask_address or port_free(cfg.dask_port, cfg.host):
         return None
     from distributed import Client
 
     try:
-        with Client(cfg.dask_address, timeout=3) as client:
+        with Client(cfg.dask_address, timeout=3, security=_dask_security(cfg)) as client:
             return len(client.scheduler_info(n_workers=-1)["workers"])
     except Exception:  # noqa: BLE001 - not (yet) answering
         return None
+
+
+def _dask_security(cfg: StackConfig):
+    if not cfg.auth:
+        return None
+    from distributed.security import Security
+
+    creds = cfg.credentials
+    return Security(
+        tls_ca_file=str(creds.ca), tls_client_cert=str(creds.cert("client")),
+        tls_client_key=str(creds.key("client")), require_encryption=True,
+    )  # fmt: skip
 
 
 def _step(message: str) -> float:
@@ -609,7 +729,7 @@ def _done(started: float, note: str = "ok") -> None:
 
 
 def _pool_ready(cfg: StackConfig) -> bool:
-    answer = http_get(f"{cfg.prefect_api_url}/work_pools/{WORK_POOL}")
+    answer = _api(cfg, f"/work_pools/{WORK_POOL}")
     if answer is None or answer[0] != 200:
         return False
     with contextlib.suppress(ValueError, AttributeError):
@@ -619,8 +739,8 @@ def _pool_ready(cfg: StackConfig) -> bool:
 
 def _deployments(cfg: StackConfig) -> list[dict]:
     """The Prefect server's deployments with their flow's name (``flow/deployment``)."""
-    answer = http_get(f"{cfg.prefect_api_url}/deployments/filter", json_body={"limit": 200})
-    flows = http_get(f"{cfg.prefect_api_url}/flows/filter", json_body={"limit": 200})
+    answer = _api(cfg, "/deployments/filter", json_body={"limit": 200})
+    flows = _api(cfg, "/flows/filter", json_body={"limit": 200})
     if not answer or answer[0] != 200 or not flows or flows[0] != 200:
         return []
     with contextlib.suppress(ValueError, TypeError, AttributeError):
@@ -638,7 +758,7 @@ def _deployment_names(cfg: StackConfig) -> list[str]:
 
 def _deployment_lines(cfg: StackConfig) -> list[str]:
     """One line per deployment: its schedules, whether an event triggers it, its last run."""
-    automations = http_get(f"{cfg.prefect_api_url}/automations/filter", json_body={})
+    automations = _api(cfg, "/automations/filter", json_body={})
     triggered: set[str] = set()
     with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
         for a in json.loads(automations[1]) if automations and automations[0] == 200 else []:
@@ -654,8 +774,9 @@ def _deployment_lines(cfg: StackConfig) -> list[str]:
             when.append(what + ("" if s.get("active", True) else " (paused)"))
         if d["id"] in triggered:
             when.append("on an event")
-        last = http_get(
-            f"{cfg.prefect_api_url}/flow_runs/filter",
+        last = _api(
+            cfg,
+            "/flow_runs/filter",
             json_body={
                 "deployments": {"id": {"any_": [d["id"]]}},
                 "flow_runs": {"state": {"type": {"not_any_": ["SCHEDULED"]}}},
@@ -675,8 +796,7 @@ def _deployment_lines(cfg: StackConfig) -> list[str]:
 def _worker_online(cfg: StackConfig, since: float) -> bool:
     """Our worker has sent a heartbeat since ``since`` (epoch seconds): a pool can
     still look READY on the last heartbeat of a worker that was just stopped."""
-    url = f"{cfg.prefect_api_url}/work_pools/{WORK_POOL}/workers/filter"
-    answer = http_get(url, json_body={})
+    answer = _api(cfg, f"/work_pools/{WORK_POOL}/workers/filter", json_body={})
     if answer is None or answer[0] != 200:
         return False
     with contextlib.suppress(ValueError, TypeError, AttributeError):
@@ -742,6 +862,8 @@ def _with_recorded_ports(cfg: StackConfig) -> StackConfig:
         else None,
         dask_workers=int(info.get("dask_workers", 0)),
         dask_port=int(info.get("dask_port", cfg.dask_port)),
+        auth=bool(info.get("auth", False)),
+        listen=info.get("listen", HOST),
     )
 
 
@@ -773,6 +895,53 @@ def _print_urls(cfg: StackConfig) -> None:
         print(f"MLflow UI:   {cfg.mlflow_url}   (store {cfg.tracking_uri})")
     else:
         print(f"MLflow:      {cfg.tracking_uri} (external; the stack starts no MLflow server)")
+    if cfg.auth:
+        print(
+            f"Auth:        on (MLflow basic auth, Prefect auth string"
+            f"{', Dask mutual TLS' if cfg.dask_workers else ''}); credentials in "
+            f"{cfg.credentials.home}; `bnpipe stack env` prints the settings a client needs"
+        )
+    elif cfg.listen != HOST or cfg.postgres:
+        print("Auth:        off")
+
+
+def _mlflow_users(cfg: StackConfig) -> str:
+    """Create the ``bnpipe`` and ``reader`` users (as the admin) when missing.
+    The server's default permission is READ: ``reader`` can browse everything and
+    change nothing; ``bnpipe`` owns (MANAGE) the experiments and models it creates."""
+    import base64
+
+    creds = cfg.credentials
+    admin = f"admin:{creds.mlflow_password('admin')}"
+    headers = {"Authorization": "Basic " + base64.b64encode(admin.encode()).decode()}
+    made = []
+    for user in (MLFLOW_USER, MLFLOW_READER):
+        body = {"username": user, "password": creds.mlflow_password(user)}
+        answer = http_get(
+            f"{cfg.mlflow_url}/api/2.0/mlflow/users/create", json_body=body, headers=headers
+        )
+        if answer is None:
+            raise StackError(f"MLflow server at {cfg.mlflow_url}: no answer while creating users")
+        if answer[0] == 200:
+            made.append(user)
+        elif answer[0] != 400:  # 400: RESOURCE_ALREADY_EXISTS
+            raise StackError(
+                f"MLflow server at {cfg.mlflow_url}: creating user {user!r} answered HTTP "
+                f"{answer[0]} (the admin password in {creds.home} no longer matches the "
+                "user store? see docs/team-stack.md, rotating passwords)"
+            )
+    # bnpipe may write the Default experiment too (runs check that the store takes writes)
+    grant = {"username": MLFLOW_USER, "resource_type": "experiment", "resource_id": "0",
+             "permission": "EDIT"}  # fmt: skip
+    answer = http_get(
+        f"{cfg.mlflow_url}/api/3.0/mlflow/users/permissions/grant", json_body=grant, headers=headers
+    )
+    if answer is None or answer[0] not in (200, 400):
+        raise StackError(
+            f"MLflow server at {cfg.mlflow_url}: granting {MLFLOW_USER!r} EDIT on the Default "
+            f"experiment answered {answer[0] if answer else 'nothing'}"
+        )
+    return f"created {', '.join(made)}" if made else "there"
 
 
 def _pg_problem(cfg: StackConfig) -> str | None:
@@ -796,10 +965,19 @@ def _pg_masked(cfg: StackConfig) -> str:
 # ----------------------------------------------------------------------------- commands
 
 
-def up(settings: Settings, backend: str = "sqlite", dask_workers: int | None = None) -> int:
+def up(
+    settings: Settings,
+    backend: str = "sqlite",
+    dask_workers: int | None = None,
+    auth: bool | None = None,
+    listen: str = HOST,
+) -> int:
     """Start whatever part of the stack is not running; 0 when all of it runs.
-    ``backend``: ``sqlite`` (files) or ``postgres`` (see :mod:`bnpipe.pgserver`)."""
-    cfg = _with_recorded_ports(load_config(settings, backend, dask_workers))
+    ``backend``: ``sqlite`` (files) or ``postgres`` (see :mod:`bnpipe.pgserver`);
+    ``auth``: None for the backend's default (on for postgres, and always on
+    beyond loopback); ``listen``: the address the services bind to."""
+    fresh = load_config(settings, backend, dask_workers, auth, listen)  # refuses --no-auth early
+    cfg = _with_recorded_ports(fresh)
     running = _running(cfg)
     if any(running.values()) and cfg.backend != backend:
         raise StackError(
@@ -813,7 +991,7 @@ def up(settings: Settings, backend: str = "sqlite", dask_workers: int | None = N
         _print_urls(cfg)
         return 0
     if not any(running.values()):
-        cfg = load_config(settings, backend, dask_workers)  # nothing runs: settings decide
+        cfg = fresh  # nothing runs: settings decide
     if cfg.prefect_port == cfg.mlflow_port and cfg.runs_mlflow:
         raise StackError(
             f"BNPIPE_PREFECT_PORT and BNPIPE_MLFLOW_PORT are both {cfg.prefect_port}: choose two ports"
@@ -826,10 +1004,10 @@ def up(settings: Settings, backend: str = "sqlite", dask_workers: int | None = N
              POSTGRES: ("PostgreSQL server", cfg.postgres_port, "BNPIPE_POSTGRES_PORT"),
              DASK_SCHEDULER: ("Dask scheduler", cfg.dask_port, "BNPIPE_DASK_PORT")}  # fmt: skip
     for c in start:  # before anything changes
-        if c in ports and not port_free(ports[c][1]):
+        if c in ports and not port_free(ports[c][1], cfg.host if c is not POSTGRES else HOST):
             title, port, key = ports[c]
             raise StackError(
-                f"port {port} on {HOST} is already in use, so the {title} cannot start there; "
+                f"port {port} on {cfg.host} is already in use, so the {title} cannot start there; "
                 f"stop what uses it or set {key} to a free port. Nothing was started."
             )
     if cfg.postgres and not cfg.own_postgres:  # a team's server: reachable, databases there
@@ -848,14 +1026,22 @@ def up(settings: Settings, backend: str = "sqlite", dask_workers: int | None = N
     try:
         if POSTGRES in start:
             _start_own_postgres(cfg, starter)
+        if cfg.auth:
+            t = _step(f"credentials in {cfg.credentials.home}")
+            made = cfg.credentials.ensure(cfg.auth_database_uri, hosts=(cfg.host,))
+            _done(t, f"generated {', '.join(made)}" if made else "kept")
+        clients = cfg.client_env()  # the worker's and `prefect deploy`'s credentials
         if DASK_SCHEDULER in start or DASK_WORKER in start:
             _start_dask(cfg, starter, start)
         if MLFLOW_SERVER in start:
             argv = [
-                cfg.exe("mlflow"), "server", "--host", HOST, "--port", str(cfg.mlflow_port),
+                cfg.exe("mlflow"), "server", "--host", cfg.listen, "--port", str(cfg.mlflow_port),
                 "--workers", "1",
             ]  # fmt: skip
             extra = {}
+            if cfg.auth:  # users in the stack's own store (mlflow_auth, or mlflow-auth.db)
+                argv += ["--app-name", "basic-auth"]
+                extra.update(cfg.credentials.mlflow_server_env())
             if cfg.postgres:  # the store in PostgreSQL, artifacts served by this server
                 extra["MLFLOW_BACKEND_STORE_URI"] = cfg.pg().url("mlflow", "psycopg2")
                 cfg.served_artifacts.mkdir(parents=True, exist_ok=True)
@@ -877,9 +1063,11 @@ def up(settings: Settings, backend: str = "sqlite", dask_workers: int | None = N
             extra = {}
             if cfg.postgres:
                 extra["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = cfg.pg().url("prefect", "asyncpg")
+            if cfg.auth:
+                extra["PREFECT_SERVER_API_AUTH_STRING"] = cfg.credentials.prefect_auth_string
             starter.spawn(
                 PREFECT_SERVER,
-                [prefect, "server", "start", "--host", HOST, "--port", str(cfg.prefect_port)],
+                [prefect, "server", "start", "--host", cfg.listen, "--port", str(cfg.prefect_port)],
                 extra,
             )
             starter.wait_for(
@@ -897,6 +1085,7 @@ def up(settings: Settings, backend: str = "sqlite", dask_workers: int | None = N
                 PREFECT_WORKER,
                 [prefect, "worker", "start", "--pool", WORK_POOL, "--type", "process",
                  "--name", WORKER_NAME, "--limit", "1"],
+                clients,
             )  # fmt: skip
             starter.wait_for(
                 PREFECT_WORKER, lambda: _worker_online(cfg, since), "its first heartbeat"
@@ -904,7 +1093,11 @@ def up(settings: Settings, backend: str = "sqlite", dask_workers: int | None = N
             _done(t)
         t = _step("deployments from prefect.yaml (prefect deploy --all)")
         starter.run(
-            "prefect deploy --all", [prefect, "--no-prompt", "deploy", "--all"], "deploy", 300
+            "prefect deploy --all",
+            [prefect, "--no-prompt", "deploy", "--all"],
+            "deploy",
+            300,
+            clients,
         )
         _done(t, ", ".join(_deployment_names(cfg)) or "none found")
         if MLFLOW_SERVER in start:
@@ -913,6 +1106,9 @@ def up(settings: Settings, backend: str = "sqlite", dask_workers: int | None = N
                 MLFLOW_SERVER, lambda: _healthy(f"{cfg.mlflow_url}/health"), "answering /health"
             )
             _done(t)
+        if cfg.auth and cfg.runs_mlflow:
+            t = _step(f"MLflow users {MLFLOW_USER} (edit) and {MLFLOW_READER} (read)")
+            _done(t, _mlflow_users(cfg))
     except BaseException:
         print(" failed", flush=True)
         starter.rollback()
@@ -933,6 +1129,9 @@ def up(settings: Settings, backend: str = "sqlite", dask_workers: int | None = N
                 "dask_workers": cfg.dask_workers,
                 "dask_port": cfg.dask_port,
                 "dask_address": cfg.dask_address,
+                "auth": cfg.auth,
+                "listen": cfg.listen,
+                "credentials": str(cfg.credentials.home) if cfg.auth else None,
             },
             indent=2,
         )
@@ -941,8 +1140,35 @@ def up(settings: Settings, backend: str = "sqlite", dask_workers: int | None = N
     print("  " + _write_prefect_toml(cfg))
     print(f"stack up in {time.perf_counter() - began:.1f} s")
     _print_urls(cfg)
-    print("Run a deployment:  .venv/bin/prefect deployment run 'bn-comparison/iris' --watch")
+    if cfg.auth:
+        print('Run a deployment:  eval "$(.venv/bin/bnpipe stack env)"; '
+              ".venv/bin/prefect deployment run 'bn-comparison/iris' --watch")  # fmt: skip
+    else:
+        print("Run a deployment:  .venv/bin/prefect deployment run 'bn-comparison/iris' --watch")
     return 0
+
+
+def env_lines(settings: Settings) -> list[str]:
+    """``export`` lines for a shell or a second host (the one place secrets are printed)."""
+    import shlex
+
+    cfg = _with_recorded_ports(load_config(settings))
+    if not _recorded(cfg):
+        raise StackError("the stack is not up: `bnpipe stack up` first")
+    values = {"PREFECT_API_URL": cfg.prefect_api_url}
+    if cfg.runs_mlflow:
+        values["MLFLOW_TRACKING_URI"] = cfg.flows_tracking_uri
+    if cfg.dask_address:
+        values["BNPIPE_DASK_ADDRESS"] = cfg.dask_address
+    values.update(cfg.client_env())
+    lines = [
+        f"# bnpipe stack ({cfg.backend}, auth {'on' if cfg.auth else 'off'}): "
+        f"credentials from {cfg.credentials.home}"
+        if cfg.auth
+        else f"# bnpipe stack ({cfg.backend})"
+    ]
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in values.items()]
+    return lines
 
 
 def down(settings: Settings) -> int:

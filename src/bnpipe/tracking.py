@@ -84,6 +84,10 @@ def connect(tracking_uri: str):
             client = MlflowClient(tracking_uri)  # creates and migrates a new SQLite store
             client.search_experiments(max_results=1)
     except Exception as exc:  # noqa: BLE001 - any failure here means "unusable store"
+        if refused := refused_credentials(exc):
+            raise TrackingError(
+                f"MLflow tracking server {redact_uri(tracking_uri)}: {refused}"
+            ) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         # MLflow wraps urllib3's wrapping of the socket error: show the socket error
         root = re.search(r"\[Errno -?\d+\] [^\"')]+", first)
@@ -137,8 +141,27 @@ def check_writable(client, tracking_uri: str, artifact_root: str | None) -> None
             ) from None
 
 
+def refused_credentials(exc: BaseException) -> str | None:
+    """What an MLflow server's 401 or 403 means, in words (never the password);
+    None for any other failure."""
+    text = str(getattr(exc, "message", "") or exc)
+    found = re.search(r"error code (401|403) != 200", text)
+    if not found:
+        return None
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if found.group(1) == "401":
+        who = f"user {user!r}" if user else "no user (MLFLOW_TRACKING_USERNAME is not set)"
+        return (
+            f"the server refused the credentials of {who} (HTTP 401): set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (`bnpipe stack env` prints them)"
+        )
+    return f"user {user!r} may not do this here (HTTP 403 Permission denied)"
+
+
 def _cause(exc: BaseException) -> str:
     """The first line that says what went wrong, without SQLAlchemy's wrapping."""
+    if refused := refused_credentials(exc):
+        return refused
     text = str(getattr(exc, "message", "") or exc).strip()
     found = re.search(r"\(sqlite3\.\w+\) ([^\n\[]+)", text)
     if found:

@@ -99,3 +99,42 @@ def test_a_deployment_run_does_not_fall_back_when_upstream_is_unreachable(
     failed = client.search_runs([exp.experiment_id], "attributes.status = 'FAILED'")
     assert len(failed) == 1 and "data_source" not in failed[0].data.tags
     assert not (tmp_path / "state" / "cache" / "iris").exists()  # the bundled copy was not used
+
+
+def test_promotions_of_one_dataset_from_two_hosts_take_turns(env, tmp_path):
+    """Two hosts (two state folders, so two file locks that know nothing of each
+    other) promote the same dataset at once: the Prefect global concurrency limit
+    ``bnpipe-registry-<dataset>`` lets one in at a time. (The harness's Prefect API
+    stands for the one both hosts share.)"""
+    import threading
+    import time
+    from dataclasses import replace
+
+    from prefect.client.orchestration import get_client
+
+    from bnpipe.settings import load_settings
+    from tasks.registry import promotion_lock
+
+    inside: list[int] = []
+    overlaps: list[int] = []
+    entered: list[int] = []
+
+    def host(i: int) -> None:
+        settings = replace(load_settings(), state_dir=tmp_path / f"host-{i}")
+        with promotion_lock("turns", settings):
+            if inside:
+                overlaps.append(i)
+            inside.append(i)
+            entered.append(i)
+            time.sleep(1.5)
+            inside.remove(i)
+
+    threads = [threading.Thread(target=host, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(entered) == [0, 1, 2] and not overlaps, (entered, overlaps)
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name("bnpipe-registry-turns")
+    assert limit.limit == 1 and limit.active_slots == 0

@@ -76,3 +76,21 @@ def test_conform_casts_integers_to_a_double_signature_only():
     assert out["rad"].dtype == np.float64 and out["tax"].dtype == np.int64
     assert rows["rad"].dtype == np.int64  # the input is not modified
     assert registry.conform(rows, None) is rows
+
+
+def test_only_a_missing_model_or_alias_means_no_champion(tmp_path):
+    import pytest
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert registry.current_champion(client, "bnpipe-nothing") is None  # no such model
+    client.create_registered_model("bnpipe-empty")
+    assert registry.current_champion(client, "bnpipe-empty") is None  # no such alias
+
+    class Failing:  # a store that fails for another reason: not "no champion"
+        def get_model_version_by_alias(self, name, alias):
+            raise MlflowException("the database went away", error_code="INTERNAL_ERROR")
+
+    with pytest.raises(MlflowException, match="went away"):
+        registry.current_champion(Failing(), "bnpipe-iris")
