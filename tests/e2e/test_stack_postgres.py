@@ -529,17 +529,27 @@ def test_the_team_stack_on_its_own_postgresql(tmp_path, data_mirror, reachable_t
         tmp_path, data_mirror, reachable_tmp, BNPIPE_POSTGRES_PORT=str(pg_port)
     )
     try:
+        # (a deployment run on this backend: the team-server tests above; here the
+        # server's own life: its files, its password, its port, both databases)
         stack_up(project, None, "--dask-workers", "0")
         login(monkeypatch, project)
-        assert_team_stack_works(project, None)
+        from mlflow import MlflowClient
+
+        assert MlflowClient(project.mlflow_url).search_experiments()  # through the server
+        pg = _stack_pg(project)
+        assert pgserver.count_rows(pg, "prefect", "deployment") >= 2
+        assert pgserver.count_rows(pg, "mlflow_auth", "users") == 3
         own = project.stack_dir / "postgres"
         password = (own / "password").read_text().strip()
         assert oct((own / "password").stat().st_mode & 0o777) == "0o600"
         for log in (project.stack_dir / "logs").glob("*.log"):
             assert password not in log.read_text(errors="replace"), log
         status = run([BIN / "bnpipe", "stack", "status"], project.env, timeout=60)
+        assert status.returncode == 0, explain(status, project)
         assert password not in status.stdout and "PostgreSQL" in status.stdout
-        assert f"127.0.0.1:{pg_port}" in status.stdout
+        assert f"127.0.0.1:{pg_port}" in status.stdout and "Auth:        on" in status.stdout
+        for value in secrets_of(project):
+            assert value not in status.stdout + status.stderr
     finally:
         stack_down(project)
     assert port_free(pg_port)
