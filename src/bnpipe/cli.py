@@ -329,11 +329,22 @@ def error_line(exc: BaseException, settings: Settings | None = None) -> str:
 def _prefect_refused(exc: BaseException) -> str | None:
     """A Prefect API's 401/403 (httpx's HTTPStatusError) in words, without the secret."""
     status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status not in (401, 403):
+        return None
     api = os.environ.get("PREFECT_API_URL", "")
+    with contextlib.suppress(Exception):  # or prefect.toml's, which the stack writes
+        from prefect.settings import get_current_settings
+
+        api = get_current_settings().api.url or api
     url = str(getattr(getattr(exc, "request", None), "url", "") or "")
     if status not in (401, 403) or not api or not url.startswith(api.rstrip("/")):
         return None
-    sent = "no auth string" if not os.environ.get("PREFECT_API_AUTH_STRING") else "its auth string"
+    sent = "its auth string"
+    with contextlib.suppress(Exception):
+        from prefect.settings import get_current_settings
+
+        if not get_current_settings().api.auth_string:
+            sent = "no auth string"
     return (
         f"the Prefect API at {api} refused {sent} (HTTP {status}): set PREFECT_API_AUTH_STRING "
         "(`bnpipe stack env` prints it)"

@@ -251,8 +251,9 @@ def register(client, decision: Decision, model_uri: str, tags: dict[str, str]) -
             now = current_champion(client, name)
             now_version = str(now.version) if now is not None else None
             if now_version != decision.previous_champion:
+                where = f"v{now_version}" if now_version else "nowhere (removed)"
                 raise ChampionMoved(
-                    f"{name}: @champion moved to v{now_version} while this run compared "
+                    f"{name}: @champion moved to {where} while this run compared "
                     f"against {'v' + decision.previous_champion if decision.previous_champion else 'no champion'}; "
                     "nothing registered, run again to compare against the new champion"
                 )

@@ -82,6 +82,14 @@ HYGIENE = {
 }
 
 
+# never passed on from the shell that runs `bnpipe stack` (see stack_env)
+INHERITED_SECRETS = (
+    "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN",
+    "PREFECT_API_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING", "PREFECT_API_KEY",
+    "MLFLOW_AUTH_", "MLFLOW_FLASK_SERVER_SECRET_KEY", "DASK_DISTRIBUTED__COMM__",
+)  # fmt: skip
+
+
 class StackError(RuntimeError):
     """The stack cannot be started (port taken, a server that does not come up, ...)."""
 
@@ -171,7 +179,7 @@ class StackConfig:
         creds = self.credentials
         return {
             "PREFECT_API_AUTH_STRING": creds.prefect_auth_string,
-            **creds.mlflow_client_env(MLFLOW_USER),
+            **(creds.mlflow_client_env(MLFLOW_USER) if self.runs_mlflow else {}),
             **(creds.dask_client_env() if self.dask_workers else {}),
         }
 
@@ -234,7 +242,9 @@ class StackConfig:
         """What the worker's flow runs log to: the MLflow server over HTTP on
         PostgreSQL (artifacts go through it too) or with authentication on (so
         that the server checks them), else the store itself on SQLite."""
-        return self.mlflow_url if self.postgres or self.auth else self.tracking_uri
+        if self.runs_mlflow and (self.postgres or self.auth):
+            return self.mlflow_url
+        return self.tracking_uri
 
     @property
     def served_artifacts(self) -> Path:
@@ -359,9 +369,11 @@ def load_config(
 
 def stack_env(cfg: StackConfig) -> dict[str, str]:
     """The environment of every process the stack starts (servers, CLI steps, worker, flows)."""
-    env = dict(os.environ)
+    # Credentials of a shell that ran `eval "$(bnpipe stack env)"` stay out: each
+    # process gets only its own side of them (client_env, the servers' extra_env).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(INHERITED_SECRETS)}
     env.update(HYGIENE)
-    loopback = "127.0.0.1,localhost"
+    loopback = ",".join(dict.fromkeys(("127.0.0.1", "localhost", cfg.host)))
     for key in ("NO_PROXY", "no_proxy"):  # never send loopback traffic through a proxy
         env[key] = ",".join(v for v in (env.get(key), loopback) if v)
     env.update(
@@ -640,7 +652,9 @@ def _ensure_databases(cfg: StackConfig, after: str = "") -> None:
     except pgserver.PostgresError as exc:
         print(" failed", flush=True)
         raise StackError(f"{exc}. {after}".strip()) from None
-    _done(t, f"created {', '.join(created)}" if created else "prefect, mlflow there")
+    _done(
+        t, f"created {', '.join(created)}" if created else f"{', '.join(pgserver.DATABASES)} there"
+    )
 
 
 def _start_own_postgres(cfg: StackConfig, starter: _Starter) -> None:
@@ -930,17 +944,37 @@ def _mlflow_users(cfg: StackConfig) -> str:
                 f"{answer[0]} (the admin password in {creds.home} no longer matches the "
                 "user store? see docs/team-stack.md, rotating passwords)"
             )
-    # bnpipe may write the Default experiment too (runs check that the store takes writes)
-    grant = {"username": MLFLOW_USER, "resource_type": "experiment", "resource_id": "0",
-             "permission": "EDIT"}  # fmt: skip
-    answer = http_get(
-        f"{cfg.mlflow_url}/api/3.0/mlflow/users/permissions/grant", json_body=grant, headers=headers
-    )
-    if answer is None or answer[0] not in (200, 400):
-        raise StackError(
-            f"MLflow server at {cfg.mlflow_url}: granting {MLFLOW_USER!r} EDIT on the Default "
-            f"experiment answered {answer[0] if answer else 'nothing'}"
+    # bnpipe may write what exists already: the Default experiment (runs check that
+    # the store takes writes) and what a store had before auth was on; what it
+    # creates from now on is its own (MLflow grants its creator MANAGE)
+    api = f"{cfg.mlflow_url}/api/2.0/mlflow"
+    found = http_get(f"{api}/experiments/search", json_body={"max_results": 1000}, headers=headers)
+    models = http_get(f"{api}/registered-models/search?max_results=1000", headers=headers)
+    grants = [("experiment", "0")]
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        grants += [
+            ("experiment", e["experiment_id"])
+            for e in json.loads(found[1]).get("experiments", [])
+            if e["experiment_id"] != "0"
+        ]
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        grants += [
+            ("registered_model", m["name"])
+            for m in json.loads(models[1]).get("registered_models", [])
+        ]
+    for kind, key in grants:
+        grant = {"username": MLFLOW_USER, "resource_type": kind, "resource_id": key,
+                 "permission": "MANAGE"}  # fmt: skip
+        answer = http_get(
+            f"{cfg.mlflow_url}/api/3.0/mlflow/users/permissions/grant",
+            json_body=grant,
+            headers=headers,
         )
+        if answer is None or answer[0] not in (200, 400):  # 400: granted already
+            raise StackError(
+                f"MLflow server at {cfg.mlflow_url}: granting {MLFLOW_USER!r} MANAGE on "
+                f"{kind} {key} answered {answer[0] if answer else 'nothing'}"
+            )
     return f"created {', '.join(made)}" if made else "there"
 
 
@@ -983,6 +1017,11 @@ def up(
         raise StackError(
             f"the stack is up on the {cfg.backend} backend: `bnpipe stack down` first, "
             f"then `bnpipe stack up --backend {backend}`"
+        )
+    if any(running.values()) and (cfg.auth, cfg.listen) != (fresh.auth, fresh.listen):
+        raise StackError(
+            f"the stack is up with auth {'on' if cfg.auth else 'off'} on {cfg.listen}: "
+            "`bnpipe stack down` first to change --auth or --listen"
         )
     wanted = cfg.components
     if all(running[c.name] for c in wanted):
@@ -1042,6 +1081,14 @@ def up(
             if cfg.auth:  # users in the stack's own store (mlflow_auth, or mlflow-auth.db)
                 argv += ["--app-name", "basic-auth"]
                 extra.update(cfg.credentials.mlflow_server_env())
+            if not is_loopback(cfg.listen):  # MLflow answers only Host headers it knows
+                names = [cfg.listen] if cfg.listen not in WILDCARDS else []
+                if cfg.listen in WILDCARDS:
+                    names += [socket.gethostname(), socket.getfqdn()]
+                hosts = ["localhost", "127.0.0.1", *dict.fromkeys(names)]
+                extra["MLFLOW_SERVER_ALLOWED_HOSTS"] = ",".join(
+                    pattern for h in hosts for pattern in (h, f"{h}:*")
+                )
             if cfg.postgres:  # the store in PostgreSQL, artifacts served by this server
                 extra["MLFLOW_BACKEND_STORE_URI"] = cfg.pg().url("mlflow", "psycopg2")
                 cfg.served_artifacts.mkdir(parents=True, exist_ok=True)

@@ -272,7 +272,7 @@ def test_the_stacks_credentials_are_files_of_its_own(team_stack):
     assert oct(creds.stat().st_mode & 0o777) == "0o700"
     secret_files = [f for f in creds.rglob("*") if f.is_file() and not f.name.endswith(".pem")]
     secret_files += list(creds.rglob("*-key.pem"))
-    assert len(secret_files) >= 9, secret_files  # 3 passwords, key, ini, auth string, 4 keys
+    assert len(secret_files) == 10, secret_files  # 3 passwords, key, ini, auth string, 4 keys
     for f in secret_files:
         assert oct(f.stat().st_mode & 0o777) == "0o600", f
     env = stack_env(team_stack)
@@ -376,7 +376,7 @@ def test_without_credentials_nothing_gets_in(team_stack, monkeypatch):
             assert value not in done.stdout + done.stderr
     runs = MlflowClient(project.mlflow_url).search_runs([exp.experiment_id], run_view_type=3)
     assert not [r for r in runs if r.info.status == "RUNNING"]
-    assert {r.info.run_id for r in runs} >= before
+    assert {r.info.run_id for r in runs} == before  # neither case opened a run
 
 
 def test_no_generated_secret_leaks(team_stack):
@@ -413,7 +413,7 @@ def test_no_generated_secret_leaks(team_stack):
     for fr in flow_runs:
         texts[f"flow run {fr['name']}"] = json.dumps([fr["name"], fr["parameters"]])
     assert project.ps, "the process table was not sampled during the run"
-    assert any("prefect" in sample for sample in project.ps)
+    assert len(project.ps) >= 3  # samples 2 s apart: the run lasted a while, not an instant
     for i, sample in enumerate(project.ps):
         texts[f"ps sample {i}"] = sample
     leaks = [(where, s[:4] + "...") for where, text in texts.items() for s in secrets if s in text]
@@ -461,18 +461,19 @@ def test_a_second_host_joins_with_the_stacks_urls_only(team_stack, data_mirror):
         )
         logs = open(host_b / "workers.log", "ab")  # noqa: SIM115 - closed in finally
         tls = project.stack_dir / "credentials" / "tls"  # the files a host's Dask worker gets
-        for argv in (
-            [BIN / "dask", "worker", scheduler, "--nthreads", "1", "--name", "host-b",
-             "--no-dashboard", "--tls-ca-file", tls / "ca.pem", "--tls-cert", tls / "worker.pem",
-             "--tls-key", tls / "worker-key.pem"],
-            [BIN / "prefect", "worker", "start", "--pool", "bnpipe-process", "--type",
-             "process", "--name", "host-b", "--limit", "1"],
+        no_mlflow = {k: v for k, v in env_b.items() if not k.startswith("MLFLOW_TRACKING_")}
+        for argv, worker_env in (
+            ([BIN / "dask", "worker", scheduler, "--nthreads", "1", "--name", "host-b",
+              "--no-dashboard", "--tls-ca-file", tls / "ca.pem", "--tls-cert", tls / "worker.pem",
+              "--tls-key", tls / "worker-key.pem"], no_mlflow),  # Dask workers: no MLflow keys
+            ([BIN / "prefect", "worker", "start", "--pool", "bnpipe-process", "--type",
+              "process", "--name", "host-b", "--limit", "1"], env_b),
         ):  # fmt: skip
             background.append(
                 subprocess.Popen(
                     [str(a) for a in argv],
                     cwd=host_b,
-                    env=env_b,
+                    env=worker_env,
                     stdout=logs,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,

@@ -76,3 +76,23 @@ def test_authentication_is_on_for_the_team_stack_and_beyond_loopback(
 def test_no_auth_beyond_loopback_is_refused_saying_why(listen):
     with pytest.raises(stack.StackError, match=rf"--listen {listen} with --no-auth is refused"):
         stack.resolve_auth("sqlite", False, listen)
+
+
+def test_a_shell_s_credentials_do_not_reach_the_stacks_processes(tmp_path, monkeypatch):
+    """After `eval "$(bnpipe stack env)"`, `stack up` passes none of it on: each
+    process gets only its own side of the credentials."""
+    from bnpipe.settings import load_settings
+
+    for key in ("MLFLOW_TRACKING_PASSWORD", "PREFECT_API_AUTH_STRING", "MLFLOW_AUTH_ADMIN_PASSWORD",
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY"):  # fmt: skip
+        monkeypatch.setenv(key, "from-the-shell")
+    monkeypatch.setenv("BNPIPE_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    cfg = stack.load_config(load_settings(), "sqlite", 1, auth=True)
+    cfg.credentials.ensure(cfg.auth_database_uri)
+    env = stack.stack_env(cfg)
+    assert "from-the-shell" not in env.values()
+    assert cfg.flows_tracking_uri == cfg.mlflow_url  # with auth, flows go through the server
+    client = cfg.client_env()
+    assert client["MLFLOW_TRACKING_PASSWORD"] == cfg.credentials.mlflow_password("bnpipe")
+    assert client["DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY"].endswith("client-key.pem")
