@@ -61,7 +61,7 @@ def test_a_job_on_a_worker_matches_the_engine_in_process(dask, boston, tmp_path)
     out = dask.run(
         jobs.train, _job(data), key="train-boston-bn", job="boston/bn", progress=lines.append
     )
-    assert out.worker.startswith("tcp://127.0.0.1:")
+    assert out.worker.startswith("tls://127.0.0.1:")  # the local cluster speaks mutual TLS
     assert [s.seed for s in out.seeds] == [0, 1]
     assert any("boston/bn seed 1: 15/15 epochs" in line for line in lines)
     local = engine.train_seeds(
