@@ -327,24 +327,15 @@ def error_line(exc: BaseException, settings: Settings | None = None) -> str:
 
 
 def _prefect_refused(exc: BaseException) -> str | None:
-    """A Prefect API's 401/403 (httpx's HTTPStatusError) in words, without the secret."""
+    """A Prefect API's 401/403 (httpx's HTTPStatusError) in words, without the
+    secret. The API is read off the refused request (PREFECT_API_URL or the
+    prefect.toml that `stack up` writes: the core does not import Prefect)."""
     status = getattr(getattr(exc, "response", None), "status_code", None)
-    if status not in (401, 403):
-        return None
-    api = os.environ.get("PREFECT_API_URL", "")
-    with contextlib.suppress(Exception):  # or prefect.toml's, which the stack writes
-        from prefect.settings import get_current_settings
-
-        api = get_current_settings().api.url or api
     url = str(getattr(getattr(exc, "request", None), "url", "") or "")
-    if status not in (401, 403) or not api or not url.startswith(api.rstrip("/")):
+    if status not in (401, 403) or "/api/" not in url:
         return None
-    sent = "its auth string"
-    with contextlib.suppress(Exception):
-        from prefect.settings import get_current_settings
-
-        if not get_current_settings().api.auth_string:
-            sent = "no auth string"
+    api = url.split("/api/", 1)[0] + "/api"
+    sent = "its auth string" if os.environ.get("PREFECT_API_AUTH_STRING") else "no auth string"
     return (
         f"the Prefect API at {api} refused {sent} (HTTP {status}): set PREFECT_API_AUTH_STRING "
         "(`bnpipe stack env` prints it)"
