@@ -171,6 +171,15 @@ class Credentials:
             "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": str(self.key("client")),
         }
 
+    def dask_security(self):
+        """A Dask client's ``Security`` with the stack's client certificate."""
+        from distributed.security import Security
+
+        return Security(
+            tls_ca_file=str(self.ca), tls_client_cert=str(self.cert("client")),
+            tls_client_key=str(self.key("client")), require_encryption=True,
+        )  # fmt: skip
+
     def dask_argv(self, role: str) -> list[str]:
         """Command-line options of ``dask scheduler`` / ``dask worker`` (paths only)."""
         return ["--tls-ca-file", str(self.ca), "--tls-cert", str(self.cert(role)),

@@ -722,15 +722,7 @@ def dask_worker_count(cfg: StackConfig) -> int | None:
 
 
 def _dask_security(cfg: StackConfig):
-    if not cfg.auth:
-        return None
-    from distributed.security import Security
-
-    creds = cfg.credentials
-    return Security(
-        tls_ca_file=str(creds.ca), tls_client_cert=str(creds.cert("client")),
-        tls_client_key=str(creds.key("client")), require_encryption=True,
-    )  # fmt: skip
+    return cfg.credentials.dask_security() if cfg.auth else None
 
 
 def _step(message: str) -> float:

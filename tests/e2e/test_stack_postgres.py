@@ -116,6 +116,18 @@ def stack_env(project) -> dict[str, str]:
     return values
 
 
+def dask_security(env: dict[str, str]):
+    """The Dask client security the TLS file paths of `bnpipe stack env` describe."""
+    from distributed.security import Security
+
+    return Security(
+        tls_ca_file=env["DASK_DISTRIBUTED__COMM__TLS__CA_FILE"],
+        tls_client_cert=env["DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT"],
+        tls_client_key=env["DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY"],
+        require_encryption=True,
+    )
+
+
 def secrets_of(project) -> list[str]:
     """Every secret the stack generated (and its own PostgreSQL's password)."""
     from bnpipe.credentials import Credentials
@@ -332,13 +344,7 @@ def test_without_credentials_nothing_gets_in(team_stack, monkeypatch):
             Client(attempt, timeout=5, security=security) as client,
         ):
             client.submit(os.getpid).result(timeout=10)
-    stack_security = Security(
-        tls_ca_file=env["DASK_DISTRIBUTED__COMM__TLS__CA_FILE"],
-        tls_client_cert=env["DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT"],
-        tls_client_key=env["DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY"],
-        require_encryption=True,
-    )
-    with Client(address, timeout=10, security=stack_security) as client:
+    with Client(address, timeout=10, security=dask_security(env)) as client:
         assert client.submit(sum, [40, 2]).result(timeout=30) == 42  # with them, it does
 
     # the read-only user reads runs and cannot move the alias
@@ -483,15 +489,7 @@ def test_a_second_host_joins_with_the_stacks_urls_only(team_stack, data_mirror):
         pids = recorded_pids(project)
         for name in ("prefect-worker.pid", "dask-worker.pid"):
             stop_process(pids[name], second_sigterm=name.startswith("prefect"))
-        from distributed.security import Security
-
-        security = Security(
-            tls_ca_file=handed["DASK_DISTRIBUTED__COMM__TLS__CA_FILE"],
-            tls_client_cert=handed["DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT"],
-            tls_client_key=handed["DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY"],
-            require_encryption=True,
-        )
-        with Client(scheduler, timeout=10, security=security) as client:
+        with Client(scheduler, timeout=10, security=dask_security(handed)) as client:
             deadline = time.monotonic() + 120
             while True:
                 workers = client.scheduler_info(n_workers=-1)["workers"]

@@ -174,34 +174,40 @@ class AliasFails:
         raise ConnectionError("tracking server went away")
 
 
-def test_a_failed_promotion_deletes_the_new_version_and_keeps_the_champion(client, tmp_path):
+def _model_with_a_champion(client, tmp_path) -> tuple[str, str]:
+    """A registered model of its own whose v1 is @champion: (name, version)."""
     name = f"bnpipe-faults-{uuid.uuid4().hex[:8]}"
     client.create_registered_model(name)
     (tmp_path / "model").mkdir()
     first = client.create_model_version(name, source=str(tmp_path / "model"), run_id=None).version
     client.set_registered_model_alias(name, registry.CHAMPION, first)
+    return name, str(first)
+
+
+def _only_the_champion_is_left(client, name: str, first: str) -> None:
+    versions = [v.version for v in client.search_model_versions(f"name='{name}'")]
+    assert [str(v) for v in versions] == [first]
+    assert str(client.get_model_version_by_alias(name, registry.CHAMPION).version) == first
+
+
+def test_a_failed_promotion_deletes_the_new_version_and_keeps_the_champion(client, tmp_path):
+    name, first = _model_with_a_champion(client, tmp_path)
     decision = registry.Decision(
         model_name=name, promoted=True, reason="better", metric="test_rmse",
         challenger_run_id="r", challenger_variant="bn", challenger_score=1.0,
-        previous_champion=str(first),
+        previous_champion=first,
     )  # fmt: skip
 
     with pytest.raises(ConnectionError):
         registry.register(AliasFails(client), decision, str(tmp_path / "model"), tags={})
 
-    versions = [v.version for v in client.search_model_versions(f"name='{name}'")]
-    assert [str(v) for v in versions] == [str(first)]
-    assert str(client.get_model_version_by_alias(name, registry.CHAMPION).version) == str(first)
+    _only_the_champion_is_left(client, name, first)
 
 
 def test_a_champion_that_moved_since_the_comparison_is_not_replaced(client, tmp_path):
     """Check and set: a run compared against no champion (or another one) while a
     run elsewhere promoted v1; it registers nothing and leaves @champion on v1."""
-    name = f"bnpipe-faults-{uuid.uuid4().hex[:8]}"
-    client.create_registered_model(name)
-    (tmp_path / "model").mkdir()
-    first = client.create_model_version(name, source=str(tmp_path / "model"), run_id=None).version
-    client.set_registered_model_alias(name, registry.CHAMPION, first)
+    name, first = _model_with_a_champion(client, tmp_path)
     decision = registry.Decision(
         model_name=name, promoted=True, reason="first version: no champion yet",
         metric="test_rmse", challenger_run_id="r", challenger_variant="bn",
@@ -211,9 +217,7 @@ def test_a_champion_that_moved_since_the_comparison_is_not_replaced(client, tmp_
     with pytest.raises(registry.ChampionMoved, match=rf"{name}: @champion moved to v{first}"):
         registry.register(client, decision, str(tmp_path / "model"), tags={})
 
-    versions = [v.version for v in client.search_model_versions(f"name='{name}'")]
-    assert [str(v) for v in versions] == [str(first)]
-    assert str(client.get_model_version_by_alias(name, registry.CHAMPION).version) == str(first)
+    _only_the_champion_is_left(client, name, first)
 
 
 def test_a_nan_challenger_is_never_promoted():
