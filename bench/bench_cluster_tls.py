@@ -1,6 +1,6 @@
 """What mutual TLS costs the embedded Dask cluster of ``bnpipe run``.
 
-In one process, side by side and interleaved: ``bnpipe.cluster._local_cluster``
+In one process, side by side and interleaved: ``bnpipe.ops.cluster._local_cluster``
 as ``bnpipe run`` opens it (``Security.temporary()``, ``tls://``) against the
 same cluster over plain ``tcp://``, each timed from nothing to the first
 finished task (one worker, the cluster's threads), and a round trip of small
@@ -23,7 +23,7 @@ def _cluster(tls: bool):
     from distributed import LocalCluster
     from distributed.security import Security
 
-    from bnpipe import cluster
+    from bnpipe.ops import cluster
 
     if tls:
         return cluster._local_cluster(1)  # what bnpipe run opens

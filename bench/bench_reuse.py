@@ -69,8 +69,9 @@ def main() -> int:
     )
     from prefect.testing.utilities import prefect_test_harness
 
-    from bnpipe import cluster, watch
+    from bnpipe import watch
     from bnpipe.catalog import get_spec, load_catalog
+    from bnpipe.ops import cluster
     from bnpipe.params import RunConfig
     from bnpipe.settings import load_settings
     from flows.bn_comparison import bn_comparison

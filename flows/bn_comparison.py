@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from prefect import flow
 
-from bnpipe import cluster
 from bnpipe.catalog import DatasetSpec, get_spec, load_catalog
 from bnpipe.comparison import ComparisonSummary, SeedResult
 from bnpipe.features import Encoded
 from bnpipe.gate import DriftCheck
 from bnpipe.ingest import Snapshot
+from bnpipe.ops import cluster
 from bnpipe.params import RunConfig
 from bnpipe.registry import Decision
 from bnpipe.settings import Settings, load_settings

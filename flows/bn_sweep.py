@@ -7,12 +7,13 @@ from typing import Literal, NamedTuple
 
 from prefect import flow
 
-from bnpipe import cluster, links, sweep
+from bnpipe import links, sweep
 from bnpipe.catalog import DatasetSpec, get_spec, load_catalog
 from bnpipe.comparison import SeedResult, summarize_results
 from bnpipe.features import Encoded
 from bnpipe.gate import DriftCheck
 from bnpipe.ingest import Snapshot
+from bnpipe.ops import cluster
 from bnpipe.params import RunConfig
 from bnpipe.registry import Decision
 from bnpipe.settings import Settings, load_settings

@@ -2,7 +2,7 @@
 
 The configured one (``PREFECT_API_URL``, or the ``prefect.toml`` that
 ``bnpipe stack up`` writes), or else a temporary server started for the run
-(:mod:`bnpipe.tempserver`: what Prefect's ephemeral mode does, but booting in
+(:mod:`bnpipe.ops.tempserver`: what Prefect's ephemeral mode does, but booting in
 the background while the caller imports MLflow, in its own process group)::
 
     with prefect_api(prefect_home, log_dir) as api:   # a temporary server starts booting
@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from bnpipe.tempserver import TemporaryServer
+from bnpipe.ops.tempserver import TemporaryServer
 
 
 class LocalApi:

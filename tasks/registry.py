@@ -24,7 +24,8 @@ def _champion_frame(name: str, rows):
     import mlflow
     from mlflow.models import Model
 
-    from bnpipe import cluster, jobs
+    from bnpipe import jobs
+    from bnpipe.ops import cluster
 
     with tempfile.TemporaryDirectory(prefix="bnpipe-champion-") as tmp:
         local = mlflow.artifacts.download_artifacts(

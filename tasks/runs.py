@@ -23,11 +23,12 @@ from collections.abc import Iterator, Sequence
 from prefect import get_run_logger
 from prefect.states import Completed
 
-from bnpipe import interrupts, references, report, reuse
+from bnpipe import references, report, reuse
 from bnpipe.catalog import DatasetSpec
-from bnpipe.cluster import TrainingCluster
 from bnpipe.features import Encoded
 from bnpipe.ingest import Snapshot
+from bnpipe.ops import interrupts
+from bnpipe.ops.cluster import TrainingCluster
 from bnpipe.params import RunConfig
 from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
@@ -94,7 +95,7 @@ class RunBook:
     def step(self, name: str, *, last: bool = False) -> Iterator[None]:
         """A stage of one dataset: an Exception ends its run and is kept for the end;
         ``last``: completing it ends the run FINISHED. A Ctrl-C that some library
-        swallowed before the step is raised here (``bnpipe.interrupts.check``)."""
+        swallowed before the step is raised here (``bnpipe.ops.interrupts.check``)."""
         interrupts.check()
         try:
             yield

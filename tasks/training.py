@@ -11,11 +11,11 @@ from prefect.cache_policies import NO_CACHE
 
 from bnpipe import jobs
 from bnpipe.catalog import DatasetSpec
-from bnpipe.cluster import TrainingCluster
 from bnpipe.comparison import SeedResult
 from bnpipe.features import Encoded, encode
 from bnpipe.jobs import JobResult, TrainJob, seed_results
 from bnpipe.models import VARIANTS
+from bnpipe.ops.cluster import TrainingCluster
 from bnpipe.params import RunConfig
 from bnpipe.tracking import ParentRun
 

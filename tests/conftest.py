@@ -39,7 +39,7 @@ PROJECT_VARS = (
 
 @pytest.fixture
 def env(tmp_path):
-    """``os.environ`` for in-process ``bnpipe.cli.main()`` calls, restored afterwards
+    """``os.environ`` for in-process ``bnpipe.ops.cli.main()`` calls, restored afterwards
     (``main`` sets PREFECT_HOME and other hygiene variables with setdefault)."""
     saved = dict(os.environ)
     for key in PROJECT_VARS:

@@ -47,7 +47,7 @@ def ui_command(settings: Settings) -> str:
 def ui_answering(settings: Settings, timeout: float = 0.5) -> bool:
     """Something answers MLflow's /health on :func:`ui_base` (``bnpipe stack up`` or an
     ``mlflow ui`` started by hand): the links work as printed."""
-    from bnpipe.stack import http_get
+    from bnpipe.probe import http_get
 
     answer = http_get(f"{ui_base(settings)}/health", timeout=timeout)
     return answer is not None and answer[0] == 200

@@ -22,8 +22,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from bnpipe.ops.stack import port_free
 from bnpipe.processes import is_alive
-from bnpipe.stack import port_free
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from bnpipe import pgserver
+from bnpipe.ops import pgserver
+from bnpipe.ops.stack import port_free
 from bnpipe.processes import is_alive
-from bnpipe.stack import port_free
 from tests.e2e.test_stack import (
     BIN,
     REPO,
@@ -130,7 +130,7 @@ def dask_security(env: dict[str, str]):
 
 def secrets_of(project) -> list[str]:
     """Every secret the stack generated (and its own PostgreSQL's password)."""
-    from bnpipe.credentials import Credentials
+    from bnpipe.ops.credentials import Credentials
 
     found = Credentials(project.stack_dir / "credentials").secrets()
     own = project.stack_dir / "postgres" / "password"
@@ -247,7 +247,7 @@ def team_stack(tmp_path_factory, data_mirror, reachable_tmp, team_server):
 
 def login(mp, project, user: str = "bnpipe") -> None:
     """This test process's MLflow client logs in as ``user`` (bnpipe: what stack env says)."""
-    from bnpipe.credentials import Credentials
+    from bnpipe.ops.credentials import Credentials
 
     mp.setenv("MLFLOW_TRACKING_USERNAME", user)
     mp.setenv(
@@ -435,7 +435,7 @@ def test_a_second_host_joins_with_the_stacks_urls_only(team_stack, data_mirror):
     from distributed import Client
     from mlflow import MlflowClient
 
-    from bnpipe.stack import HYGIENE, stop_process
+    from bnpipe.ops.stack import HYGIENE, stop_process
     from tests.e2e.test_stack import REPO, stop_session
 
     project = team_stack  # after the test above: its own workers are stopped here

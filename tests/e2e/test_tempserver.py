@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from bnpipe.ops.tempserver import NICENESS, SERVICES_OFF, ServerError, TemporaryServer, server_env
+from bnpipe.probe import http_get
 from bnpipe.processes import is_alive
-from bnpipe.stack import http_get
-from bnpipe.tempserver import NICENESS, SERVICES_OFF, ServerError, TemporaryServer, server_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

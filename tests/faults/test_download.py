@@ -22,7 +22,7 @@ import pytest
 
 from bnpipe import ingest
 from bnpipe.catalog import DatasetSpec
-from bnpipe.cli import main
+from bnpipe.ops.cli import main
 from tests.faults.conftest import (
     BNPIPE,
     REPO,

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from bnpipe import ingest, validation
-from bnpipe.cli import error_line, main
+from bnpipe.ops.cli import error_line, main
 from tests.faults.conftest import BNPIPE, REPO, make_project, seed_cache, sha256
 
 
@@ -233,6 +233,6 @@ def test_debug_shows_the_traceback_and_only_then(data_mirror, tmp_path):
     assert debug.returncode == 1
     assert "Traceback (most recent call last)" in debug.stderr
     assert (
-        "bnpipe.cli.DataError" in debug.stderr
+        "bnpipe.ops.cli.DataError" in debug.stderr
         and "missing required column(s) for iris: 꽃받침폭" in debug.stderr
     )

@@ -79,7 +79,7 @@ def log_model(*args, **kwargs):
         raise OSError("injected fault: no space left on the artifact store")
     return real(*args, **kwargs)
 serving.log_model = log_model
-from bnpipe.cli import main
+from bnpipe.ops.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -25,7 +25,7 @@ def log_cell(*args, **kwargs):
     print("injected: killed after the first cell", flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 sweeps.log_cell.fn = log_cell
-from bnpipe.cli import main
+from bnpipe.ops.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

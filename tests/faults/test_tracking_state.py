@@ -15,7 +15,7 @@ import pytest
 
 from bnpipe import registry, tracking
 from bnpipe.comparison import SeedResult, best_result
-from bnpipe.interrupts import Terminated
+from bnpipe.ops.interrupts import Terminated
 
 pytestmark = pytest.mark.slow  # imports MLflow and creates a store (~10 s)
 

@@ -11,7 +11,7 @@ import pytest
 def env(tmp_path_factory, data_mirror):
     from prefect.testing.utilities import prefect_test_harness
 
-    from bnpipe import cluster
+    from bnpipe.ops import cluster
 
     tmp = tmp_path_factory.mktemp("flow")
     mp = pytest.MonkeyPatch()

@@ -1,4 +1,4 @@
-"""bnpipe.cli: fast `datasets`, usage errors (exit 2), `validate` (exit 0/1), infer_task."""
+"""bnpipe.ops.cli: fast `datasets`, usage errors (exit 2), `validate` (exit 0/1), infer_task."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnpipe.cli import format_result, infer_task, main
+from bnpipe.ops.cli import format_result, infer_task, main
 from tests.conftest import PROJECT_VARS
 
 HEAVY = ("tensorflow", "keras", "mlflow", "great_expectations", "prefect")
@@ -32,7 +32,7 @@ def test_datasets_does_not_import_heavy_libraries(tmp_path):
     code = textwrap.dedent(
         f"""\
         import json, sys
-        from bnpipe.cli import main
+        from bnpipe.ops.cli import main
         rc = main(["datasets"])
         heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)
         print("RESULT " + json.dumps({{"rc": rc, "heavy": heavy}}))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bnpipe import stack
-from bnpipe.credentials import TLS_ROLES, Credentials
+from bnpipe.ops import stack
+from bnpipe.ops.credentials import TLS_ROLES, Credentials
 
 
 def test_credentials_are_generated_once_into_files_only_the_owner_reads(tmp_path):

@@ -413,7 +413,7 @@ def test_the_run_parameters_leave_the_defaultable_ones_to_the_dataset():
 
 
 def test_run_flags_default_to_the_datasets_defaults():
-    from bnpipe.cli import build_parser
+    from bnpipe.ops.cli import build_parser
 
     parser = build_parser()
     args = parser.parse_args(["run", "boston"])
@@ -511,7 +511,7 @@ def test_dataset_init_writes_and_prints_the_defaults(env, tmp_path, capsys):
     env["BNPIPE_EXPECTATIONS_DIR"] = str(tmp_path / "expectations")
     csv = tmp_path / "stock.csv"
     stock().to_csv(csv, index=False)
-    from bnpipe.cli import main
+    from bnpipe.ops.cli import main
 
     assert main(["dataset", "init", "stock", "--url", str(csv), "--target", "price"]) == 0
     out = capsys.readouterr().out.splitlines()

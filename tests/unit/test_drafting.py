@@ -15,8 +15,8 @@ import yaml
 
 from bnpipe import ingest
 from bnpipe.catalog import append_entry, load_catalog, parse_entry
-from bnpipe.cli import main
 from bnpipe.drafting import draft_for, relaxed_floor
+from bnpipe.ops.cli import main
 from bnpipe.profiling import (
     ColumnError,
     column_role,

@@ -19,7 +19,7 @@ import pytest
 # a future would); the wait loop's interrupts.check() must raise it again.
 CHILD = r"""
 import sys, time
-from bnpipe import interrupts
+from bnpipe.ops import interrupts
 interrupts.install()
 mode = sys.argv[1]
 print("ready", flush=True)
@@ -86,7 +86,7 @@ def test_a_swallowed_interrupt_is_raised_again_by_check():
 
 
 def test_check_is_a_no_op_without_a_signal():
-    from bnpipe import interrupts
+    from bnpipe.ops import interrupts
 
     interrupts.reset()
     interrupts.check()
@@ -95,7 +95,7 @@ def test_check_is_a_no_op_without_a_signal():
 
 DEFERRED = r"""
 import sys, time
-from bnpipe import interrupts
+from bnpipe.ops import interrupts
 interrupts.install()
 print("ready", flush=True)
 try:

@@ -21,9 +21,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from bnpipe import cluster, engine, jobs
+from bnpipe import engine, jobs
 from bnpipe.catalog import get_spec, load_catalog
 from bnpipe.features import encode
+from bnpipe.ops import cluster
 from bnpipe.params import RunConfig
 from bnpipe.processes import is_alive
 
@@ -147,7 +148,7 @@ def test_local_workers_die_with_a_sigkilled_parent(tmp_path):
     script = textwrap.dedent(
         """
         import os, sys, time
-        from bnpipe import cluster
+        from bnpipe.ops import cluster
         if __name__ == "__main__":
             c = cluster.TrainingCluster(workers=2)
             pids = c.client().run(os.getpid)

@@ -1,4 +1,4 @@
-"""A helper started through ``bnpipe.lifeline`` dies with its parent, even a SIGKILLed one."""
+"""A helper started through ``bnpipe.ops.lifeline`` dies with its parent, even a SIGKILLed one."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_the_helper_dies_with_its_sigkilled_parent(tmp_path):
     script = textwrap.dedent(
         """
         import subprocess, sys, time
-        from bnpipe import lifeline
+        from bnpipe.ops import lifeline
         argv, read_fd, keep = lifeline.tied([sys.executable, "-c", "import time; time.sleep(600)"])
         proc = subprocess.Popen(argv, pass_fds=(read_fd,), process_group=0)
         print(proc.pid, flush=True)
@@ -52,7 +52,7 @@ def test_the_helper_dies_with_its_sigkilled_parent(tmp_path):
 
 
 def test_the_supervisor_passes_the_exit_code_on():
-    from bnpipe import lifeline
+    from bnpipe.ops import lifeline
 
     argv, read_fd, keep = lifeline.tied([sys.executable, "-c", "raise SystemExit(7)"])
     try:

@@ -126,7 +126,7 @@ def petals(env, tmp_path, model, monkeypatch):
 
 
 def _predict(path: Path, capsys) -> tuple[int, str, str]:
-    from bnpipe.cli import main
+    from bnpipe.ops.cli import main
 
     code = main(["predict", "petals", "--input", str(path)])
     out, err = capsys.readouterr()

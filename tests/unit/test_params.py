@@ -10,7 +10,7 @@ from bnpipe.params import ConfigError, RunConfig, cli_options
 
 
 def test_every_field_is_a_run_option_with_its_default_and_help():
-    from bnpipe.cli import build_parser
+    from bnpipe.ops.cli import build_parser
 
     options = {o.field: o for o in cli_options()}
     assert list(options) == list(RunConfig.model_fields)

@@ -13,7 +13,7 @@
 * An address (``tcp://HOST:PORT``, or ``tls://`` with Dask's TLS settings in
   the environment, as ``bnpipe stack env`` prints them): that scheduler's workers train. They need
   the project's virtualenv and nothing else: the client registers the plugin
-  that preloads TensorFlow (:mod:`bnpipe.dask_plugin`), jobs carry their data.
+  that preloads TensorFlow (:mod:`bnpipe.ops.dask_plugin`), jobs carry their data.
 
 Faults are Dask's to handle where Dask handles them: a worker that dies
 mid-job has its job run again on another worker (or on the worker its nanny
@@ -90,7 +90,7 @@ class TrainingCluster:
         try:
             from distributed import Client
 
-            from bnpipe.dask_plugin import PreloadTensorFlow
+            from bnpipe.ops.dask_plugin import PreloadTensorFlow
 
             if self.address:
                 try:

@@ -17,7 +17,7 @@
   whose address the worker's flow runs get as ``BNPIPE_DASK_ADDRESS``.
 
 ``--backend postgres`` keeps Prefect and MLflow in PostgreSQL instead (a team's
-server by ``BNPIPE_POSTGRES_URL``, or the stack's own: :mod:`bnpipe.pgserver`),
+server by ``BNPIPE_POSTGRES_URL``, or the stack's own: :mod:`bnpipe.ops.pgserver`),
 and the MLflow server serves the artifacts (``mlflow-artifacts:/``); flow runs
 then track to it over HTTP.
 
@@ -30,7 +30,7 @@ commands run in the project folder reach this server with no environment set;
 With authentication (``--auth``; the default of ``--backend postgres`` and of any
 ``--listen`` address beyond loopback) the MLflow server runs its basic-auth app,
 the Prefect server checks an auth string, and Dask speaks mutual TLS, with
-credentials from :mod:`bnpipe.credentials`; ``env`` prints what a client needs.
+credentials from :mod:`bnpipe.ops.credentials`; ``env`` prints what a client needs.
 
 No Prefect or MLflow import here: both are driven through their command-line
 programs, found next to the running Python (the project's virtualenv), and the
@@ -47,15 +47,14 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from bnpipe import pgserver
-from bnpipe.credentials import MLFLOW_READER, MLFLOW_USER, Credentials
+from bnpipe.ops import pgserver
+from bnpipe.ops.credentials import MLFLOW_READER, MLFLOW_USER, Credentials
+from bnpipe.probe import http_get
 from bnpipe.processes import is_alive, proc_stat
 from bnpipe.settings import Settings
 
@@ -518,33 +517,6 @@ def port_free(port: int, host: str = HOST) -> bool:
     return True
 
 
-_NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def http_get(
-    url: str,
-    timeout: float = 3.0,
-    json_body: object = None,
-    headers: Mapping[str, str] | None = None,
-) -> tuple[int, bytes] | None:
-    """(status, body) of a GET (a POST with ``json_body``) on loopback, or None
-    when nothing answers."""
-    request = urllib.request.Request(url, headers=dict(headers or {}))
-    if json_body is not None:
-        request = urllib.request.Request(
-            url,
-            data=json.dumps(json_body).encode(),
-            headers={"Content-Type": "application/json", **(headers or {})},
-        )
-    try:
-        with _NO_PROXY_OPENER.open(request, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-    except (OSError, ValueError):
-        return None
-
-
 def _api(cfg: StackConfig, path: str, json_body: object = None) -> tuple[int, bytes] | None:
     """A request to the stack's Prefect API (with its auth string when auth is on)."""
     return http_get(
@@ -999,7 +971,7 @@ def up(
     listen: str = HOST,
 ) -> int:
     """Start whatever part of the stack is not running; 0 when all of it runs.
-    ``backend``: ``sqlite`` (files) or ``postgres`` (see :mod:`bnpipe.pgserver`);
+    ``backend``: ``sqlite`` (files) or ``postgres`` (see :mod:`bnpipe.ops.pgserver`);
     ``auth``: None for the backend's default (on for postgres, and always on
     beyond loopback); ``listen``: the address the services bind to."""
     fresh = load_config(settings, backend, dask_workers, auth, listen)  # refuses --no-auth early

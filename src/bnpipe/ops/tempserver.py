@@ -36,8 +36,9 @@ import threading
 import time
 from pathlib import Path
 
-from bnpipe import lifeline
-from bnpipe.stack import HOST, HYGIENE, http_get, stop_process
+from bnpipe.ops import lifeline
+from bnpipe.ops.stack import HOST, HYGIENE, stop_process
+from bnpipe.probe import http_get
 
 LOG_NAME = "prefect-temporary-server.log"
 NICENESS = 5  # below the flow process while both start: its chain is the one everything waits for

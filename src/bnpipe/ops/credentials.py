@@ -19,7 +19,7 @@ What is there:
   its workers and clients (mutual TLS: no certificate, no work submitted).
 
 The PostgreSQL password of the stack's own server stays where
-:mod:`bnpipe.pgserver` keeps it. Nothing here imports MLflow, Prefect or Dask;
+:mod:`bnpipe.ops.pgserver` keeps it. Nothing here imports MLflow, Prefect or Dask;
 ``cryptography`` is imported when the certificates are made.
 """
 

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from bnpipe import interrupts
+from bnpipe.ops import interrupts
 from bnpipe.settings import Settings, load_settings
 
 
@@ -161,7 +161,8 @@ def _orchestrated(settings: Settings, dask_address: str | None, debug: bool, loa
     """What a flow called from the terminal runs in: the Dask cluster, the Prefect
     API (a temporary server when none is configured) and a checked MLflow store;
     yields the flow ``load()`` returns, with the API connected."""
-    from bnpipe import cluster, tracking, validation
+    from bnpipe import tracking, validation
+    from bnpipe.ops import cluster
     from flows.local_api import prefect_api
 
     # Three things start at once: the Dask cluster (local workers load TensorFlow,
@@ -766,7 +767,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_stack(args, settings: Settings) -> int:
-    from bnpipe import stack
+    from bnpipe.ops import stack
 
     if args.action == "up":
         if args.dask_workers is not None and args.dask_workers < 0:

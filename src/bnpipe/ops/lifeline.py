@@ -2,7 +2,7 @@
 
 ``tied(argv)`` returns the argv to start instead, and the file descriptor to
 pass to it (``pass_fds``). The started process is a small supervisor
-(``python -m bnpipe.lifeline FD -- ARGV...``): it runs ``argv`` in its own
+(``python -m bnpipe.ops.lifeline FD -- ARGV...``): it runs ``argv`` in its own
 process group and reads from FD, a pipe whose write end only this process
 holds. The kernel closes that end when this process ends, however it ends; the
 supervisor reads EOF and stops its process group (SIGTERM, then SIGKILL after
@@ -29,7 +29,11 @@ def tied(argv: list[str]) -> tuple[list[str], int, int]:
     """``(supervisor argv, read fd for pass_fds, write fd to keep open)``. After the
     start, close the read fd here; close the write fd to stop the helper."""
     read_fd, write_fd = os.pipe()  # both not inheritable: only pass_fds hands one on
-    return [sys.executable, "-m", "bnpipe.lifeline", str(read_fd), "--", *argv], read_fd, write_fd
+    return (
+        [sys.executable, "-m", "bnpipe.ops.lifeline", str(read_fd), "--", *argv],
+        read_fd,
+        write_fd,
+    )
 
 
 def _supervise(fd: int, argv: list[str]) -> int:
@@ -57,5 +61,5 @@ def _supervise(fd: int, argv: list[str]) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[2] != "--":
-        sys.exit("usage: python -m bnpipe.lifeline FD -- ARGV...")
+        sys.exit("usage: python -m bnpipe.ops.lifeline FD -- ARGV...")
     sys.exit(_supervise(int(sys.argv[1]), sys.argv[3:]))
