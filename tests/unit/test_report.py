@@ -1,4 +1,5 @@
-"""bnpipe.report: PNGs are written, tables align, the HTML report is self-contained."""
+"""bnpipe.report: PNGs are written, tables align, the HTML report is self-contained and
+escaped, and one comparison's report files are written from its results."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from bnpipe import report, stats
+from bnpipe.report import html
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -32,7 +34,8 @@ def _histories(rng, epochs=60, seeds=3):
 def test_core_modules_import_nothing_heavy():
     code = (
         "import sys, bnpipe.report, bnpipe.stats, bnpipe.evaluation\n"
-        "heavy = {'matplotlib', 'prefect', 'mlflow', 'tensorflow', 'keras', 'sklearn', 'scipy'}\n"
+        "heavy = {'matplotlib', 'prefect', 'mlflow', 'tensorflow', 'keras', 'sklearn', 'scipy',"
+        " 'jinja2', 'pandas'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -374,3 +377,89 @@ def test_html_references_from_fitted_references():
     page = _html(references=references.report_section(refs, v, head, "test_rmse"))
     assert "linear (ridge)" in page and "baseline (mean)" in page
     assert head is None and "beats both" in page
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+EVIL = "<script>alert('x')</script> R&D"
+
+
+def test_html_escapes_names_columns_and_notes():
+    """A dataset, a column and a note holding markup and ``&`` arrive as text."""
+    drift = {
+        "summary": f"drift warn on {EVIL}",
+        "columns": [
+            {
+                "column": EVIL,
+                "role": "feature",
+                "psi": 0.2,
+                "relation_change": None,
+                "level": "warn",
+            }
+        ],
+    }
+    page = _html(
+        dataset=EVIL,
+        lineage={"url": "https://example.org/d.csv?a=1&b=2", EVIL: EVIL},
+        table_headers=["variant", EVIL],
+        table_rows=[["plain", "1.0"]],
+        plots={EVIL: "learning_curves.png"},
+        notes=[f"note {EVIL}"],
+        drift=drift,
+        champion_decision={"decision": EVIL, "model_uri": EVIL},
+        references=_references_section(notes=[EVIL], metrics={EVIL: {EVIL: 1.0}}),
+    )
+    assert "<script" not in page and "</script>" not in page
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; R&amp;D"
+    # title, h1, sub, lineage key and value, results header, drift summary and column,
+    # references row and header and note, plot alt and caption, decision, notes
+    assert page.count(escaped) >= 15
+    assert " R&D" not in page and "a=1&amp;b=2" in page
+    assert f'alt="{escaped}"' in page and f"<code>{escaped}</code>" in page
+
+
+def test_html_template_fails_on_a_missing_value():
+    """StrictUndefined: a value the page needs but was not given raises, it does
+    not render as an empty string."""
+    import jinja2
+
+    context = html.report_context(
+        dataset="boston",
+        lineage={},
+        validation_summary="ok",
+        table_headers=["variant"],
+        table_rows=[],
+        intervals=[],
+        winner="tie",
+        plots={},
+        champion_decision=None,
+        references=_references_section(),
+    )
+    assert "<h1>" in html.render("report.html.j2", context)
+    for key in context:
+        partial = {k: v for k, v in context.items() if k != key}
+        with pytest.raises(jinja2.UndefinedError, match=key):
+            html.render("report.html.j2", partial)
+    refs = {k: v for k, v in context["references"].items() if k != "seconds"}
+    with pytest.raises(jinja2.UndefinedError, match="seconds"):
+        html.render("report.html.j2", {**context, "references": refs})
+
+
+def test_sweep_page_escapes_and_needs_every_value(tmp_path):
+    import jinja2
+
+    from bnpipe import sweep_report
+
+    png = tmp_path / "forest.png"
+    png.write_bytes(PNG_SIGNATURE + b"data")
+    rows = [[EVIL, "+0.1", "0 to 0.2", "0.01", "0.02", "0%/0%", "**bn**"]]
+    page = sweep_report.render_html(EVIL, rows, {EVIL: png}, f"intro {EVIL}")
+    assert "<script" not in page and page.count("&lt;script&gt;") == 6
+    assert "<td>bn</td>" in page  # the Markdown bold is dropped
+    assert 'src="data:image/png;base64,iVBORw0KGgpkYXRh"' in page
+    context = {"title": "t", "intro": "i", "headers": [], "rows": [], "plots": []}
+    html.render("sweep.html.j2", context)
+    for key in context:
+        with pytest.raises(jinja2.UndefinedError, match=key):
+            html.render("sweep.html.j2", {k: v for k, v in context.items() if k != key})
