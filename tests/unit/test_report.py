@@ -12,6 +12,7 @@ import pytest
 
 from bnpipe import report, stats
 from bnpipe.report import html
+from tests import comparison_inputs
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -463,3 +464,130 @@ def test_sweep_page_escapes_and_needs_every_value(tmp_path):
     for key in context:
         with pytest.raises(jinja2.UndefinedError, match=key):
             html.render("sweep.html.j2", {k: v for k, v in context.items() if k != key})
+
+
+# --------------------------------------------------------------------------- one comparison's files
+
+
+@pytest.fixture(scope="module")
+def regression():
+    return comparison_inputs.comparison("regression")
+
+
+@pytest.fixture(scope="module")
+def classification():
+    return comparison_inputs.comparison("classification")
+
+
+def test_results_table_puts_references_below_the_variants(regression):
+    headers, rows = report.results_table(regression.summary)
+    assert headers == ["variant", "test_rmse", "test_mae", "test_r2"]
+    assert [r[0] for r in rows] == ["plain", "bn"] and "±" in rows[0][1]
+    _, with_refs = report.results_table(regression.summary, regression.check)
+    assert with_refs[:2] == rows
+    assert [r[0] for r in with_refs[2:]] == ["baseline (mean)", "linear (ridge)"]
+    assert not any("±" in c for r in with_refs[2:] for c in r)
+
+
+def test_drift_section(regression):
+    from bnpipe.gate import DriftCheck
+
+    assert report.drift_section(None) is None
+    assert report.drift_section(DriftCheck(None, None)) == {
+        "summary": "no champion yet: nothing to compare with"
+    }
+    assert report.drift_section(DriftCheck("3", None))["summary"].startswith(
+        "no drift reference: champion v3 has no data profile"
+    )
+    section = report.drift_section(comparison_inputs.drift_check(regression, shift=2.0))
+    assert section["summary"].startswith("drift block") and "x0" in section["summary"]
+    assert [c["column"] for c in section["columns"]] == ["x0", "x1", "y"]
+    assert section["columns"][0]["level"] == "block"
+
+
+def test_artifact_key():
+    assert report.artifact_key("boston") == "boston"
+    assert report.artifact_key("bike-sharing") == "bike-sharing"
+    assert report.artifact_key("My_Data") != report.artifact_key("my-data")
+    assert re.fullmatch(r"my-data-[0-9a-f]{6}", report.artifact_key("My_Data"))
+    assert re.fullmatch(r"dataset-[0-9a-f]{6}", report.artifact_key("___"))
+
+
+def test_lineage(regression):
+    rows = report.lineage(regression.spec, regression.snap, regression.data)
+    n = len(comparison_inputs.frame("regression"))
+    assert rows["dataset"] == "toy" and rows["sha256"] == "ab" * 32
+    assert rows["url"] == "https://example.org/data/toy.csv" and rows["source"] == "upstream"
+    assert rows["rows"] == n and sum(map(int, rows["train/val/test rows"].split("/"))) == n
+    assert not any(k.startswith("rows left out") for k in rows)  # nothing dropped
+
+
+def test_markdown_report(regression):
+    from bnpipe import registry
+
+    c = regression
+    held = registry.hold(comparison_inputs.decision(c), ["drift above the block level: x0"])
+    md = report.markdown_report(
+        c.spec, c.snap, c.summary, held, comparison_inputs.drift_check(c, 2.0), c.check
+    )
+    lines = md.splitlines()
+    assert lines[0] == "## toy: plain vs BatchNorm"
+    assert lines[2].startswith(f"**Winner on test_rmse: {c.summary.winner}** · bn − plain ")
+    assert "bnpipe-toy v2: held" in lines[2] and c.check.headline in lines[2]
+    assert "Data: sha256 `abababababab` from **upstream** (https://example.org/data/toy.csv)" in md
+    assert "| baseline (mean) |" in md and "plain vs baseline **better**" in md
+    assert "**Drift against the champion's data:** drift block" in md
+    assert "(champion was v1, test_rmse" in md and ": **held** — challenger better" in md
+    assert lines[-1] == "- held: drift above the block level: x0" and md.endswith("\n")
+    bare = report.markdown_report(c.spec, c.snap, c.summary, None)
+    assert "Registry" not in bare and "references" not in bare and "Drift" not in bare
+
+
+@pytest.mark.slow  # matplotlib
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_write_comparison_report(task, regression, classification, tmp_path):
+    c = regression if task == "regression" else classification
+    md = report.write_comparison_report(
+        tmp_path,
+        spec=c.spec,
+        snap=c.snap,
+        data=c.data,
+        results=c.results,
+        summary=c.summary,
+        validation_summary="3 expectations, 3 passed",
+        decision=comparison_inputs.decision(c),
+        drift=comparison_inputs.drift_check(c),
+        check=c.check,
+    )
+    plots = (
+        ["predicted_vs_actual.png"]
+        if task == "regression"
+        else ["confusion_bn.png", "confusion_plain.png"]
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["comparison.html", "comparison.md", "learning_curves.png", *plots]
+    )
+    for name in ["learning_curves.png", *plots]:
+        _assert_png(tmp_path / name)
+    assert (tmp_path / "comparison.md").read_text("utf-8") == md
+    assert md == report.markdown_report(
+        c.spec, c.snap, c.summary, comparison_inputs.decision(c),
+        comparison_inputs.drift_check(c), c.check,
+    )  # fmt: skip
+    page = (tmp_path / "comparison.html").read_text("utf-8")
+    for name in ["learning_curves.png", *plots]:
+        assert f'src="{name}"' in page
+    for text in (
+        "<h2>Data lineage</h2>",
+        "<code>" + "ab" * 32 + "</code>",
+        "3 expectations, 3 passed",
+        "<h2>Drift against the champion's data</h2>",
+        "<h2>References: is the network worth it?</h2>",
+        c.check.headline,
+        "<b>reason:</b> challenger better on today",
+        "bnpipe-toy",
+    ):
+        assert text in page, text
+    headers, rows = report.results_table(c.summary, c.check)
+    for cell in [*headers, *(x for r in rows for x in r)]:
+        assert f">{cell}<" in page, cell

@@ -1,5 +1,6 @@
 """The plain-vs-BatchNorm comparison report: PNG plots (``plots``), text and
-Markdown tables (``tables``) and the HTML page from a Jinja2 template (``html``).
+Markdown tables (``tables``), the HTML page from a Jinja2 template (``html``) and
+one comparison's report files (``comparison``).
 
 Inputs are plain Python/numpy data; nothing here knows Keras, MLflow or Prefect,
 and importing the package imports neither matplotlib nor Jinja2.
@@ -7,6 +8,16 @@ and importing the package imports neither matplotlib nor Jinja2.
 
 from __future__ import annotations
 
+from bnpipe.report.comparison import (
+    ReferenceCheck,
+    artifact_key,
+    drift_section,
+    lineage,
+    markdown_report,
+    results_table,
+    write_comparison_report,
+    write_plots,
+)
 from bnpipe.report.html import render_html_report
 from bnpipe.report.plots import (
     DPI,
@@ -38,14 +49,19 @@ __all__ = [
     "FIGSIZE",
     "INTERVAL_HEADERS",
     "VARIANT_COLOURS",
+    "ReferenceCheck",
+    "artifact_key",
     "comparison_headers",
     "comparison_table",
     "describe_interval",
+    "drift_section",
     "format_mean_std",
     "format_table",
     "format_value",
     "headline",
     "interval_rows",
+    "lineage",
+    "markdown_report",
     "markdown_table",
     "new_figure",
     "plot_confusion_matrix",
@@ -54,5 +70,8 @@ __all__ = [
     "preload",
     "reference_rows",
     "render_html_report",
+    "results_table",
     "save_png",
+    "write_comparison_report",
+    "write_plots",
 ]
