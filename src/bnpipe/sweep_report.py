@@ -1,11 +1,11 @@
 """A sweep's report: forest plot, heatmap, ``sweep.md`` and a self-contained
-``sweep.html``. Plain data in (:class:`bnpipe.sweep.CellVerdict`), files out;
-matplotlib is imported inside the functions."""
+``sweep.html`` (the Jinja2 template ``report/templates/sweep.html.j2``). Plain data
+in (:class:`bnpipe.sweep.CellVerdict`), files out; matplotlib and Jinja2 are
+imported inside the functions."""
 
 from __future__ import annotations
 
 import base64
-import html
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from bnpipe import multiplicity
-from bnpipe.report import _new_figure, _save, markdown_table
+from bnpipe.report.html import render
+from bnpipe.report.plots import new_figure, save_png
+from bnpipe.report.tables import markdown_table
 from bnpipe.sweep import CellVerdict
 
 WINNER_COLOURS = {"bn": "#d62728", "plain": "#1f77b4", "tie": "#7f7f7f"}
@@ -46,7 +48,7 @@ def plot_forest(verdicts: Sequence[CellVerdict], path: Path, *, title: str) -> P
     """bn − plain with its 95 % interval per cell, ordered by the effect, a zero line,
     each cell coloured by its (adjusted) winner."""
     ordered = sorted(verdicts, key=lambda v: (math.isnan(v.mean), v.mean))
-    fig = _new_figure((8.0, max(2.5, 0.45 * len(ordered) + 1.5)))
+    fig = new_figure((8.0, max(2.5, 0.45 * len(ordered) + 1.5)))
     ax = fig.add_subplot(1, 1, 1)
     for y, v in enumerate(ordered):
         colour = WINNER_COLOURS[v.winner]
@@ -63,7 +65,7 @@ def plot_forest(verdicts: Sequence[CellVerdict], path: Path, *, title: str) -> P
         ax.plot([], [], "o", color=c, label=f"winner: {w}")[0] for w, c in WINNER_COLOURS.items()
     ]
     ax.legend(handles=handles, fontsize=8, loc="best")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def heatmap_axes(grid: Mapping[str, Sequence[object]]) -> tuple[str, str] | None:
@@ -93,7 +95,7 @@ def plot_heatmap(
             count[i, j] += 1
     with np.errstate(invalid="ignore"):
         effect = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    fig = _new_figure((6.5, 4.5))
+    fig = new_figure((6.5, 4.5))
     ax = fig.add_subplot(1, 1, 1)
     limit = float(np.nanmax(np.abs(effect))) if np.isfinite(effect).any() else 1.0
     image = ax.imshow(effect, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
@@ -108,7 +110,7 @@ def plot_heatmap(
     metric = verdicts[0].metric if verdicts else ""
     fig.colorbar(image, ax=ax, label=f"bn − plain {metric}")
     ax.set_title(title, fontsize=10)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def markdown(
@@ -144,22 +146,22 @@ def markdown(
 def render_html(
     title: str, md_table_rows: list[list[str]], plots: Mapping[str, Path], intro: str
 ) -> str:
-    """A self-contained page: the table and the plots inlined as data: URIs."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c.strip('*'))}</td>" for c in row) + "</tr>"
-        for row in md_table_rows
-    )
-    images = "".join(
-        f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='data:image/png;base64,"
-        f"{base64.b64encode(Path(p).read_bytes()).decode()}'>"
+    """A self-contained page: the table (Markdown bold dropped) and the plots
+    inlined as data: URIs."""
+    images = [
+        {
+            "name": str(name),
+            "src": "data:image/png;base64," + base64.b64encode(Path(p).read_bytes()).decode(),
+        }
         for name, p in plots.items()
-    )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
-        "img{max-width:100%}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>"
-        f"<table><tr>{head}</tr>{body}</table>{images}</body></html>"
+    ]
+    return render(
+        "sweep.html.j2",
+        {
+            "title": title,
+            "intro": intro,
+            "headers": HEADERS,
+            "rows": [[str(c).strip("*") for c in row] for row in md_table_rows],
+            "plots": images,
+        },
     )

@@ -1,4 +1,5 @@
-"""bnpipe.report: PNGs are written, tables align, the HTML report is self-contained."""
+"""bnpipe.report: PNGs are written, tables align, the HTML report is self-contained and
+escaped, and one comparison's report files are written from its results."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 
 from bnpipe import report, stats
+from bnpipe.report import html
+from tests import comparison_inputs
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -32,7 +35,8 @@ def _histories(rng, epochs=60, seeds=3):
 def test_core_modules_import_nothing_heavy():
     code = (
         "import sys, bnpipe.report, bnpipe.stats, bnpipe.evaluation\n"
-        "heavy = {'matplotlib', 'prefect', 'mlflow', 'tensorflow', 'keras', 'sklearn', 'scipy'}\n"
+        "heavy = {'matplotlib', 'prefect', 'mlflow', 'tensorflow', 'keras', 'sklearn', 'scipy',"
+        " 'jinja2', 'pandas'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -374,3 +378,216 @@ def test_html_references_from_fitted_references():
     page = _html(references=references.report_section(refs, v, head, "test_rmse"))
     assert "linear (ridge)" in page and "baseline (mean)" in page
     assert head is None and "beats both" in page
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+EVIL = "<script>alert('x')</script> R&D"
+
+
+def test_html_escapes_names_columns_and_notes():
+    """A dataset, a column and a note holding markup and ``&`` arrive as text."""
+    drift = {
+        "summary": f"drift warn on {EVIL}",
+        "columns": [
+            {
+                "column": EVIL,
+                "role": "feature",
+                "psi": 0.2,
+                "relation_change": None,
+                "level": "warn",
+            }
+        ],
+    }
+    page = _html(
+        dataset=EVIL,
+        lineage={"url": "https://example.org/d.csv?a=1&b=2", EVIL: EVIL},
+        table_headers=["variant", EVIL],
+        table_rows=[["plain", "1.0"]],
+        plots={EVIL: "learning_curves.png"},
+        notes=[f"note {EVIL}"],
+        drift=drift,
+        champion_decision={"decision": EVIL, "model_uri": EVIL},
+        references=_references_section(notes=[EVIL], metrics={EVIL: {EVIL: 1.0}}),
+    )
+    assert "<script" not in page and "</script>" not in page
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; R&amp;D"
+    # title, h1, sub, lineage key and value, results header, drift summary and column,
+    # references row and header and note, plot alt and caption, decision, notes
+    assert page.count(escaped) >= 15
+    assert " R&D" not in page and "a=1&amp;b=2" in page
+    assert f'alt="{escaped}"' in page and f"<code>{escaped}</code>" in page
+
+
+def test_html_template_fails_on_a_missing_value():
+    """StrictUndefined: a value the page needs but was not given raises, it does
+    not render as an empty string."""
+    import jinja2
+
+    context = html.report_context(
+        dataset="boston",
+        lineage={},
+        validation_summary="ok",
+        table_headers=["variant"],
+        table_rows=[],
+        intervals=[],
+        winner="tie",
+        plots={},
+        champion_decision=None,
+        references=_references_section(),
+    )
+    assert "<h1>" in html.render("report.html.j2", context)
+    for key in context:
+        partial = {k: v for k, v in context.items() if k != key}
+        with pytest.raises(jinja2.UndefinedError, match=key):
+            html.render("report.html.j2", partial)
+    refs = {k: v for k, v in context["references"].items() if k != "seconds"}
+    with pytest.raises(jinja2.UndefinedError, match="seconds"):
+        html.render("report.html.j2", {**context, "references": refs})
+
+
+def test_sweep_page_escapes_and_needs_every_value(tmp_path):
+    import jinja2
+
+    from bnpipe import sweep_report
+
+    png = tmp_path / "forest.png"
+    png.write_bytes(PNG_SIGNATURE + b"data")
+    rows = [[EVIL, "+0.1", "0 to 0.2", "0.01", "0.02", "0%/0%", "**bn**"]]
+    page = sweep_report.render_html(EVIL, rows, {EVIL: png}, f"intro {EVIL}")
+    assert "<script" not in page and page.count("&lt;script&gt;") == 6
+    assert "<td>bn</td>" in page  # the Markdown bold is dropped
+    assert 'src="data:image/png;base64,iVBORw0KGgpkYXRh"' in page
+    context = {"title": "t", "intro": "i", "headers": [], "rows": [], "plots": []}
+    html.render("sweep.html.j2", context)
+    for key in context:
+        with pytest.raises(jinja2.UndefinedError, match=key):
+            html.render("sweep.html.j2", {k: v for k, v in context.items() if k != key})
+
+
+# --------------------------------------------------------------------------- one comparison's files
+
+
+@pytest.fixture(scope="module")
+def regression():
+    return comparison_inputs.comparison("regression")
+
+
+@pytest.fixture(scope="module")
+def classification():
+    return comparison_inputs.comparison("classification")
+
+
+def test_results_table_puts_references_below_the_variants(regression):
+    headers, rows = report.results_table(regression.summary)
+    assert headers == ["variant", "test_rmse", "test_mae", "test_r2"]
+    assert [r[0] for r in rows] == ["plain", "bn"] and "±" in rows[0][1]
+    _, with_refs = report.results_table(regression.summary, regression.check)
+    assert with_refs[:2] == rows
+    assert [r[0] for r in with_refs[2:]] == ["baseline (mean)", "linear (ridge)"]
+    assert not any("±" in c for r in with_refs[2:] for c in r)
+
+
+def test_drift_section(regression):
+    from bnpipe.gate import DriftCheck
+
+    assert report.drift_section(None) is None
+    assert report.drift_section(DriftCheck(None, None)) == {
+        "summary": "no champion yet: nothing to compare with"
+    }
+    assert report.drift_section(DriftCheck("3", None))["summary"].startswith(
+        "no drift reference: champion v3 has no data profile"
+    )
+    section = report.drift_section(comparison_inputs.drift_check(regression, shift=2.0))
+    assert section["summary"].startswith("drift block") and "x0" in section["summary"]
+    assert [c["column"] for c in section["columns"]] == ["x0", "x1", "y"]
+    assert section["columns"][0]["level"] == "block"
+
+
+def test_artifact_key():
+    assert report.artifact_key("boston") == "boston"
+    assert report.artifact_key("bike-sharing") == "bike-sharing"
+    assert report.artifact_key("My_Data") != report.artifact_key("my-data")
+    assert re.fullmatch(r"my-data-[0-9a-f]{6}", report.artifact_key("My_Data"))
+    assert re.fullmatch(r"dataset-[0-9a-f]{6}", report.artifact_key("___"))
+
+
+def test_lineage(regression):
+    rows = report.lineage(regression.spec, regression.snap, regression.data)
+    n = len(comparison_inputs.frame("regression"))
+    assert rows["dataset"] == "toy" and rows["sha256"] == "ab" * 32
+    assert rows["url"] == "https://example.org/data/toy.csv" and rows["source"] == "upstream"
+    assert rows["rows"] == n and sum(map(int, rows["train/val/test rows"].split("/"))) == n
+    assert not any(k.startswith("rows left out") for k in rows)  # nothing dropped
+
+
+def test_markdown_report(regression):
+    from bnpipe import registry
+
+    c = regression
+    held = registry.hold(comparison_inputs.decision(c), ["drift above the block level: x0"])
+    md = report.markdown_report(
+        c.spec, c.snap, c.summary, held, comparison_inputs.drift_check(c, 2.0), c.check
+    )
+    lines = md.splitlines()
+    assert lines[0] == "## toy: plain vs BatchNorm"
+    assert lines[2].startswith(f"**Winner on test_rmse: {c.summary.winner}** · bn − plain ")
+    assert "bnpipe-toy v2: held" in lines[2] and c.check.headline in lines[2]
+    assert "Data: sha256 `abababababab` from **upstream** (https://example.org/data/toy.csv)" in md
+    assert "| baseline (mean) |" in md and "plain vs baseline **better**" in md
+    assert "**Drift against the champion's data:** drift block" in md
+    assert "(champion was v1, test_rmse" in md and ": **held** — challenger better" in md
+    assert lines[-1] == "- held: drift above the block level: x0" and md.endswith("\n")
+    bare = report.markdown_report(c.spec, c.snap, c.summary, None)
+    assert "Registry" not in bare and "references" not in bare and "Drift" not in bare
+
+
+@pytest.mark.slow  # matplotlib
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_write_comparison_report(task, regression, classification, tmp_path):
+    c = regression if task == "regression" else classification
+    md = report.write_comparison_report(
+        tmp_path,
+        spec=c.spec,
+        snap=c.snap,
+        data=c.data,
+        results=c.results,
+        summary=c.summary,
+        validation_summary="3 expectations, 3 passed",
+        decision=comparison_inputs.decision(c),
+        drift=comparison_inputs.drift_check(c),
+        check=c.check,
+    )
+    plots = (
+        ["predicted_vs_actual.png"]
+        if task == "regression"
+        else ["confusion_bn.png", "confusion_plain.png"]
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["comparison.html", "comparison.md", "learning_curves.png", *plots]
+    )
+    for name in ["learning_curves.png", *plots]:
+        _assert_png(tmp_path / name)
+    assert (tmp_path / "comparison.md").read_text("utf-8") == md
+    assert md == report.markdown_report(
+        c.spec, c.snap, c.summary, comparison_inputs.decision(c),
+        comparison_inputs.drift_check(c), c.check,
+    )  # fmt: skip
+    page = (tmp_path / "comparison.html").read_text("utf-8")
+    for name in ["learning_curves.png", *plots]:
+        assert f'src="{name}"' in page
+    for text in (
+        "<h2>Data lineage</h2>",
+        "<code>" + "ab" * 32 + "</code>",
+        "3 expectations, 3 passed",
+        "<h2>Drift against the champion's data</h2>",
+        "<h2>References: is the network worth it?</h2>",
+        c.check.headline,
+        "<b>reason:</b> challenger better on today",
+        "bnpipe-toy",
+    ):
+        assert text in page, text
+    headers, rows = report.results_table(c.summary, c.check)
+    for cell in [*headers, *(x for r in rows for x in r)]:
+        assert f">{cell}<" in page, cell
