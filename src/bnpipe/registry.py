@@ -25,13 +25,13 @@ this machine, so two runs cannot both read the same champion and race.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from bnpipe.locks import file_lock
 
 CHAMPION = "champion"
 
@@ -99,16 +99,9 @@ def off_its_record(
     )
 
 
-@contextlib.contextmanager
-def registry_lock(path: Path) -> Iterator[None]:
+def registry_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     """An exclusive lock on ``path`` for the read-decide-write of the champion rule."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return file_lock(path)
 
 
 class ChampionMoved(RuntimeError):
