@@ -13,8 +13,8 @@ from bnpipe import jobs
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import SeedResult
 from bnpipe.features import Encoded, encode
-from bnpipe.jobs import JobResult, TrainJob, seed_results
-from bnpipe.models import VARIANTS
+from bnpipe.jobs import JobResult, TrainJob
+from bnpipe.jobs import make_job as make_job  # tests build a run's jobs as train_variants does
 from bnpipe.ops.cluster import TrainingCluster
 from bnpipe.params import RunConfig
 from bnpipe.tracking import ParentRun
@@ -68,71 +68,24 @@ def train_variants(
     models_dir: str,
     labels: Sequence[str] | None = None,
 ) -> list[tuple[list[SeedResult], float]]:
-    """Every variant of every dataset at once: one ``train`` task per (dataset,
-    variant), each one job on the Dask cluster carrying the dataset's seeds; then
-    each seed scored on its held-out test rows, here. ``labels`` name the units
-    when one dataset comes several times (a sweep's cells); else the dataset names.
+    """Every variant of every dataset at once (:func:`bnpipe.jobs.train_variants`): one
+    ``train`` task per (dataset, variant), each one job on the Dask cluster carrying
+    the dataset's seeds; then each seed scored on its held-out test rows, here.
 
-    Per dataset: the results (trained models saved under ``models_dir``) and the
-    optimizer's effective learning rate. Test metrics and predictions are in the
-    target's own units (network outputs mapped back by ``data.pre.inverse_y``); the
-    curves (``history``: loss, val_loss) are in the units the network trained on,
-    i.e. of the standardized target under ``target_scaling="standard"``."""
+    Test metrics and predictions are in the target's own units (network outputs
+    mapped back by ``data.pre.inverse_y``); the curves (``history``: loss, val_loss)
+    are in the units the network trained on, i.e. of the standardized target under
+    ``target_scaling="standard"``."""
     if not datasets:
         return []
     logger = get_run_logger()
     started = time.perf_counter()
-    labels = list(labels) if labels is not None else [spec.name for spec, _, _ in datasets]
-    futures = {
-        (label, variant): train_variant.submit(
-            cluster, make_job(spec, data, config, variant, label=label)
-        )
-        for label, (spec, data, config) in zip(labels, datasets, strict=True)
-        for variant in VARIANTS
-    }
-    trained = []
-    for label, (spec, data, _) in zip(labels, datasets, strict=True):
-        results, lr = [], 0.0
-        for variant in VARIANTS:
-            out = futures[label, variant].result()
-            lr = out.learning_rate
-            results.extend(seed_results(out, spec.task, variant, data, models_dir))
-            diverged = [r.seed for r in results if r.variant == variant and r.diverged]
-            if diverged:
-                logger.warning(
-                    "%s/%s: seed(s) %s diverged (non-finite loss); left out of the comparison",
-                    label,
-                    variant,
-                    diverged,
-                )
-        trained.append((results, lr))
-    logger.info(
-        "%s: %s seed(s) x %d variants trained in %.1f s on %s",
-        ", ".join(spec.name for spec, _, _ in datasets),
-        "/".join(dict.fromkeys(str(config.seeds) for _, _, config in datasets)),
-        len(VARIANTS),
-        time.perf_counter() - started,
-        cluster.describe(),
-    )
+    trained = jobs.train_variants(
+        datasets, models_dir, labels=labels, warn=logger.warning,
+        submit=lambda job: train_variant.submit(cluster, job),
+    )  # fmt: skip
+    logger.info(jobs.trained_line(datasets, time.perf_counter() - started, cluster.describe()))
     return trained
-
-
-def make_job(
-    spec: DatasetSpec, data: Encoded, config: RunConfig, variant: str, label: str | None = None
-) -> TrainJob:
-    config = config.resolve(spec)  # a no-op for a resolved config
-    return TrainJob(
-        name=f"{label or spec.name}/{variant}",
-        variant=variant,
-        task=spec.task,
-        x_train=data.x_train,
-        y_train=data.y_train,
-        x_val=data.x_val,
-        y_val=data.y_val,
-        x_test=data.x_test,
-        seeds=tuple(config.seed_list),
-        config=config,
-    )
 
 
 @task(name="train", cache_policy=NO_CACHE, task_run_name="train-{job.name}")

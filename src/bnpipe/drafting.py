@@ -19,7 +19,7 @@ from bnpipe.sanity import (
     NEAR_REFERENCE_RULE,
     _as_float,
 )
-from bnpipe.validation import _DUPLICATES_RULE, _UNIQUE_COUNT_RULE
+from bnpipe.validation.suites import _DUPLICATES_RULE, _UNIQUE_COUNT_RULE
 from bnpipe.values import _number, _plain, _sorted, _unique
 
 #: Column dtypes accepted as "numeric" by the suites (pandas 3 + nullable dtypes).

@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from bnpipe.catalog import TASKS
+
 REGRESSION_METRICS: tuple[str, ...] = ("test_rmse", "test_mae", "test_r2")
 CLASSIFICATION_METRICS: tuple[str, ...] = ("test_accuracy", "test_log_loss", "test_macro_f1")
 LOWER_IS_BETTER: frozenset[str] = frozenset({"test_rmse", "test_mae", "test_log_loss"})
 """Metrics where a smaller value is better; every other metric is higher-is-better."""
 
 PRIMARY_METRICS: dict[str, str] = {"regression": "test_rmse", "classification": "test_log_loss"}
-TASKS: tuple[str, ...] = ("regression", "classification")
 
 PROBA_CLIP = 1e-7
 """Probabilities are clipped to ``[PROBA_CLIP, 1 - PROBA_CLIP]`` for log loss."""

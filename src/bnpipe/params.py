@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 if TYPE_CHECKING:
     from bnpipe.catalog import DatasetSpec
 
-ENGINES = ("compiled", "fit")
+Engine = Literal["compiled", "fit"]  # the training engines (bnpipe.engine), defined here only
+ENGINES: tuple[str, ...] = typing.get_args(Engine)
 Scaling = Literal["none", "standard"]
 DATASET_DEFAULT = "unset: the dataset's default (datasets.yaml defaults:), else"
 
@@ -57,7 +58,7 @@ class RunConfig(BaseModel):
         f"stay in its units); {DATASET_DEFAULT} none",
     )
     split_seed: int = Field(42, strict=True, description="seed of the train/validation/test split")
-    engine: Literal["compiled", "fit"] = Field(
+    engine: Engine = Field(
         "compiled", description="compiled (one XLA loop for all seeds) or Keras fit"
     )
 

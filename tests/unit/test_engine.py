@@ -42,7 +42,7 @@ import pandas as pd
 import pytest
 
 from bnpipe import engine
-from bnpipe.engine import epoch_permutation, train_seeds
+from bnpipe.engine import epoch_permutation, tf_setup, train_seeds
 from bnpipe.params import RunConfig
 
 pytestmark = pytest.mark.slow
@@ -287,12 +287,12 @@ def test_bad_arguments_are_rejected(boston):
 
 def test_xla_cache_flag_is_added_only_when_asked_and_not_overridden():
     flag = "--tf_xla_persistent_cache_directory"
-    assert engine._xla_flags_with_cache({}) is None
-    assert engine._xla_flags_with_cache({"BNPIPE_XLA_CACHE_DIR": "/c"}) == f"{flag}=/c"
+    assert tf_setup._xla_flags_with_cache({}) is None
+    assert tf_setup._xla_flags_with_cache({"BNPIPE_XLA_CACHE_DIR": "/c"}) == f"{flag}=/c"
     env = {"BNPIPE_XLA_CACHE_DIR": "/c", "TF_XLA_FLAGS": "--tf_xla_auto_jit=0"}
-    assert engine._xla_flags_with_cache(env) == f"--tf_xla_auto_jit=0 {flag}=/c"
+    assert tf_setup._xla_flags_with_cache(env) == f"--tf_xla_auto_jit=0 {flag}=/c"
     env = {"BNPIPE_XLA_CACHE_DIR": "/c", "TF_XLA_FLAGS": f"{flag}=/mine"}
-    assert engine._xla_flags_with_cache(env) is None
+    assert tf_setup._xla_flags_with_cache(env) is None
 
 
 def test_weights_depend_on_the_seed_alone_while_other_threads_draw_random():
@@ -301,9 +301,9 @@ def test_weights_depend_on_the_seed_alone_while_other_threads_draw_random():
     import random
     import threading
 
-    from bnpipe import engine
+    from bnpipe.engine import parts
 
-    quiet = engine._seeded_model("bn", "regression", 5, 1, seed=7).get_weights()
+    quiet = parts._seeded_model("bn", "regression", 5, 1, seed=7).get_weights()
     stop = threading.Event()
 
     def draw() -> None:
@@ -313,7 +313,7 @@ def test_weights_depend_on_the_seed_alone_while_other_threads_draw_random():
     noisy = threading.Thread(target=draw)
     noisy.start()
     try:
-        built = [engine._seeded_model("bn", "regression", 5, 1, seed=7) for _ in range(3)]
+        built = [parts._seeded_model("bn", "regression", 5, 1, seed=7) for _ in range(3)]
     finally:
         stop.set()
         noisy.join()

@@ -27,6 +27,7 @@ from bnpipe.ingest import (
     check_csv,
     download,
     fetch,
+    fetching,
     read_csv,
     redact,
 )
@@ -550,7 +551,7 @@ def test_download_connection_refused_is_retried_once_quickly(refused_url, cache,
     ],
 )
 def test_which_network_errors_mean_unreachable(reason, unreachable):
-    assert ingest._unreachable(reason) is unreachable
+    assert fetching._unreachable(reason) is unreachable
 
 
 def test_download_with_zero_retries_tries_once(server, cache, rec):

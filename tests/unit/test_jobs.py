@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import socket
@@ -89,6 +90,78 @@ def test_an_error_in_a_job_comes_back_named(dask, boston):
         dask.run(jobs.train, bad, key="train-boston-bad")
     again = dask.run(jobs.train, _job(data, config=RunConfig(epochs=2), seeds=(3,)), key="k")
     assert [s.seed for s in again.seeds] == [3]
+
+
+def test_train_variants_submits_every_job_first_then_scores_each_seed(boston, tmp_path):
+    """Every (dataset, variant) job is submitted before any result is waited on;
+    each seed comes back scored on the test rows, its model saved; here the jobs
+    run in this process, on two threads (the engine is thread-safe)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bnpipe import evaluation
+    from bnpipe.models import effective_learning_rate
+
+    spec, data = boston
+    config = RunConfig(epochs=2, seeds=2)
+    submitted: list[str] = []
+    warned: list[str] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+
+        def submit(job: jobs.TrainJob):
+            submitted.append(job.name)
+            return pool.submit(jobs.train, job)
+
+        trained = jobs.train_variants(
+            [(spec, data, config), (spec, data, config)], str(tmp_path),
+            submit=submit, labels=["a", "b"], warn=warned.append,
+        )  # fmt: skip
+    assert submitted == ["a/plain", "a/bn", "b/plain", "b/bn"] and warned == []
+    assert len(trained) == 2
+    for results, lr in trained:
+        assert lr == effective_learning_rate("rmsprop", config.resolve(spec).learning_rate)
+        assert [(r.variant, r.seed) for r in results] == [
+            ("plain", 0), ("plain", 1), ("bn", 0), ("bn", 1)
+        ]  # fmt: skip
+        for r in results:
+            assert set(r.metrics) == set(evaluation.metric_names("regression"))
+            assert r.predictions.shape == data.y_test_true.shape
+            assert len(r.history["loss"]) == 2 and Path(r.model_path).is_file()
+    same = [r.metrics for r in trained[0][0]] == [r.metrics for r in trained[1][0]]
+    assert same  # a seed trains alike whichever job it is in
+
+
+def test_diverged_seeds_are_named_and_one_line_says_what_trained(boston, tmp_path):
+    from concurrent.futures import Future
+
+    spec, data = boston
+    config = RunConfig(epochs=2, seeds=2)
+
+    def submit(job: jobs.TrainJob) -> Future:  # what a worker returns, made up
+        bad = job.variant == "bn"
+        seeds = [
+            jobs.SeedOutput(
+                seed,
+                {"loss": [1.0, math.nan if bad and seed == 1 else 0.5], "val_loss": [1.0, 0.6]},
+                np.zeros((len(job.x_test), 1), dtype=np.float32),
+                0.1,
+                b"a .keras file",
+            )
+            for seed in job.seeds
+        ]
+        done: Future = Future()
+        done.set_result(jobs.JobResult(job.name, seeds, 0.01, "", 0.2))
+        return done
+
+    warned: list[str] = []
+    [(results, lr)] = jobs.train_variants(
+        [(spec, data, config)], str(tmp_path), submit=submit, warn=warned.append
+    )
+    assert lr == 0.01 and [r.seed for r in results if r.diverged] == [1]
+    assert warned == [
+        "boston/bn: seed(s) [1] diverged (non-finite loss); left out of the comparison"
+    ]
+    line = jobs.trained_line([(spec, data, config), (spec, data, RunConfig(seeds=3))], 3.21, "here")
+    assert line == "boston, boston: 2/3 seed(s) x 2 variants trained in 3.2 s on here"
 
 
 def _free_port() -> int:

@@ -1,4 +1,4 @@
-"""tracking._write: a write that SQLite refused with "database is locked" is tried again."""
+"""tracking.writes._write: a write that SQLite refused with "database is locked" is tried again."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bnpipe import tracking
+from bnpipe.tracking import writes
 
 
 class Flaky:
@@ -24,26 +25,26 @@ class Flaky:
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch):
-    monkeypatch.setattr(tracking.time, "sleep", lambda s: None)
+    monkeypatch.setattr(writes.time, "sleep", lambda s: None)
 
 
 def test_a_locked_database_is_retried_until_the_write_goes_through():
     call = Flaky(failures=3)
-    assert tracking._write(call, "run", status="KILLED") == (("run",), {"status": "KILLED"})
+    assert writes._write(call, "run", status="KILLED") == (("run",), {"status": "KILLED"})
     assert call.calls == 4
 
 
 def test_a_lock_that_does_not_clear_fails_after_the_retries():
     call = Flaky(failures=99)
     with pytest.raises(RuntimeError, match="database is locked"):
-        tracking._write(call)
+        writes._write(call)
     assert call.calls == tracking.LOCKED_RETRIES + 1
 
 
 def test_other_errors_are_not_retried():
     call = Flaky(failures=1, message="attempt to write a readonly database")
     with pytest.raises(RuntimeError, match="readonly"):
-        tracking._write(call)
+        writes._write(call)
     assert call.calls == 1
 
 

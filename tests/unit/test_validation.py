@@ -17,12 +17,12 @@ from bnpipe.validation import (
     DataValidationError,
     Failure,
     ValidationReport,
-    _exception_messages,
     check,
     load_suite,
     validate,
     write_suite,
 )
+from bnpipe.validation.failures import _exception_messages
 
 pytestmark = pytest.mark.slow  # the first validation imports Great Expectations (~10 s)
 
@@ -445,7 +445,7 @@ def test_a_column_named_only_in_a_column_list_is_missing(tmp_path):
 
 
 def test_duplicates_rule_words_follow_mostly():
-    from bnpipe.validation import _describe
+    from bnpipe.validation.failures import _describe
 
     assert _describe(DUPLICATES, {"mostly": 0.9}) == "at most 10% of rows may duplicate another row"
     assert _describe(DUPLICATES, {"mostly": 0.95}).startswith("at most 5% of rows")

@@ -27,7 +27,6 @@ schedules or reaps runs behind a one-off run's back). Its output goes to
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import socket
 import subprocess
@@ -36,6 +35,7 @@ import threading
 import time
 from pathlib import Path
 
+from bnpipe.locks import LockTimeout, file_lock
 from bnpipe.ops import lifeline
 from bnpipe.ops.stack import HOST, HYGIENE, stop_process
 from bnpipe.probe import http_get
@@ -132,18 +132,12 @@ class TemporaryServer:
         try:
             self.prefect_home.mkdir(parents=True, exist_ok=True)
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.prefect_home / ".bnpipe-server-boot.lock", "a+") as lock:
-                while True:  # one boot (and migration) at a time
-                    try:
-                        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if self._stopped.wait(0.1):
-                            raise ServerError("stopped before it was ready") from None
-                try:
+            lock = self.prefect_home / ".bnpipe-server-boot.lock"
+            try:  # one boot (and migration) at a time
+                with file_lock(lock, stop=self._stopped):
                     self._spawn_until_healthy()
-                finally:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
+            except LockTimeout:  # stopped while another boot held the lock
+                raise ServerError("stopped before it was ready") from None
         except BaseException as exc:  # reported by wait_ready
             self._error = exc if isinstance(exc, ServerError) else ServerError(str(exc))
 
