@@ -1,17 +1,5 @@
-"""Seed-aware statistics: summaries over seeds, paired intervals, the champion rule.
-
-Sign convention (everywhere in this module)
--------------------------------------------
-An interval is about ``candidate - baseline``:
-
-* seed-level comparison: ``bn - plain`` (``labels=("plain", "bn")``),
-* champion rule: ``challenger - champion`` (``labels=("champion", "challenger")``).
-
-For a lower-is-better metric (``test_rmse``, ``test_mae``, ``test_log_loss``) a
-*negative* difference favours the candidate (bn / challenger); for a
-higher-is-better metric (``test_r2``, ``test_accuracy``, ``test_macro_f1``) a
-*positive* difference does. ``PairedInterval.better()`` applies the direction, so
-callers never have to.
+"""Seed-level statistics: summaries over seeds, the paired intervals of ``bn -
+plain`` and the ``PairedInterval`` every interval of :mod:`bnpipe.stats` is.
 
 Two kinds of interval for the seed-level comparison
 ---------------------------------------------------
@@ -27,8 +15,8 @@ return a ``PairedInterval``; its ``method`` field says which one it is.
 One seed
 --------
 With ``n == 1`` there is one difference and no estimate of seed noise, so no
-method can tell a real difference from luck. The interval collapses to the
-point (``ci_low == ci_high == mean``) so it can still be shown, ``n`` is 1, and
+method can tell a real difference from luck. There is no interval (``ci_low``
+and ``ci_high`` are NaN), ``mean`` is the one difference, ``n`` is 1, and
 ``better()`` (hence ``winner()``) returns ``"tie"``. ``leaning()`` still reports
 the side the point estimate favours, e.g. for choosing which variant to register
 when there is no evidence either way.
@@ -38,8 +26,7 @@ Non-finite values
 A diverged seed has NaN metrics. ``summarize`` reports mean and std over the
 finite values and counts the others in ``n_nonfinite``. The paired intervals drop
 a seed pair when either value is non-finite and count it in ``n_dropped``;
-``n`` is the number of pairs used. The row bootstrap gives a NaN interval (no
-win) when any per-row loss is non-finite.
+``n`` is the number of pairs used.
 """
 
 from __future__ import annotations
@@ -51,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnpipe import evaluation
+from bnpipe.stats.distributions import bootstrap_interval, t_quantile
 
 SEED_LABELS: tuple[str, str] = ("plain", "bn")
 CHAMPION_LABELS: tuple[str, str] = ("champion", "challenger")
@@ -162,7 +150,8 @@ def _pairs(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, int]:
     return bv[ok] - av[ok], int(av.size - ok.sum())
 
 
-def _check_level(level: float) -> None:
+def check_level(level: float) -> None:
+    """Refuse a confidence level outside (0, 1)."""
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
 
@@ -206,17 +195,13 @@ def paired_bootstrap(
     given ``seed``. Too narrow for few seeds (see the module doc and
     ``paired_t_interval``); one pair gives the point, ``better() == "tie"``.
     """
-    _check_level(level)
+    check_level(level)
     metric = evaluation.canonical_metric(metric)
     d, dropped = _pairs(a, b)
     point = _degenerate(d, metric=metric, level=level, method="bootstrap", n_dropped=dropped)
     if point is not None:
         return point
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, d.size, size=(n_boot, d.size))
-    means = d[idx].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
+    lo, hi = bootstrap_interval((d,), np.mean, n_boot=n_boot, seed=seed, level=level)
     return PairedInterval(
         metric=metric,
         mean=float(d.mean()),
@@ -239,7 +224,7 @@ def paired_t_interval(
     width for few seeds, where the bootstrap is too narrow. One pair gives the
     point and ``better() == "tie"``.
     """
-    _check_level(level)
+    check_level(level)
     metric = evaluation.canonical_metric(metric)
     d, dropped = _pairs(a, b)
     point = _degenerate(d, metric=metric, level=level, method="t", n_dropped=dropped)
@@ -301,216 +286,3 @@ def winner(intervals: Mapping[str, PairedInterval], primary: str) -> str:
             f"no interval for the primary metric {primary!r}; have {sorted(intervals)}"
         ) from None
     return interval.better()
-
-
-# --------------------------------------------------------------------------- champion rule
-
-_MAX_GATHER = 4_000_000  # index-matrix entries per chunk (~32 MB of int64)
-
-
-def row_bootstrap(
-    champion_rows: np.ndarray,
-    challenger_rows: np.ndarray,
-    *,
-    metric: str,
-    n_boot: int = 2000,
-    seed: int = 0,
-    level: float = 0.95,
-) -> PairedInterval:
-    """Bootstrap over test rows of ``statistic(challenger) - statistic(champion)``.
-
-    Both models were scored on the same test rows; ``*_rows`` are their per-row
-    losses from ``evaluation.per_row_loss`` for ``metric``. Each replicate draws
-    row indices with replacement and evaluates both models on the *same* rows
-    (``sqrt(mean)`` of squared errors for ``test_rmse``, ``mean`` otherwise). The
-    result has ``labels=("champion", "challenger")``; for a lower-is-better metric a
-    negative difference favours the challenger. ``n`` is the number of rows.
-    Any non-finite row loss gives a NaN interval (``better() == "tie"``).
-    """
-    _check_level(level)
-    metric = evaluation.canonical_metric(metric)
-    if metric not in evaluation.ROW_METRICS:
-        raise ValueError(
-            f"{metric!r} is not a mean over rows; use one of {', '.join(evaluation.ROW_METRICS)}"
-        )
-    champ = np.asarray(champion_rows, dtype=float).ravel()
-    chall = np.asarray(challenger_rows, dtype=float).ravel()
-    if champ.shape != chall.shape:
-        raise ValueError(
-            f"both models must be scored on the same rows, got {champ.size} and {chall.size}"
-        )
-    if champ.size == 0:
-        raise ValueError("row_bootstrap needs at least one row")
-    n = int(champ.size)
-    hib = evaluation.higher_is_better(metric)
-    sqrt = metric == "test_rmse"
-
-    def stat(x: np.ndarray) -> np.ndarray:
-        return np.sqrt(x) if sqrt else x
-
-    if not (np.all(np.isfinite(champ)) and np.all(np.isfinite(chall))):
-        nan = float("nan")
-        return PairedInterval(
-            metric, nan, nan, nan, n, hib, level, "row-bootstrap", 0, CHAMPION_LABELS
-        )
-    point = float(stat(chall.mean()) - stat(champ.mean()))
-    rng = np.random.default_rng(seed)
-    diffs = np.empty(n_boot)
-    chunk = max(1, _MAX_GATHER // n)
-    for start in range(0, n_boot, chunk):
-        stop = min(n_boot, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        diffs[start:stop] = stat(chall[idx].mean(axis=1)) - stat(champ[idx].mean(axis=1))
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(diffs, [alpha, 1.0 - alpha])
-    return PairedInterval(
-        metric=metric,
-        mean=point,
-        ci_low=float(lo),
-        ci_high=float(hi),
-        n=n,
-        higher_is_better=hib,
-        level=level,
-        method="row-bootstrap",
-        n_dropped=0,
-        labels=CHAMPION_LABELS,
-    )
-
-
-def compare_on_rows(
-    task: str,
-    y_true: np.ndarray,
-    champion_pred: np.ndarray,
-    challenger_pred: np.ndarray,
-    *,
-    metric: str,
-    n_boot: int = 2000,
-    seed: int = 0,
-    level: float = 0.95,
-) -> PairedInterval:
-    """``row_bootstrap`` on the per-row losses of two models' predictions for the
-    same rows (``evaluation.per_row_loss``); ``challenger - champion``."""
-    return row_bootstrap(
-        evaluation.per_row_loss(task, y_true, champion_pred, metric),
-        evaluation.per_row_loss(task, y_true, challenger_pred, metric),
-        metric=metric,
-        n_boot=n_boot,
-        seed=seed,
-        level=level,
-    )
-
-
-def score_interval(
-    task: str,
-    y_true: np.ndarray,
-    pred: np.ndarray,
-    *,
-    metric: str,
-    n_boot: int = 2000,
-    seed: int = 0,
-    level: float = 0.95,
-) -> tuple[float, float]:
-    """Bootstrap interval over rows of one model's ``metric`` on ``y_true``: the
-    record a champion is later held to ("does it still score like this?")."""
-    _check_level(level)
-    rows = np.asarray(evaluation.per_row_loss(task, y_true, pred, metric), dtype=float).ravel()
-    if rows.size == 0 or not np.all(np.isfinite(rows)):
-        return float("nan"), float("nan")
-    sqrt = evaluation.canonical_metric(metric) == "test_rmse"
-    rng = np.random.default_rng(seed)
-    means = rows[rng.integers(0, rows.size, size=(n_boot, rows.size))].mean(axis=1)
-    values = np.sqrt(means) if sqrt else means
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(values, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
-
-
-def challenger_wins(interval: PairedInterval, higher_is_better: bool | None = None) -> bool:
-    """True only when the ``challenger - champion`` interval excludes 0 on the
-    challenger's better side (below 0 for lower-is-better, above for higher).
-
-    ``higher_is_better`` defaults to the interval's own direction. A NaN interval,
-    or one that contains 0, is not a win: the champion stays.
-    """
-    hib = interval.higher_is_better if higher_is_better is None else higher_is_better
-    if interval.n < 2 or interval.contains_zero():
-        return False
-    return interval.ci_low > 0.0 if hib else interval.ci_high < 0.0
-
-
-# --------------------------------------------------------------------------- t quantile
-# Student's t quantile without scipy (the core depends on numpy only): the CDF via
-# the regularised incomplete beta function (continued fraction, Lentz's method),
-# inverted by bisection. Accurate to ~1e-10, far below what an interval needs.
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    tiny = 1e-300
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 500):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < 1e-15:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularised incomplete beta I_x(a, b)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    ln_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    front = math.exp(ln_front)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _betacf(a, b, x) / a
-    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
-
-
-def t_cdf(t: float, df: float) -> float:
-    """CDF of Student's t distribution with ``df`` degrees of freedom."""
-    if df <= 0:
-        raise ValueError(f"degrees of freedom must be positive, got {df}")
-    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
-    return 1.0 - tail if t >= 0 else tail
-
-
-def t_quantile(p: float, df: float) -> float:
-    """Quantile of Student's t (``p`` in (0, 1), ``df > 0``)."""
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"p must lie strictly between 0 and 1, got {p}")
-    if p == 0.5:
-        return 0.0
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    hi = 1.0
-    while t_cdf(hi, df) < p:
-        hi *= 2.0
-    lo = 0.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-12 * max(1.0, hi):
-            break
-    return 0.5 * (lo + hi)
