@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from bnpipe.settings import telemetry_off
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Offline hygiene for everything the tests start.
-os.environ.setdefault("DO_NOT_TRACK", "true")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+telemetry_off()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
