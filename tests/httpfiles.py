@@ -27,9 +27,18 @@ import contextlib
 import hashlib
 import http.server
 import mimetypes
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+def dead_port() -> int:
+    """A loopback port that was bound and closed again: connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
 
 REPLY_KINDS = ("ok", "truncate", "slow", "badlen", "nolength")
 

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -20,15 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import BNPIPE, REPO
+from tests.httpfiles import dead_port  # noqa: F401 - the faults tests import it from here
 
 PYTHON = REPO / ".venv" / "bin" / "python"
-
-
-def dead_port() -> int:
-    """A loopback port that was bound and closed again: connections are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- the mirror

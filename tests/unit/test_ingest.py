@@ -27,7 +27,7 @@ from bnpipe.ingest import (
     read_csv,
     redact,
 )
-from tests.httpfiles import Reply
+from tests.httpfiles import Reply, dead_port
 
 GOOD = b"a,b,y\n1,2,3\n4,5,6\n7,8,9\n"
 GOOD_V2 = b"a,b,y\n1,2,3\n4,5,6\n7,8,9\n10,11,12\n"
@@ -44,11 +44,8 @@ def server(loopback):
 
 @pytest.fixture
 def refused_url() -> str:
-    """A loopback port that was bound and closed again: connections are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/toy.csv"
+    """A loopback port nothing listens on: connections are refused."""
+    return f"http://127.0.0.1:{dead_port()}/toy.csv"
 
 
 @pytest.fixture
