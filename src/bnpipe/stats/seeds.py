@@ -32,7 +32,7 @@ a seed pair when either value is non-finite and count it in ``n_dropped``;
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,24 +156,35 @@ def check_level(level: float) -> None:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
 
 
-def _degenerate(
-    d: np.ndarray, *, metric: str, level: float, method: str, n_dropped: int
-) -> PairedInterval | None:
-    """The interval for fewer than two pairs: no interval (NaN bounds); the mean is
-    the one difference there is, or NaN for none. One sample makes no interval."""
+def _seed_interval(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    metric: str,
+    level: float,
+    method: str,
+    bounds: Callable[[np.ndarray], tuple[float, float]],
+) -> PairedInterval:
+    """The interval of ``method`` for the mean of ``d = b - a`` over the finite pairs:
+    ``bounds(d)`` with two pairs or more; with fewer, no interval (NaN bounds) and
+    the one difference there is, or NaN for none, as the mean."""
+    check_level(level)
+    metric = evaluation.canonical_metric(metric)
+    d, dropped = _pairs(a, b)
     if d.size >= 2:
-        return None
-    m = float(d[0]) if d.size == 1 else float("nan")
+        mean, (lo, hi) = float(d.mean()), bounds(d)
+    else:
+        mean, lo, hi = float(d[0]) if d.size else math.nan, math.nan, math.nan
     return PairedInterval(
         metric=metric,
-        mean=m,
-        ci_low=float("nan"),
-        ci_high=float("nan"),
+        mean=mean,
+        ci_low=float(lo),
+        ci_high=float(hi),
         n=int(d.size),
         higher_is_better=evaluation.higher_is_better(metric),
         level=level,
         method=method,
-        n_dropped=n_dropped,
+        n_dropped=dropped,
     )
 
 
@@ -195,24 +206,11 @@ def paired_bootstrap(
     given ``seed``. Too narrow for few seeds (see the module doc and
     ``paired_t_interval``); one pair gives the point, ``better() == "tie"``.
     """
-    check_level(level)
-    metric = evaluation.canonical_metric(metric)
-    d, dropped = _pairs(a, b)
-    point = _degenerate(d, metric=metric, level=level, method="bootstrap", n_dropped=dropped)
-    if point is not None:
-        return point
-    lo, hi = bootstrap_interval((d,), np.mean, n_boot=n_boot, seed=seed, level=level)
-    return PairedInterval(
-        metric=metric,
-        mean=float(d.mean()),
-        ci_low=float(lo),
-        ci_high=float(hi),
-        n=int(d.size),
-        higher_is_better=evaluation.higher_is_better(metric),
-        level=level,
-        method="bootstrap",
-        n_dropped=dropped,
-    )
+
+    def bounds(d: np.ndarray) -> tuple[float, float]:
+        return bootstrap_interval((d,), np.mean, n_boot=n_boot, seed=seed, level=level)
+
+    return _seed_interval(a, b, metric=metric, level=level, method="bootstrap", bounds=bounds)
 
 
 def paired_t_interval(
@@ -224,26 +222,13 @@ def paired_t_interval(
     width for few seeds, where the bootstrap is too narrow. One pair gives the
     point and ``better() == "tie"``.
     """
-    check_level(level)
-    metric = evaluation.canonical_metric(metric)
-    d, dropped = _pairs(a, b)
-    point = _degenerate(d, metric=metric, level=level, method="t", n_dropped=dropped)
-    if point is not None:
-        return point
-    n = d.size
-    m = float(d.mean())
-    half = t_quantile((1.0 + level) / 2.0, n - 1) * float(np.std(d, ddof=1)) / math.sqrt(n)
-    return PairedInterval(
-        metric=metric,
-        mean=m,
-        ci_low=m - half,
-        ci_high=m + half,
-        n=int(n),
-        higher_is_better=evaluation.higher_is_better(metric),
-        level=level,
-        method="t",
-        n_dropped=dropped,
-    )
+
+    def bounds(d: np.ndarray) -> tuple[float, float]:
+        m, n = float(d.mean()), d.size
+        half = t_quantile((1.0 + level) / 2.0, n - 1) * float(np.std(d, ddof=1)) / math.sqrt(n)
+        return m - half, m + half
+
+    return _seed_interval(a, b, metric=metric, level=level, method="t", bounds=bounds)
 
 
 def paired_intervals(
