@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from bnpipe import references
 from bnpipe.catalog import DatasetSpec
-from bnpipe.comparison import ComparisonSummary, SeedResult, by_variant
+from bnpipe.comparison import ComparisonSummary, SeedResult
 from bnpipe.features import Encoded
 from bnpipe.tracking import ParentRun
 
@@ -27,24 +27,7 @@ def compare_with_references(
     log ``baseline_<metric>``/``linear_<metric>`` and the verdicts of each variant's
     best seed against them (paired over the test rows); say so when no variant
     beats the baseline."""
-    y_true = data.y_test_true
-    refs = references.fit_references(
-        spec.task,
-        data.x_train,
-        data.y_train_true,
-        data.x_test,
-        y_true,
-        classes=data.pre.classes,
-    )
-    best = {v: summary.best(rs) for v, rs in by_variant(results).items()}
-    verdicts = references.verdicts(
-        spec.task,
-        y_true,
-        refs,
-        {v: r.predictions for v, r in best.items() if r is not None},
-        summary.primary,
-    )
-    headline = references.headline(spec.name, spec.task, refs, verdicts, summary.primary)
+    refs, verdicts, headline = references.assess(spec.name, data, results, summary)
     parent.log_metrics(references.parent_metrics(refs))
     parent.tag(verdicts)
     logger = get_run_logger()

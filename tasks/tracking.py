@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Sequence
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from bnpipe import reuse, tracking
+from bnpipe import keys, reuse, tracking
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import SeedResult
 from bnpipe.features import Encoded
@@ -17,20 +16,6 @@ from bnpipe.params import RunConfig
 from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
 from tasks.data import tag_snapshot
-
-
-def _git_commit(settings: Settings) -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=settings.project_dir,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 @task(name="open-parent-run", cache_policy=NO_CACHE, retries=0)
@@ -56,7 +41,7 @@ def open_parent_run(
         tags={
             "dataset": spec.name,
             "task_type": spec.task,
-            "git_commit": _git_commit(settings),
+            "git_commit": keys.git_commit(settings.project_dir),
             "prefect_flow_run_id": flow_run_id,
             "source_url": redact(spec.source_url(settings.data_mirror)),
             **tracking.owner_tags(),

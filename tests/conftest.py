@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from bnpipe.settings import telemetry_off
+from tests.httpfiles import LoopbackServer
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Offline hygiene for everything the tests start.
-os.environ.setdefault("DO_NOT_TRACK", "true")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+telemetry_off()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -26,6 +26,32 @@ def data_mirror() -> Path:
     if not (path / "boston.csv").is_file():
         pytest.fail(f"real data not found under {path}: set BNPIPE_DATA_MIRROR to ../shared/data")
     return path
+
+
+@pytest.fixture
+def loopback():
+    """Start :class:`tests.httpfiles.LoopbackServer` s for this test:
+    ``loopback(root=None, **options)``; each is closed after the test."""
+    started: list[LoopbackServer] = []
+
+    def start(root: Path | None = None, **options) -> LoopbackServer:
+        started.append(LoopbackServer(root, **options))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def data_server(data_mirror, tmp_path_factory):
+    """The real CSVs (symlinked, never copied) served over loopback HTTP for the whole
+    session, from a folder of its own: files a test puts there are served too."""
+    root = tmp_path_factory.mktemp("served-data")
+    for csv in data_mirror.glob("*.csv"):
+        (root / csv.name).symlink_to(csv)
+    with LoopbackServer(root) as server:
+        yield server
 
 
 PROJECT_VARS = (

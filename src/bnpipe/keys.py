@@ -39,6 +39,24 @@ def code_version() -> str:
     return f"{bnpipe.__version__}+{sources_digest(roots)}"
 
 
+def git_commit(project_dir: Path) -> str:
+    """The commit checked out in ``project_dir`` (``git rev-parse HEAD``), or
+    ``"unknown"`` outside a git checkout or without git: the run tag ``git_commit``."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def sources_digest(roots: list[Path]) -> str:
     """12 hex over every ``*.py`` under ``roots``: their relative paths and bytes."""
     digest = hashlib.sha256()

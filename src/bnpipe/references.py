@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -302,6 +302,31 @@ def verdicts(
                 task, y_true, refs.pred(ref), best_pred_by_variant.get(variant), metric
             )
     return {k: out[k] for k in VERDICT_KEYS}
+
+
+def assess(
+    dataset: str, data, results: Sequence, summary
+) -> tuple[References, dict[str, str], str | None]:
+    """Both references fitted on a comparison's encoded rows (``features.Encoded``),
+    the verdicts of each variant's best seed against them on the primary metric
+    (``summary``: its ``comparison.ComparisonSummary``; ``results``: the seeds'
+    ``SeedResult`` s) and the headline when the networks are not worth it."""
+    from bnpipe.comparison import by_variant
+
+    task = summary.task
+    refs = fit_references(
+        task, data.x_train, data.y_train_true, data.x_test, data.y_test_true,
+        classes=data.pre.classes,
+    )  # fmt: skip
+    best = {v: summary.best(rs) for v, rs in by_variant(results).items()}
+    found = verdicts(
+        task,
+        data.y_test_true,
+        refs,
+        {v: r.predictions for v, r in best.items() if r is not None},
+        summary.primary,
+    )
+    return refs, found, headline(dataset, task, refs, found, summary.primary)
 
 
 # --------------------------------------------------------------------------- summaries

@@ -26,14 +26,16 @@ import mlflow.pyfunc
 from bnpipe.features import Preprocessor
 from bnpipe.models import predict_frame
 
-PIP_REQUIREMENTS = [
-    "tensorflow-cpu==2.21.0",
-    "keras==3.15.1",
-    "pandas==3.1.1",
-    "numpy==2.4.6",
-    "pyyaml==6.0.3",
-    "mlflow==3.17.2",
-]
+PIP_PACKAGES: tuple[str, ...] = ("tensorflow-cpu", "keras", "pandas", "numpy", "pyyaml", "mlflow")
+"""The distributions a logged model needs where it is loaded (with ``bnpipe`` itself)."""
+
+
+def pip_requirements() -> list[str]:
+    """``name==version`` of each of :data:`PIP_PACKAGES` as installed here, where
+    the model is logged: the model is pinned to what trained it."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in PIP_PACKAGES]
 
 
 class BnpipeModel(mlflow.pyfunc.PythonModel):
@@ -108,7 +110,7 @@ def _model_args(model_path, pre: Preprocessor):
             "python_model": BnpipeModel(),
             "artifacts": {"keras_model": str(model_path), "preprocessor": str(pre_path)},
             "signature": signature(pre),
-            "pip_requirements": PIP_REQUIREMENTS,
+            "pip_requirements": pip_requirements(),
         }
 
 

@@ -15,16 +15,37 @@ runs anywhere and nothing names a path of one machine:
 * ``BNPIPE_DOWNLOAD_RETRIES`` (3), ``BNPIPE_DOWNLOAD_RETRY_DELAY`` (1.0 s, doubled
   each retry), ``BNPIPE_DOWNLOAD_TIMEOUT`` (30 s), ``BNPIPE_MAX_DOWNLOAD_MB`` (200).
 * ``BNPIPE_PREFECT_PORT`` (4200), ``BNPIPE_MLFLOW_PORT`` (5000) - ports of ``bnpipe stack``.
+
+:data:`TELEMETRY_OFF` is the one list of variables that keep MLflow, Prefect and
+Great Expectations from reporting usage; :func:`telemetry_off` sets them where unset.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
 _CODE_CHECKOUT = Path(__file__).resolve().parents[2]
+
+TELEMETRY_OFF: dict[str, str] = {
+    "DO_NOT_TRACK": "true",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+"""No usage reports from MLflow, Prefect or Great Expectations (nor any tool that
+honours ``DO_NOT_TRACK``)."""
+
+
+def telemetry_off(environ: MutableMapping[str, str] | None = None) -> MutableMapping[str, str]:
+    """Set each of :data:`TELEMETRY_OFF` in ``environ`` (default ``os.environ``) where it
+    is unset; a value the user set is kept. Returns ``environ``."""
+    environ = os.environ if environ is None else environ
+    for key, value in TELEMETRY_OFF.items():
+        environ.setdefault(key, value)
+    return environ
 
 
 @dataclass(frozen=True)

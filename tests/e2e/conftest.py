@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,29 +12,10 @@ BNPIPE = REPO / ".venv" / "bin" / "bnpipe"
 
 
 @pytest.fixture(scope="session")
-def http_mirror(data_mirror, tmp_path_factory):
-    """Serve ``../shared/data`` plus extra files (the ``extra`` dir) on 127.0.0.1.
-
-    Yields (base_url, extra_dir): files written into ``extra_dir`` are served too.
-    """
-    root = tmp_path_factory.mktemp("mirror")
-    for csv in data_mirror.glob("*.csv"):
-        (root / csv.name).symlink_to(csv)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
+def http_mirror(data_server):
+    """``(base_url, folder)`` of the session's loopback server of ``../shared/data``
+    (``data_server``): files written into ``folder`` are served too."""
+    return data_server.url, data_server.root
 
 
 @pytest.fixture

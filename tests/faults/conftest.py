@@ -7,83 +7,31 @@ Everything binds 127.0.0.1; every process a test starts is stopped by its PID.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-import http.server
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import BNPIPE, REPO
+from tests.httpfiles import dead_port  # noqa: F401 - the faults tests import it from here
 
 PYTHON = REPO / ".venv" / "bin" / "python"
-
-
-def dead_port() -> int:
-    """A loopback port that was bound and closed again: connections are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- the mirror
 
 
-class Mirror:
-    """``root`` served on 127.0.0.1; remembers each request's path and Authorization."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.requests: list[tuple[str, str | None]] = []
-        mirror = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def do_GET(self):
-                mirror.requests.append((self.path, self.headers.get("Authorization")))
-                return super().do_GET()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(Handler, directory=str(root))
-        )
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def put(self, relative: str, data: bytes) -> str:
-        """Serve ``data`` at ``/<relative>``; returns the base URL of its folder."""
-        path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        folder = path.parent.relative_to(self.root).as_posix()
-        return self.url if folder == "." else f"{self.url}/{folder}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="session")
-def mirror(data_mirror, tmp_path_factory):
-    """The real CSVs (symlinked, never copied into the repo) over loopback HTTP."""
-    root = tmp_path_factory.mktemp("faults-mirror")
-    for csv in data_mirror.glob("*.csv"):
-        (root / csv.name).symlink_to(csv)
-    served = Mirror(root)
-    yield served
-    served.close()
+def mirror(data_server):
+    """The real CSVs over loopback HTTP (``data_server``: ``url``, ``put``, ``root``,
+    and the ``requests`` it got with their Authorization)."""
+    return data_server
 
 
 # --------------------------------------------------------------------------- projects

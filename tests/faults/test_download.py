@@ -13,10 +13,8 @@ BNPIPE_MAX_DOWNLOAD_MB setting end to end, credentials in a mirror URL, and
 from __future__ import annotations
 
 import base64
-import http.server
 import os
 import subprocess
-import threading
 
 import pytest
 
@@ -32,53 +30,20 @@ from tests.faults.conftest import (
     seed_cache,
     sha256,
 )
+from tests.httpfiles import Reply
 
 GOOD = b"a,b,y\n" + b"1,2,3\n" * 400  # 2406 bytes
 
 
-class Scripted:
-    """127.0.0.1 server: ``/big.csv`` without a Content-Length (body ends at close),
-    ``/moved.csv`` redirects to ``/toy.csv``. Records each request's Authorization."""
-
-    def __init__(self):
-        self.seen: list[tuple[str, str | None]] = []
-        seen = self.seen
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def do_GET(self):
-                seen.append((self.path, self.headers.get("Authorization")))
-                if self.path == "/moved.csv":
-                    self.send_response(302)
-                    self.send_header("Location", "/toy.csv")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/csv")
-                if self.path != "/big.csv":
-                    self.send_header("Content-Length", str(len(GOOD)))
-                self.end_headers()
-                self.wfile.write(GOOD)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def server():
-    srv = Scripted()
-    yield srv
-    srv.close()
+def server(loopback):
+    """``/big.csv`` without a Content-Length (body ends at close), ``/moved.csv``
+    redirects to ``/toy.csv``; ``requests`` records each request's Authorization."""
+    srv = loopback()
+    srv.route("/big.csv", Reply(200, GOOD, kind="nolength"))
+    srv.route("/moved.csv", Reply(302, headers={"Location": "/toy.csv"}))
+    srv.route("/toy.csv", Reply(200, GOOD))
+    return srv
 
 
 def toy(url: str) -> DatasetSpec:
@@ -106,7 +71,7 @@ def test_the_size_cap_holds_without_a_content_length_and_is_not_retried(server, 
         == f"toy: download failed: {server.base}/big.csv: body exceeds the 1000 byte cap"
     )
     assert err.value.transient is False
-    assert [path for path, _ in server.seen] == ["/big.csv"] and sleeps == []  # one attempt
+    assert [path for path, _ in server.requests] == ["/big.csv"] and sleeps == []  # one attempt
     assert cache.latest("toy").sha256 == before.sha256
 
 
@@ -146,7 +111,7 @@ def test_credentials_in_a_url_are_sent_as_basic_auth_but_not_to_a_redirect(serve
     url = server.base.replace("://", "://alice:p%40ss@") + "/moved.csv"
     assert ingest.fetch(url, timeout=5) == GOOD
     token = "Basic " + base64.b64encode(b"alice:p@ss").decode()
-    assert server.seen == [("/moved.csv", token), ("/toy.csv", None)]
+    assert server.requests == [("/moved.csv", token), ("/toy.csv", None)]
 
 
 # --------------------------------------------------------------------------- offline, end to end

@@ -1,19 +1,16 @@
 """bnpipe.ingest: fetch, CSV checks, the content-addressed cache, retries and offline mode.
 
-HTTP cases run against a real ``ThreadingHTTPServer`` on 127.0.0.1 whose answers
-each test scripts; ``sleep`` is injected so backoff never waits.
+HTTP cases run against the tests' loopback server (``tests.httpfiles``) whose
+answers each test scripts, or which serves a folder with conditional requests; ``sleep`` is injected so backoff never waits.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import errno
 import hashlib
-import http.server
 import json
 import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -31,6 +28,7 @@ from bnpipe.ingest import (
     read_csv,
     redact,
 )
+from tests.httpfiles import Reply, dead_port
 
 GOOD = b"a,b,y\n1,2,3\n4,5,6\n7,8,9\n"
 GOOD_V2 = b"a,b,y\n1,2,3\n4,5,6\n7,8,9\n10,11,12\n"
@@ -40,84 +38,15 @@ HTML = b"<!DOCTYPE html>\n<html><head><title>Rate limited</title></head><body>no
 # --------------------------------------------------------------------------- the scripted server
 
 
-class Reply:
-    """One scripted answer. ``kind``: ``ok`` (status + body), ``truncate`` (announce
-    more bytes than are sent), ``slow`` (answer only after the test is over), ``badlen``
-    (a Content-Length that is not a number)."""
-
-    def __init__(self, status=200, body=GOOD, kind="ok", headers=None):
-        self.status, self.body, self.kind, self.headers = status, body, kind, headers or {}
-
-
-class Server:
-    def __init__(self):
-        self.routes: dict[str, list[Reply]] = {}
-        self.hits: collections.Counter[str] = collections.Counter()
-        self.release = threading.Event()  # unblocks slow handlers at teardown
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep pytest output clean
-                pass
-
-            def do_GET(self):
-                path = self.path.split("?", 1)[0]
-                server.hits[path] += 1
-                script = server.routes.get(path) or [Reply(404, b"not found")]
-                reply = script[min(server.hits[path], len(script)) - 1]  # last one repeats
-                self.close_connection = True
-                try:
-                    if reply.kind == "slow":
-                        server.release.wait(5)
-                        return
-                    self.send_response(reply.status)
-                    length = {
-                        "ok": str(len(reply.body)),
-                        "truncate": str(len(reply.body) + 500),
-                        "badlen": "lots",
-                    }[reply.kind]
-                    self.send_header("Content-Length", length)
-                    self.send_header("Content-Type", "text/csv")
-                    for key, value in reply.headers.items():
-                        self.send_header(key, value)
-                    self.end_headers()
-                    self.wfile.write(reply.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-
-    def route(self, path: str, *replies: Reply) -> str:
-        self.routes[path] = list(replies)
-        return self.base + path
-
-    def close(self):
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
-
-
 @pytest.fixture
-def server():
-    srv = Server()
-    yield srv
-    srv.close()
+def server(loopback):
+    return loopback()
 
 
 @pytest.fixture
 def refused_url() -> str:
-    """A loopback port that was bound and closed again: connections are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/toy.csv"
+    """A loopback port nothing listens on: connections are refused."""
+    return f"http://127.0.0.1:{dead_port()}/toy.csv"
 
 
 @pytest.fixture
@@ -732,82 +661,46 @@ def test_without_a_bundled_copy_or_a_cache_the_download_error_stands(refused_url
         get(spec_for(refused_url), cache, rec, fallback=True)
 
 
-class Conditional:
-    """127.0.0.1 server that honours If-None-Match / If-Modified-Since (or sends no
-    validators at all) and counts the body bytes it served."""
-
-    def __init__(self, body: bytes, *, validators: bool = True):
-        self.body, self.bytes_served, self.answers = body, 0, []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                etag = f'"{hashlib.sha256(outer.body).hexdigest()[:16]}"'
-                stamp = "Wed, 02 Dec 2026 10:00:00 GMT"
-                if validators and self.headers.get("If-None-Match") == etag:
-                    outer.answers.append(304)
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.end_headers()
-                    return
-                outer.answers.append(200)
-                self.send_response(200)
-                self.send_header("Content-Type", "text/csv")
-                self.send_header("Content-Length", str(len(outer.body)))
-                if validators:
-                    self.send_header("ETag", etag)
-                    self.send_header("Last-Modified", stamp)
-                self.end_headers()
-                self.wfile.write(outer.body)
-                outer.bytes_served += len(outer.body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/toy.csv"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 GOOD_CSV = b"a,b,y\n" + b"1,2,3\n" * 50
 
 
-def test_an_unchanged_upstream_answers_304_and_the_cached_bytes_are_used(cache, rec):
-    srv = Conditional(GOOD_CSV)
-    try:
-        first = get(spec_for(srv.url), cache, rec)
-        second = get(spec_for(srv.url), cache, rec)
-        assert srv.answers == [200, 304] and srv.bytes_served == len(GOOD_CSV)
-        assert second.sha256 == first.sha256 and second.path.read_bytes() == GOOD_CSV
-        assert any("HTTP 304" in m for m in rec.messages)
-        srv.body = GOOD_CSV + b"4,5,6\n"  # a changed upstream: a full answer, a new hash
-        third = get(spec_for(srv.url), cache, rec)
-        assert srv.answers[-1] == 200 and third.sha256 != first.sha256
-        assert cache.validators("toy", srv.url)["sha256"] == third.sha256
-    finally:
-        srv.close()
+STAMP = "Wed, 02 Dec 2026 10:00:00 GMT"
+
+
+def conditional(loopback, tmp_path, **options):
+    """A loopback server of a folder holding toy.csv (GOOD_CSV); its URL."""
+    srv = loopback(tmp_path / "served", last_modified=STAMP, **options)
+    srv.put("toy.csv", GOOD_CSV)
+    return srv, srv.url + "/toy.csv"
+
+
+def test_an_unchanged_upstream_answers_304_and_the_cached_bytes_are_used(
+    loopback, tmp_path, cache, rec
+):
+    srv, url = conditional(loopback, tmp_path)
+    first = get(spec_for(url), cache, rec)
+    second = get(spec_for(url), cache, rec)
+    assert srv.answers == [("/toy.csv", 200), ("/toy.csv", 304)]
+    assert srv.bytes_served == len(GOOD_CSV)
+    assert second.sha256 == first.sha256 and second.path.read_bytes() == GOOD_CSV
+    assert any("HTTP 304" in m for m in rec.messages)
+    srv.put("toy.csv", GOOD_CSV + b"4,5,6\n")  # a changed upstream: a full answer, a new hash
+    third = get(spec_for(url), cache, rec)
+    assert srv.answers[-1] == ("/toy.csv", 200) and third.sha256 != first.sha256
+    assert cache.validators("toy", url)["sha256"] == third.sha256
 
 
 def test_validators_are_dropped_with_their_bytes_and_a_server_without_them_gets_full_downloads(
-    cache, rec
+    loopback, tmp_path, cache, rec
 ):
-    srv = Conditional(GOOD_CSV)
-    try:
-        first = get(spec_for(srv.url), cache, rec)
-        first.path.unlink()  # the bytes a 304 would mean are gone: ask unconditionally
-        assert cache.validators("toy", srv.url) is None
-        get(spec_for(srv.url), cache, rec)
-        assert srv.answers == [200, 200]
-    finally:
-        srv.close()
-    plain = Conditional(GOOD_CSV, validators=False)
-    try:
-        get(spec_for(plain.url), cache, rec)
-        get(spec_for(plain.url), cache, rec)
-        assert plain.answers == [200, 200] and plain.bytes_served == 2 * len(GOOD_CSV)
-    finally:
-        plain.close()
+    srv, url = conditional(loopback, tmp_path / "with")
+    first = get(spec_for(url), cache, rec)
+    first.path.unlink()  # the bytes a 304 would mean are gone: ask unconditionally
+    assert cache.validators("toy", url) is None
+    get(spec_for(url), cache, rec)
+    assert [status for _, status in srv.answers] == [200, 200]
+    plain, url = conditional(loopback, tmp_path / "without", validators=False)
+    get(spec_for(url), cache, rec)
+    get(spec_for(url), cache, rec)
+    assert [status for _, status in plain.answers] == [200, 200]
+    assert plain.bytes_served == 2 * len(GOOD_CSV)

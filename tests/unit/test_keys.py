@@ -47,3 +47,13 @@ def test_a_local_edit_of_a_source_file_is_new_code(tmp_path):
     assert edited != before
     (package / "a.py").rename(package / "b.py")  # same bytes, another file
     assert keys.sources_digest([package]) not in (before, edited)
+
+
+def test_git_commit_is_the_checked_out_commit_or_unknown(tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
+    assert keys.git_commit(repo) == (head.stdout.strip() or "unknown")
+    assert keys.git_commit(tmp_path / "missing") == "unknown"  # no such folder

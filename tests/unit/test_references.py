@@ -338,3 +338,22 @@ def test_import_does_not_load_sklearn():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_assess_judges_each_variants_best_seed(data_mirror):
+    from bnpipe.comparison import summarize_results
+    from tests.comparisons import iris, seed_results
+
+    spec, _, data = iris(data_mirror)
+    results = seed_results(data, seeds=2, bn_skill=0.999)
+    summary = summarize_results(spec.name, spec.task, results, n_boot=200)
+    refs, verdicts, headline = references.assess("iris", data, results, summary)
+    assert refs.task == "classification" and set(verdicts) == set(references.VERDICT_KEYS)
+    assert verdicts["bn_vs_baseline"] == "better"
+    assert headline == references.headline("iris", spec.task, refs, verdicts, summary.primary)
+    # a variant with no finite seed has no prediction: worse than either reference
+    for r in results:
+        if r.variant == "plain":
+            r.metrics = {k: float("nan") for k in r.metrics}
+    _, verdicts, _ = references.assess("iris", data, results, summary)
+    assert verdicts["plain_vs_baseline"] == verdicts["plain_vs_linear"] == "worse"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -109,8 +111,8 @@ def test_non_finite_pairs_are_dropped_and_counted():
     assert none.n == 0 and math.isnan(none.mean) and none.better() == "tie"
 
 
-# scipy.stats.t.ppf(q, df) for q = 0.9, 0.975, 0.995 (scipy 1.17.1), hard-coded so
-# the unit tests do not need scipy (the core computes t quantiles without it).
+# Known quantiles of Student's t for q = 0.9, 0.975, 0.995 (as tables give them and
+# SciPy 1.17.1 computes them); bnpipe.stats takes its t from scipy.stats.t.
 T_PPF = {
     1: (3.0776835371752544, 12.706204736174694, 63.656741162871526),
     2: (1.8856180831641272, 4.302652729749462, 9.924843200918287),
@@ -124,9 +126,15 @@ T_PPF = {
 def test_t_quantile_matches_scipy():
     for df, values in T_PPF.items():
         for q, expected in zip((0.9, 0.975, 0.995), values, strict=True):
-            assert stats.t_quantile(q, df) == pytest.approx(expected, rel=1e-8)
-            assert stats.t_quantile(1 - q, df) == pytest.approx(-expected, rel=1e-8)
+            assert stats.t_quantile(q, df) == pytest.approx(expected, abs=1e-10)
+            assert stats.t_quantile(1 - q, df) == pytest.approx(-expected, abs=1e-10)
+            assert stats.t_cdf(expected, df) == pytest.approx(q, abs=1e-10)
+    assert stats.t_quantile(0.975, 4) == pytest.approx(2.7764451051977987, abs=1e-10)
     assert stats.t_quantile(0.5, 3) == 0.0
+    with pytest.raises(ValueError, match="strictly between"):
+        stats.t_quantile(1.0, 3)
+    with pytest.raises(ValueError, match="degrees of freedom"):
+        stats.t_quantile(0.9, 0)
 
 
 def test_t_interval_matches_scipy():
@@ -224,3 +232,44 @@ def test_row_bootstrap_rejects_non_row_metrics_and_mismatched_rows():
         stats.row_bootstrap(np.ones(3), np.ones(3), metric="test_r2")
     with pytest.raises(ValueError, match="same rows"):
         stats.row_bootstrap(np.ones(3), np.ones(4), metric="test_mae")
+
+
+def test_bootstraps_keep_their_draws():
+    # Values of the bootstraps bnpipe logged before they moved to scipy.stats.bootstrap:
+    # the same seed draws the same rows, so logged intervals do not change.
+    plain, bn = [5.0, 5.3, 4.8, 5.1, 5.6], [4.7, 5.2, 4.9, 4.6, 5.0]
+    iv = stats.paired_bootstrap(plain, bn, metric="test_rmse", seed=7)
+    assert (iv.ci_low, iv.ci_high) == pytest.approx((-0.5, -0.06), abs=1e-10)
+    x = np.arange(1.0, 41.0)
+    iv = stats.row_bootstrap((x % 7) ** 2, (x % 5) ** 2, metric="test_rmse", n_boot=500, seed=3)
+    assert (iv.ci_low, iv.ci_high, iv.mean) == pytest.approx(
+        (-1.6950200019031632, -0.4449147996345463, -1.1212244714882473), abs=1e-10
+    )
+    y = np.linspace(0, 10, 30)
+    lo_hi = stats.score_interval(
+        "regression", y, y + np.sin(np.arange(30)), metric="test_rmse", n_boot=500, seed=1
+    )
+    assert lo_hi == pytest.approx((0.5998510158743439, 0.7843999068131626), abs=1e-10)
+
+
+def test_bootstrap_batches_draw_the_same_rows(monkeypatch):
+    from bnpipe.stats import distributions
+
+    shared, rng = _rows(n=300)
+    a, b = shared**2, (shared + rng.normal(0, 0.5, 300)) ** 2
+    whole = stats.row_bootstrap(a, b, metric="test_rmse", n_boot=400, seed=2)
+    monkeypatch.setattr(distributions, "_MAX_GATHER", 300 * 7)  # 7 resamples a batch
+    assert stats.row_bootstrap(a, b, metric="test_rmse", n_boot=400, seed=2) == whole
+
+
+def test_one_row_is_its_own_interval():
+    iv = stats.row_bootstrap(np.array([4.0]), np.array([1.0]), metric="test_rmse")
+    assert (iv.mean, iv.ci_low, iv.ci_high) == (-1.0, -1.0, -1.0)
+    assert not stats.challenger_wins(iv)  # one row is no evidence
+    assert stats.score_interval("regression", [1.0], [3.0], metric="test_mae") == (2.0, 2.0)
+
+
+def test_import_leaves_scipy_for_later():
+    code = "import sys, bnpipe.stats; print('scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
