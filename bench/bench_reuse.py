@@ -91,7 +91,7 @@ def main() -> int:
             began = time.perf_counter()
             out = bn_comparison(datasets=datasets, config=config)
             skipped.append(time.perf_counter() - began)
-            assert all(r["outcome"] == "unchanged" for r in out.values()), out
+            assert all(r.outcome == "unchanged" for r in out.values()), out
         flows = timed(lambda: bn_watch(datasets=datasets), max(3, args.repeat))
         settings = load_settings()
         catalog = load_catalog(settings.catalog_path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prefect import flow
 
@@ -14,6 +14,7 @@ from bnpipe.ingest import Snapshot
 from bnpipe.ops import cluster
 from bnpipe.params import RunConfig
 from bnpipe.registry import Decision
+from bnpipe.results import ComparisonResult
 from bnpipe.settings import Settings, load_settings
 from bnpipe.tracking import ParentRun
 from tasks.data import download_dataset, keep_as_last_good, validate_dataset
@@ -35,7 +36,7 @@ def bn_comparison(
     offline: bool = False,
     fallback: bool = False,
     force: bool = False,
-) -> dict[str, dict]:
+) -> dict[str, ComparisonResult]:
     """Plain MLP vs the same MLP with BatchNormalization, per dataset:
     download -> (the same data, parameters and code as an earlier finished run:
     its result, nothing to retrain, unless `force`) -> validate (Great
@@ -71,7 +72,7 @@ def bn_comparison(
     catalog = load_catalog(settings.catalog_path)
     specs = [get_spec(catalog, name) for name in datasets]  # fail fast on an unknown name
     configs = {spec.name: config.resolve(spec) for spec in specs}  # + each dataset's defaults
-    out: dict[str, dict] = {}
+    out: dict[str, ComparisonResult] = {}
     # A dataset that fails ends its own run FAILED and the others go on (book.step);
     # Ctrl-C or a failed training ends every open run (see tasks/runs.py).
     with cluster.opened() as dask, RunBook(dask) as book:  # workers load TensorFlow meanwhile
@@ -114,10 +115,9 @@ def bn_comparison(
                     parent, spec, p.snap, p.data, results, summary, p.validation_summary,
                     decision, p.drift, check, settings,
                 )  # fmt: skip
-                out[spec.name] = {
-                    **conclude(p, cfg, results, summary, check, decision, settings),
-                    "links": links,  # into the MLflow UI
-                }
+                out[spec.name] = replace(  # with links into the MLflow UI
+                    conclude(p, cfg, results, summary, check, decision, settings), links=links
+                )
                 keep_result(parent, out[spec.name])  # what a run with the same key shows
     return book.outcome(out)
 
@@ -144,7 +144,7 @@ def conclude(
     check: ReferenceCheck,
     decision: Decision | None,
     settings: Settings,
-) -> dict:
+) -> ComparisonResult:
     """A dataset's outcome. Its snapshot becomes the last good copy only when the
     comparison completed, found a finite model and was not held."""
     spec, parent = p.spec, p.parent
@@ -156,22 +156,23 @@ def conclude(
     outcome = decision.outcome if decision else "not registered"
     if outcome != "held" and not p.drift.hold_reasons():  # held data is not the last good
         keep_as_last_good(p.snap, settings)
-    return {
-        "dataset": spec.name,
-        "task": spec.task,
-        "run_id": parent.run_id,
-        "experiment_id": parent.experiment_id,
-        "data_sha256": p.snap.sha256,
-        "data_source": p.snap.source,
-        "primary_metric": summary.primary,
-        "winner": summary.winner,
-        "metrics": summary.parent_metrics(),
-        "seeds": config.seeds,
-        "diverged": [f"{v}-seed{s}" for v, s in summary.diverged],
-        "promotion": decision.to_dict() if decision else None,
-        "outcome": outcome,
-        "drift": p.drift.tag(),
-        "references": check.metrics_by_reference(),
-        "verdicts": check.verdicts,
-        "headline": check.headline,
-    }
+    return ComparisonResult(
+        dataset=spec.name,
+        task=spec.task,
+        run_id=parent.run_id,
+        experiment_id=parent.experiment_id,
+        data_sha256=p.snap.sha256,
+        data_source=p.snap.source,
+        seeds=config.seeds,
+        primary_metric=summary.primary,
+        winner=summary.winner,
+        summaries=summary.summaries,  # the numbers the parent run's metrics are
+        differences=summary.intervals,
+        diverged=tuple(summary.diverged),
+        promotion=decision,
+        outcome=outcome,
+        drift=p.drift.tag(),
+        references=check.metrics_by_reference(),
+        verdicts=check.verdicts,
+        headline=check.headline,
+    )

@@ -63,11 +63,13 @@ def validate_dataset(
     spec: DatasetSpec, snap: ingest.Snapshot, settings: Settings, parent: ParentRun
 ) -> tuple[pd.DataFrame, str]:
     """Check the CSV against ``expectations/<suite>.json`` (schema and sanity rules; the
-    row count against the last good snapshot's); keep the report locally and on the
+    row count against the last good snapshot's) and the catalog's missing-value
+    policy (``bnpipe.data_checks``); keep the report locally and on the
     parent run; stop the flow before training when it fails.
 
     Returns the frame and the report's summary text."""
-    from bnpipe import sanity, tracking, validation
+    from bnpipe import tracking, validation
+    from bnpipe.data_checks import check_data
 
     df = ingest.read_csv(snap.path, sep=spec.sep)
     # on which data, even when it is refused: the run's Datasets in the MLflow UI
@@ -78,15 +80,7 @@ def validate_dataset(
         )
     except Exception as exc:  # noqa: BLE001 - the UI's view of the data; validation decides
         get_run_logger().warning("%s: could not log the dataset input: %s", spec.name, exc)
-    last_good = ingest.DataCache(settings.cache_dir).latest(spec.name)
-    report = validation.validate(
-        df,
-        settings.expectations_dir / f"{spec.suite}.json",
-        spec.name,
-        reference_rows=len(ingest.read_csv(last_good.path, sep=spec.sep)) if last_good else None,
-    )
-    nulls = {f.column for f in report.failures if f.rule == "expect_column_values_to_not_be_null"}
-    report = validation.with_failures(report, sanity.missing_policy_failures(df, spec, nulls))
+    report = check_data(df, spec, settings)
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     local = settings.reports_dir / f"{spec.name}-{snap.sha256[:12]}-validation.json"
     local.write_text(

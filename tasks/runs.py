@@ -30,6 +30,7 @@ from bnpipe.ingest import Snapshot
 from bnpipe.ops import interrupts
 from bnpipe.ops.cluster import TrainingCluster
 from bnpipe.params import RunConfig
+from bnpipe.results import ComparisonResult
 from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
 from bnpipe.validation import DataValidationError
@@ -120,17 +121,22 @@ class RunBook:
         self._preload.start()
         return train_variants(self.dask, datasets, self._models.name, labels)
 
-    def outcome(self, out: dict[str, dict]):
-        """The flow's return: the first error raised; else the results, in a Completed
-        state named ``Held`` (and an event per dataset) when a promotion was held."""
+    def outcome(self, out: dict[str, ComparisonResult | dict]):
+        """The flow's return: the first error raised; else the results (a comparison's,
+        or a sweep's dict), in a Completed state named ``Held`` (and an event per
+        dataset) when a promotion was held."""
         if self.errors:
             raise self.errors[0]
-        held = {n: r["promotion"]["holds"] for n, r in out.items() if r["outcome"] == "held"}
+        # the same fields either way: a comparison's result in its JSON form
+        rows = {n: r.to_dict() if isinstance(r, ComparisonResult) else r for n, r in out.items()}
+        held = {n: r["promotion"]["holds"] for n, r in rows.items() if r["outcome"] == "held"}
         for name, reasons in held.items():
-            payload = {"reasons": reasons, "version": out[name]["promotion"]["version"]}
-            events.emit(events.HELD, name, payload | {"run_id": out[name]["run_id"]})
+            payload = {"reasons": reasons, "version": rows[name]["promotion"]["version"]}
+            events.emit(events.HELD, name, payload | {"run_id": rows[name]["run_id"]})
         messages = [f"{n}: promotion held: {'; '.join(r)}" for n, r in held.items()]
-        messages += [r["message"] for r in out.values() if r["outcome"] == reuse.UNCHANGED]
+        messages += [
+            r["reused"]["message"] for r in rows.values() if r["outcome"] == reuse.UNCHANGED
+        ]
         if held:
             return Completed(name="Held", message="; ".join(messages), data=out)
         if messages:  # nothing to retrain: the message says since which run, with a link

@@ -1,17 +1,25 @@
-"""Draft a first expectation suite from a user's CSV (``bnpipe dataset init``).
+"""Draft a new dataset from a user's CSV (``bnpipe dataset init``): its catalog
+entry and a first expectation suite.
 
-:func:`draft_suite` writes GX expectations and bnpipe's sanity rules
-(:mod:`bnpipe.sanity`) that the data itself passes; the draft wants human review
-before anyone relies on it.
+:func:`draft_dataset` fetches the CSV and decides each column's role from the data
+(:mod:`bnpipe.profiling`); :func:`draft_suite` writes GX expectations and bnpipe's
+sanity rules (:mod:`bnpipe.sanity`) that the data itself passes. The draft wants
+human review before anyone relies on it.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
+from bnpipe import ingest, profiling
+from bnpipe.catalog import DatasetSpec, parse_entry
+from bnpipe.drift import DEFAULT_LEVELS
 from bnpipe.sanity import (
     _FLOAT32_MAX,
     CLASS_COUNTS_RULE,
@@ -33,6 +41,80 @@ NUMERIC_TYPES = [
     "Float64Dtype",
     "Float32Dtype",
 ]
+
+
+class DraftError(ValueError):
+    """Columns named that the data does not have, or none left to train on."""
+
+
+@dataclass(frozen=True)
+class DatasetDraft:
+    """A new dataset drafted from its CSV: the catalog entry (as a spec), its
+    suite, and what the entry's comments explain (each column's role and why)."""
+
+    spec: DatasetSpec
+    suite: dict  # passes on ``frame``; for a person to review
+    frame: pd.DataFrame
+    profile: profiling.Profile
+    defaults: profiling.Defaults  # training defaults that make the network learnable
+    sep: str
+
+    def entry_comments(self, suite_path: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """The entry's comments (``catalog.append_entry``), naming the suite as ``suite_path``."""
+        return profiling.entry_comments(
+            self.profile, sep=self.sep, suite_path=suite_path, defaults=self.defaults
+        )
+
+
+def draft_dataset(
+    name: str,
+    url: str,
+    *,
+    target: str,
+    task: str | None = None,
+    exclude: Sequence[str] = (),
+    description: str = "",
+    source: str = "catalog",
+    timeout: float = 30.0,
+    max_bytes: int = 200 * 1024 * 1024,
+) -> DatasetDraft:
+    """Fetch the CSV at ``url`` (a local path is a file URL), detect its separator,
+    check it, profile its columns (``task`` None: inferred from the target; the
+    ``exclude`` columns left out) and draft the entry and the suite. ``source`` names
+    the catalog in messages about the entry."""
+    url = url if "://" in url else Path(url).resolve().as_uri()
+    data = ingest.fetch(url, timeout=timeout, max_bytes=max_bytes)
+    sep = profiling.detect_separator(data)
+    ingest.check_csv(data, dataset=name, url=url, sep=sep)
+    df = ingest.read_csv(io.BytesIO(data), sep=sep)
+    try:
+        profile = profiling.profile_frame(df, target=target, task=task, exclude=list(exclude))
+    except profiling.ColumnError as exc:
+        raise DraftError(f"{exc} (in {ingest.redact(url)})") from None
+    if not profile.features:
+        raise DraftError(
+            f"no column of {ingest.redact(url)} is left to train on: "
+            f"{profile.left_out_note() or 'only the target'}"
+        )
+    defaults = profiling.choose_defaults(df, profile)
+    entry = {
+        "description": description or f"added by bnpipe dataset init from {ingest.redact(url)}",
+        "url": url,
+        "sep": sep,
+        "task": profile.task,
+        "target": target,
+        "features": profile.features,
+        "categorical": profile.categorical,
+        "dates": profile.dates,
+        "missing": profile.missing,
+        "min_frequency": profile.min_frequency,
+        "defaults": dict(defaults.values),
+        "suite": name,
+        "sha256": None,
+        "drift": dict(DEFAULT_LEVELS),  # written out, so a reviewer sees what holds a promotion
+    }
+    spec = parse_entry(name, entry, source)
+    return DatasetDraft(spec, draft_for(df, spec), df, profile, defaults, sep)
 
 
 def draft_for(df: pd.DataFrame, spec) -> dict:

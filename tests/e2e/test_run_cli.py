@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 
@@ -99,7 +100,8 @@ def test_run_both_datasets_over_http(project_env, data_mirror, tmp_path):
         )
     with (edited / "tasks" / "reuse.py").open("a", encoding="utf-8") as f:
         f.write("\n# a local edit\n")
-    env = {**project_env, "PYTHONPATH": str(edited)}
+    # the edited flows and tasks, this checkout's core (whichever checkout the venv installs)
+    env = {**project_env, "PYTHONPATH": os.pathsep.join([str(edited), str(REPO / "src")])}
     edit = bnpipe("run", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=env)
     assert edit.returncode == 0, edit.stdout[-3000:] + edit.stderr[-3000:]
     assert "unchanged since run" not in edit.stdout

@@ -233,6 +233,6 @@ def test_debug_shows_the_traceback_and_only_then(data_mirror, tmp_path):
     assert debug.returncode == 1
     assert "Traceback (most recent call last)" in debug.stderr
     assert (
-        "bnpipe.ops.cli.DataError" in debug.stderr
+        "bnpipe.ops.cli.errors.DataError" in debug.stderr
         and "missing required column(s) for iris: 꽃받침폭" in debug.stderr
     )

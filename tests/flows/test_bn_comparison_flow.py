@@ -27,7 +27,7 @@ def test_flow_logs_the_contract_and_registers_a_champion(env):
     parent, children = assert_comparison(client, "iris", "classification", epochs=4, seeds=2)
     assert {c.data.params["learning_rate"] for c in children} == {"0.003"}  # as given
     assert parent.data.params["learning_rate"] == "0.003"
-    assert result["iris"]["run_id"] == parent.info.run_id
+    assert result["iris"].run_id == parent.info.run_id
     raw = pd.read_csv(env["mirror"] / "iris.csv")
     assert_model_predicts_raw_rows(env["uri"], children[0], raw, "classification", "품종")
     champion = client.get_model_version_by_alias("bnpipe-iris", "champion")

@@ -172,7 +172,7 @@ def test_a_rerun_of_the_same_data_shows_zero_drift(store, tmp_path):
     from flows.bn_comparison import bn_comparison
 
     out = bn_comparison(datasets=["iris"], **FEW, force=True)  # the same data again, on purpose
-    assert out["iris"]["drift"] == "ok" and out["iris"]["outcome"] != "held"
+    assert out["iris"].drift == "ok" and out["iris"].outcome != "held"
     client = store["client"]
     parent = parents(client, "iris")[0][0]
     drift = json.loads(
@@ -200,7 +200,7 @@ def test_a_changed_relation_to_the_target_holds_the_champion(store, monkeypatch,
     assert state.is_completed() and state.name == "Held", state
     assert "boston: promotion held: drift above the block level" in state.message
     out = state.result()
-    assert out["boston"]["outcome"] == "held"
+    assert out["boston"].outcome == "held"
 
     client = store["client"]
     parent = parents(client, "boston")[0][0]

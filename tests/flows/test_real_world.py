@@ -101,12 +101,12 @@ def test_blank_cells_are_imputed_and_every_seed_trains_on_finite_inputs(project)
         datasets=["flats"], config=RunConfig(epochs=5, seeds=2, input_scaling="standard")
     )
     result = out["flats"]
-    assert result["diverged"] == []
+    assert result.diverged == ()
     client = MlflowClient(project["uri"])
-    parent = client.get_run(result["run_id"])
+    parent = client.get_run(result.run_id)
     assert parent.data.tags["dropped_rows_blank_target"] == "2"
     children = client.search_runs(
-        [result["experiment_id"]], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+        [result.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
     )
     assert len(children) == 4
     for child in children:

@@ -68,18 +68,18 @@ def test_a_target_independent_of_the_features_makes_no_champion(noise_project):
     client = MlflowClient(noise_project)
     for name in ("noise-reg", "noise-cls"):
         result = out[name]
-        assert result["outcome"] == "held"
-        assert {result["verdicts"]["plain_vs_baseline"], result["verdicts"]["bn_vs_baseline"]} <= {
+        assert result.outcome == "held"
+        assert {result.verdicts["plain_vs_baseline"], result.verdicts["bn_vs_baseline"]} <= {
             "tie",
             "worse",
         }
-        assert result["headline"].startswith(f"{name}: no variant beats predicting the ")
-        parent = client.get_run(result["run_id"])
+        assert result.headline.startswith(f"{name}: no variant beats predicting the ")
+        parent = client.get_run(result.run_id)
         assert parent.info.status == "FINISHED"
         assert parent.data.tags["promotion"].startswith("held: ")
         for key in ("plain_vs_baseline", "bn_vs_baseline", "plain_vs_linear", "bn_vs_linear"):
             assert parent.data.tags[key] in {"better", "tie", "worse"}
-        primary = result["primary_metric"]
+        primary = result.primary_metric
         assert f"baseline_{primary}" in parent.data.metrics
         assert f"linear_{primary}" in parent.data.metrics
         with pytest.raises(MlflowException):

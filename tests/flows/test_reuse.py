@@ -6,6 +6,7 @@ edited copy of the flows on the path.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -15,6 +16,7 @@ from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
 from bnpipe.params import RunConfig
+from bnpipe.results import ComparisonResult
 
 pytestmark = pytest.mark.slow
 
@@ -57,26 +59,26 @@ def test_unchanged_data_trains_nothing_and_shows_the_earlier_result(store):
 
     assert state.is_completed()
     line = (
-        f"iris: unchanged since run {first['run_id']} (data {first['data_sha256'][:12]}, "
+        f"iris: unchanged since run {first.run_id} (data {first.data_sha256[:12]}, "
         "same parameters and code): nothing to retrain"
     )
     assert state.message.startswith(line)
-    assert f"/runs/{first['run_id']}" in state.message  # a link to that run
+    assert f"/runs/{first.run_id}" in state.message  # a link to that run
     out = state.result()["iris"]
-    assert out["outcome"] == "unchanged" and out["earlier_outcome"] == first["outcome"]
+    assert out.outcome == "unchanged" and out.reused.earlier_outcome == first.outcome
     # the earlier result, as data: the same numbers the first run printed
-    assert out["metrics"] == first["metrics"] and out["run_id"] == first["run_id"]
-    assert out["promotion"] == first["promotion"]
+    assert out.summaries == first.summaries and out.differences == first.differences
+    assert out.run_id == first.run_id and out.promotion == first.promotion
     assert len(all_runs(client)) == runs  # no MLflow run, not even a skipped one
     assert versions(client) == before
-    parent = client.get_run(first["run_id"])
-    assert parent.data.tags["comparison_key"] == out["comparison_key"]
-    kept = client.download_artifacts(first["run_id"], "result.json", str(store["tmp"]))
-    kept = json.loads(Path(kept).read_text("utf-8"))
-    assert kept["metrics"] == first["metrics"]
+    parent = client.get_run(first.run_id)
+    assert parent.data.tags["comparison_key"] == out.reused.comparison_key
+    kept = client.download_artifacts(first.run_id, "result.json", str(store["tmp"]))
+    kept = ComparisonResult.from_dict(json.loads(Path(kept).read_text("utf-8")))
+    assert kept == dataclasses.replace(first, links={})  # all of it but the links
 
 
-def retrains(store, *, same_key: bool = False, **kwargs) -> dict:
+def retrains(store, *, same_key: bool = False, **kwargs) -> ComparisonResult:
     """The flow trains and registers again; its key differs from the first run's
     (the same key only when ``force`` made it retrain: ``same_key``)."""
     from flows.bn_comparison import bn_comparison
@@ -84,11 +86,11 @@ def retrains(store, *, same_key: bool = False, **kwargs) -> dict:
     client = store["client"]
     before = versions(client)
     out = bn_comparison(datasets=["iris"], **({"config": FEW} | kwargs))["iris"]
-    assert out["outcome"] != "unchanged", out.get("message")
-    assert out["run_id"] != store["first"]["run_id"]
+    assert out.outcome != "unchanged", out.reused
+    assert out.run_id != store["first"].run_id
     assert len(versions(client)) == len(before) + 1  # trained and registered again
-    key = client.get_run(out["run_id"]).data.tags["comparison_key"]
-    first_key = client.get_run(store["first"]["run_id"]).data.tags["comparison_key"]
+    key = client.get_run(out.run_id).data.tags["comparison_key"]
+    first_key = client.get_run(store["first"].run_id).data.tags["comparison_key"]
     assert (key == first_key) is same_key, (key, first_key)
     return out
 
@@ -118,7 +120,7 @@ def test_one_changed_byte_of_data_retrains(store, monkeypatch, data_mirror):
     (mirror / "iris.csv").write_text(text.replace("\n5.1,3.5,", "\n5.10,3.5,", 1), "utf-8")
     monkeypatch.setenv("BNPIPE_DATA_MIRROR", str(mirror))
     out = retrains(store)
-    assert out["data_sha256"] != store["first"]["data_sha256"]
+    assert out.data_sha256 != store["first"].data_sha256
 
 
 def test_a_run_that_did_not_register_does_not_stand_in_for_one_that_does(store):
@@ -130,11 +132,11 @@ def test_a_run_that_did_not_register_does_not_stand_in_for_one_that_does(store):
     bn_comparison(datasets=["iris"], config=config, register_model=False)
     before = versions(client)
     out = bn_comparison(datasets=["iris"], config=config)["iris"]
-    assert out["outcome"] != "unchanged"
+    assert out.outcome != "unchanged"
     assert len(versions(client)) == len(before) + 1
     # and a --no-register run after it is a repeat of work done
     again = bn_comparison(datasets=["iris"], config=config, register_model=False)["iris"]
-    assert again["outcome"] == "unchanged" and again["run_id"] == out["run_id"]
+    assert again.outcome == "unchanged" and again.run_id == out.run_id
 
 
 # Last: after it, the latest finished run of the first run's work is this one.

@@ -1,4 +1,5 @@
-"""bnpipe.ops.cli: fast `datasets`, usage errors (exit 2), `validate` (exit 0/1), infer_task."""
+"""bnpipe.ops.cli: fast `datasets`, usage errors (exit 2), `validate` (exit 0/1: the suite
+and the catalog's missing-value policy), the task `dataset init` infers, the result table."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from bnpipe.ops.cli import format_result, infer_task, main
+from bnpipe.ops.cli import main
+from bnpipe.profiling import infer_task
+from bnpipe.results import ComparisonResult, format_result
 from tests.conftest import PROJECT_VARS
 
 HEAVY = ("tensorflow", "keras", "mlflow", "great_expectations", "prefect")
@@ -250,7 +254,58 @@ def test_validate_bad_data_exits_1_naming_the_column(env, data_mirror, tmp_path,
     assert "column 'crim'" in out and "-1.5" in out
 
 
-# --------------------------------------------------------------------------- infer_task
+@pytest.mark.slow  # imports Great Expectations
+def test_validate_reports_blank_cells_the_missing_policy_refuses(env, tmp_path, capsys):
+    """What a run refuses, validate refuses: blanks under ``missing: error`` that the
+    suite itself does not check (here it checks only the column list)."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    frame = pd.DataFrame(
+        {"size": [30.5, np.nan, 80.0, np.nan, 55.0] * 4, "rooms": [1, 2, 3, 4, 5] * 4}
+    )
+    frame["price"] = frame["rooms"] * 10.0
+    frame.to_csv(mirror / "flats.csv", index=False)
+    suites = tmp_path / "expectations"
+    suites.mkdir()
+    suite = {
+        "name": "flats",
+        "expectations": [
+            {
+                "type": "expect_table_columns_to_match_ordered_list",
+                "kwargs": {"column_list": list(frame.columns)},
+            }
+        ],
+    }
+    (suites / "flats.json").write_text(json.dumps(suite), "utf-8")
+    entry = {
+        "url": (mirror / "flats.csv").as_uri(),
+        "task": "regression",
+        "target": "price",
+        "features": ["size", "rooms"],
+        "missing": "error",
+    }
+    catalog = tmp_path / "datasets.yaml"
+    catalog.write_text(yaml.safe_dump({"datasets": {"flats": entry}}), "utf-8")
+    env.update(
+        BNPIPE_CATALOG=str(catalog),
+        BNPIPE_EXPECTATIONS_DIR=str(suites),
+        BNPIPE_DATA_MIRROR=str(mirror),
+    )
+    assert main(["validate", "flats"]) == 1
+    out = capsys.readouterr().out
+    assert "flats: validation failed" in out
+    assert (
+        "column 'size': bnpipe_missing_policy — blank cells are not allowed (missing: error): "
+        "8 blank cells, e.g. on CSV lines [3, 5, 8, 10, 13]"
+    ) in out
+
+    entry["missing"] = "impute"  # the same file under impute passes
+    catalog.write_text(yaml.safe_dump({"datasets": {"flats": entry}}), "utf-8")
+    assert main(["validate", "flats"]) == 0
+    assert "flats: validation passed" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- infer_task (what `dataset init` infers: bnpipe.profiling)
 
 
 @pytest.mark.parametrize(
@@ -278,65 +333,106 @@ def test_infer_task_on_real_data(data_mirror):
 # --------------------------------------------------------------------------- format_result
 
 
-def test_format_result_shows_the_parent_run_numbers():
-    from bnpipe.comparison import SeedResult, summarize_results
+def comparison(summary, seeds: int, **fields) -> ComparisonResult:
+    return ComparisonResult(
+        dataset="boston",
+        task="regression",
+        run_id="run123",
+        experiment_id="1",
+        data_sha256="ab" * 32,
+        data_source="bundled",
+        seeds=seeds,
+        primary_metric=summary.primary,
+        winner=summary.winner,
+        summaries=summary.summaries,
+        differences=summary.intervals,
+        diverged=tuple(summary.diverged),
+        **fields,
+    )
 
-    results = [
+
+def seed_results(rmse: dict[str, list[float]]):
+    from bnpipe.comparison import SeedResult
+
+    return [
         SeedResult(
-            v, s, {"loss": [1.0]}, {"test_rmse": r, "test_mae": r, "test_r2": 0.5}, np.zeros(1), 0.1
+            v,
+            s,
+            {"loss": [r if np.isfinite(r) else np.nan]},
+            {"test_rmse": r, "test_mae": r, "test_r2": 0.5 if np.isfinite(r) else np.nan},
+            np.zeros(1),
+            0.1,
         )
-        for v, rs in (("plain", [5.0, 6.0, 4.0]), ("bn", [4.5, 5.5, 3.5]))
+        for v, rs in rmse.items()
         for s, r in enumerate(rs)
     ]
+
+
+def test_format_result_shows_the_parent_run_numbers():
+    from bnpipe.comparison import summarize_results
+    from bnpipe.registry import Decision
+
+    # bn's seed 3 diverged: its pair is left out, its mean over the other three
+    results = seed_results({"plain": [5.0, 6.0, 4.0, 9.0], "bn": [4.5, 5.5, 3.5, np.nan]})
     summary = summarize_results("boston", "regression", results, n_boot=200)
-    text = format_result(
-        {
-            "dataset": "boston",
-            "task": "regression",
-            "seeds": 3,
-            "data_sha256": "ab" * 32,
-            "data_source": "bundled",
-            "run_id": "run123",
-            "metrics": summary.parent_metrics(),
-            "primary_metric": summary.primary,
-            "winner": summary.winner,
-            "diverged": ["bn/seed 7"],
-        }
-    )
+    decision = Decision(
+        "bnpipe-boston", False, "drift", "test_rmse", "r1", "bn", 4.5, version="3",
+        holds=["drift above the block level: crim"],
+    )  # fmt: skip
+    text = format_result(comparison(summary, 4, promotion=decision, outcome="held", drift="block"))
     assert text.startswith(
-        "boston (regression, 3 seeds, data abababababab from bundled, MLflow run run123)"
+        "boston (regression, 4 seeds, data abababababab from bundled, MLflow run run123)"
     )
     assert "plain" in text and "bn" in text and "test_rmse" in text
+    assert "4.5 ± 1.0 (1 of 4 non-finite)" in text  # bn over its three finite seeds
     assert "bn - plain test_rmse: -0.5 (95% CI -0.5 to -0.5)  winner: bn" in text
-    assert "diverged and left out: bn/seed 7" in text
+    assert "diverged and left out: bn-seed3" in text
+    assert "registry: bnpipe-boston v3 registered; promotion HELD for review (drift)" in text
+    assert "  held: drift above the block level: crim" in text
+    assert text.endswith("drift against the champion's data: block")
 
 
 def test_format_result_with_one_seed_prints_no_interval_and_no_winner():
-    from bnpipe.comparison import SeedResult, summarize_results
+    from bnpipe.comparison import summarize_results
 
-    results = [
-        SeedResult(
-            v, 0, {"loss": [1.0]}, {"test_rmse": r, "test_mae": r, "test_r2": 0.5}, np.zeros(1), 0.1
-        )
-        for v, r in (("plain", 40.0), ("bn", 72.79))
-    ]
+    results = seed_results({"plain": [40.0], "bn": [72.79]})
     summary = summarize_results("boston", "regression", results, n_boot=200)
-    text = format_result(
-        {
-            "dataset": "boston",
-            "task": "regression",
-            "seeds": 1,
-            "data_sha256": "ab" * 32,
-            "data_source": "upstream",
-            "run_id": "run1",
-            "metrics": summary.parent_metrics(),
-            "primary_metric": summary.primary,
-            "winner": summary.winner,
-            "diverged": [],
-        }
-    )
+    text = format_result(comparison(summary, 1))
     assert (
         "bn - plain test_rmse: +32.79 (95% CI n/a: one seed; use --seeds 2 or more)  winner: n/a"
         in text
     )
     assert "+32.79 to +32.79" not in text and summary.winner == "tie"
+    assert "diverged" not in text and "registry:" not in text
+
+
+def test_format_sweep_names_the_best_cell_and_its_registration():
+    from bnpipe.ops.cli.sweep import format_sweep
+    from bnpipe.registry import Decision
+
+    decision = Decision("bnpipe-iris", True, "first version", "test_log_loss", "r1", "bn", 0.2)
+    decision.version = "4"
+    cell = {"cell": "lr=0.1", "mean": -0.05, "ci_low": -0.08, "ci_high": -0.02}
+    result = {
+        "dataset": "iris",
+        "run_id": "sweep1",
+        "summary": "bn helps in 1 of 1 cells",
+        "cells": [cell | {"p_adjusted": 0.01, "winner": "bn"}],
+        "reused": 0,
+        "trained": 1,
+        "seed_runs": 4,
+        "training_seconds": 8.0,
+        "logging_seconds": 2.0,
+        "store": "sqlite",
+        "best_cell": "lr=0.1",
+        "promotion": decision.to_dict(),
+        "outcome": decision.outcome,
+    }
+    text = format_sweep(result)
+    assert "lr=0.1" in text and "-0.08 to -0.02" in text
+    assert "bn helps in 1 of 1 cells; 1 cell(s) trained, 0 reused" in text
+    assert "logging 4 seed runs 2.0 s (0.50 s each, MLflow sqlite)" in text
+    assert (
+        "best cell: lr=0.1; registry: bnpipe-iris v4 promoted to @champion (first version)" in text
+    )
+    assert text.endswith("MLflow sweep run sweep1 (experiment bn-sweep-iris)")

@@ -1,0 +1,30 @@
+"""A dataset's data checked as a run checks it, in one place for ``bnpipe run``
+and ``bnpipe validate``: its expectation suite (the row count against the last
+good copy's) and the catalog's missing-value policy (``bnpipe.sanity``)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bnpipe.catalog import DatasetSpec
+from bnpipe.settings import Settings
+
+NOT_NULL_RULE = "expect_column_values_to_not_be_null"
+
+
+def check_data(df: pd.DataFrame, spec: DatasetSpec, settings: Settings):
+    """The ``ValidationReport`` of ``df``: ``expectations/<suite>.json`` (the row
+    count against the last good snapshot's, when there is one), then blank cells
+    the catalog's ``missing: error`` refuses (columns whose not-null rule already
+    failed are not reported twice)."""
+    from bnpipe import ingest, sanity, validation
+
+    last_good = ingest.DataCache(settings.cache_dir).latest(spec.name)
+    report = validation.validate(
+        df,
+        settings.expectations_dir / f"{spec.suite}.json",
+        spec.name,
+        reference_rows=len(ingest.read_csv(last_good.path, sep=spec.sep)) if last_good else None,
+    )
+    nulls = {f.column for f in report.failures if f.rule == NOT_NULL_RULE}
+    return validation.with_failures(report, sanity.missing_policy_failures(df, spec, nulls))

@@ -1,0 +1,5 @@
+"""``python -m bnpipe.ops.cli``: the ``bnpipe`` command."""
+
+from bnpipe.ops.cli.main import entry
+
+entry()

@@ -1,0 +1,119 @@
+"""``bnpipe datasets``, ``bnpipe validate`` and ``bnpipe dataset init``: the
+catalog's datasets, listed, checked and added; and the lookup of a dataset by
+name that every command shares."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bnpipe.ops.cli.errors import UsageError
+from bnpipe.settings import Settings
+
+
+def catalog(settings: Settings):
+    from bnpipe.catalog import load_catalog
+
+    return load_catalog(settings.catalog_path)
+
+
+def spec_of(settings: Settings, name: str):
+    """The catalog entry ``name``; an unknown name is a usage error."""
+    from bnpipe.catalog import UnknownDatasetError, get_spec
+
+    try:
+        return get_spec(catalog(settings), name)
+    except UnknownDatasetError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_datasets(args, settings: Settings) -> int:
+    entries = catalog(settings)
+    width = max((len(n) for n in entries), default=4)
+    for name, spec in entries.items():
+        print(
+            f"{name:<{width}}  {spec.task:<14}  target={spec.target:<8}  {len(spec.features)} features  {spec.description}"
+        )
+    return 0
+
+
+def cmd_validate(args, settings: Settings) -> int:
+    """The suite and the catalog's missing-value policy, as a run checks them."""
+    from bnpipe import ingest
+    from bnpipe.data_checks import check_data
+
+    spec = spec_of(settings, args.dataset)
+    snap = ingest.download(
+        spec,
+        ingest.DataCache(settings.cache_dir),
+        **settings.download_options(),
+        offline=args.offline,
+        promote=False,
+        log=lambda m: print(m, file=sys.stderr),
+    )
+    print(f"{spec.name}: {snap.url} sha256 {snap.sha256} ({snap.size} bytes)")
+    report = check_data(ingest.read_csv(snap.path, sep=spec.sep), spec, settings)
+    print(report.summary())
+    # Validating alone does not make the last good copy: only a completed run does.
+    return 0 if report.success else 1
+
+
+def cmd_dataset_init(args, settings: Settings) -> int:
+    """Draft a catalog entry and a suite from a CSV (:func:`bnpipe.drafting.draft_dataset`),
+    with the reasons for each column's role as comments in the entry."""
+    from bnpipe import drafting, validation
+    from bnpipe.catalog import append_entry, load_catalog
+
+    existing = load_catalog(settings.catalog_path) if settings.catalog_path.exists() else {}
+    if args.name in existing:
+        raise UsageError(f"dataset {args.name!r} is already in {settings.catalog_path}")
+    suite_path = settings.expectations_dir / f"{args.name}.json"
+    if suite_path.exists():
+        raise UsageError(f"{suite_path} exists already; remove it or choose another name")
+    try:
+        draft = drafting.draft_dataset(
+            args.name,
+            args.url,
+            target=args.target,
+            task=args.task,
+            exclude=args.exclude,
+            description=args.description,
+            source=str(settings.catalog_path),
+            timeout=settings.download_timeout,
+            max_bytes=settings.max_download_bytes,
+        )
+    except drafting.DraftError as exc:
+        raise UsageError(str(exc)) from None
+    suite_path.parent.mkdir(parents=True, exist_ok=True)
+    validation.write_suite(draft.suite, suite_path)
+    report = validation.validate(draft.frame, suite_path, args.name)
+    if not report.success:
+        suite_path.unlink(missing_ok=True)
+        raise RuntimeError(f"the drafted suite does not pass on its own data:\n{report.summary()}")
+    comments, notes = draft.entry_comments(_shown(suite_path, settings))
+    append_entry(settings.catalog_path, draft.spec, comments=comments, notes=notes)
+    _print_draft(draft, suite_path, report.evaluated, settings)
+    return 0
+
+
+def _shown(suite_path: Path, settings: Settings) -> str:
+    """expectations/flats.json, relative to the catalog: no machine's path in it."""
+    try:
+        return str(suite_path.resolve().relative_to(settings.catalog_path.parent.resolve()))
+    except ValueError:
+        return f"{settings.expectations_dir.name}/{suite_path.name}"
+
+
+def _print_draft(draft, suite_path: Path, expectations: int, settings: Settings) -> None:
+    spec, profile = draft.spec, draft.profile
+    print(f"{spec.name}: {profile.rows} rows, {len(profile.columns)} columns")
+    for line in profile.summary():
+        print(line)
+    print(f"defaults: {draft.defaults.summary()} (bnpipe run's flags override them)")
+    categorical = profile.categorical
+    print(
+        f"added {spec.name!r} to {settings.catalog_path}: {spec.task}, target {spec.target!r}, {len(spec.features)} features ({len(categorical)} categorical: {', '.join(categorical) or 'none'})"
+    )
+    print(
+        f"drafted {suite_path} with {expectations} expectations; review its ranges and value sets, then: bnpipe run {spec.name}"
+    )

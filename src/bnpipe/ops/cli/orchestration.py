@@ -1,0 +1,68 @@
+"""What a flow started from the terminal runs in: the Dask cluster, the Prefect
+API and a checked MLflow store, and a console without Prefect's tracebacks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from bnpipe.ops import interrupts
+from bnpipe.settings import Settings
+
+
+@contextlib.contextmanager
+def orchestrated(settings: Settings, dask_address: str | None, debug: bool, load):
+    """The Dask cluster, the Prefect API (a temporary server when none is
+    configured) and a checked MLflow store; yields the flow ``load()`` returns,
+    with the API connected."""
+    from bnpipe import tracking, validation
+    from bnpipe.ops import cluster
+    from flows.local_api import prefect_api
+
+    # Three things start at once: the Dask cluster (local workers load TensorFlow,
+    # ~7 CPU-s each), a temporary Prefect server (when no Prefect API is configured,
+    # ~8 CPU-s), and this process loads Prefect, MLflow and GX (~12 CPU-s).
+    with cluster.opened(dask_address) as dask:
+        if dask.address:  # unreachable: one line within seconds, before anything starts
+            dask.client()
+        with prefect_api(Path(os.environ["PREFECT_HOME"]), settings.state_dir / "logs") as api:
+            print(
+                f"bnpipe: orchestrated by {api.describe()}, training on {dask.describe()}",
+                flush=True,
+            )
+            # an unreachable or read-only store fails here, in the first seconds
+            client = tracking.connect(settings.tracking_uri)
+            tracking.check_writable(
+                client,
+                settings.tracking_uri,
+                tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
+            )
+            flow_fn = load()
+            # GX too, while the server boots: inside the flow its import would hold
+            # up the data the (by then idle) Dask workers wait for.
+            validation.preload()
+            # A Ctrl-C that landed in an import's clean-up callback was swallowed
+            # there ("Exception ignored in ... _get_module_lock"): raise it now.
+            interrupts.check()
+            if not debug:
+                _console_without_tracebacks()
+            with api.connected():
+                interrupts.check()
+                yield flow_fn
+
+
+def _console_without_tracebacks() -> None:
+    """Prefect logs every failed task and flow with its traceback on the console;
+    the error is already one clear line at the end, so keep tracebacks out of the
+    terminal unless ``--debug`` (the Prefect API log keeps them: its handler runs first)."""
+    import logging
+
+    class NoTraceback(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.exc_info = record.exc_text = record.stack_info = None
+            return True
+
+    for handler in logging.getLogger().handlers:
+        if type(handler).__name__ == "PrefectConsoleHandler":  # the core does not import Prefect
+            handler.addFilter(NoTraceback())
