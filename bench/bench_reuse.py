@@ -62,11 +62,11 @@ def main() -> int:
             "BNPIPE_DATA_MIRROR": server.url,
             "BNPIPE_STATE_DIR": str(tmp / "state"),
             "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
-            "DO_NOT_TRACK": "true",
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         }
     )
+    from bnpipe.settings import telemetry_off
+
+    telemetry_off()
     from prefect.testing.utilities import prefect_test_harness
 
     from bnpipe import watch

@@ -146,7 +146,7 @@ def test_weights_follow_the_seed():
     """Built as training builds them (a private generator for Keras' initializer
     seeds): with ``keras.utils.set_random_seed`` alone, another thread drawing
     from Python's global ``random`` (a Prefect or Dask event loop) changed them."""
-    from bnpipe.engine import _seeded_model
+    from bnpipe.engine.parts import _seeded_model
 
     a = _seeded_model("bn", "regression", 4, 1, seed=3).get_weights()
     b = _seeded_model("bn", "regression", 4, 1, seed=3).get_weights()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bnpipe.locks import file_lock
+from bnpipe.settings import telemetry_off
 from bnpipe.tracking.writes import _write
 
 # What the UI reads to open an experiment on its training runs (not the GenAI overview).
@@ -53,8 +54,7 @@ def artifact_root_for(tracking_uri: str, default_root: Path) -> str | None:
 
 def connect(tracking_uri: str):
     """Point MLflow at ``tracking_uri`` and check the store answers."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "true")
+    telemetry_off()
     # A dead server should fail in seconds, not after minutes of retries.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")

@@ -4,17 +4,18 @@ expectation by expectation (a broken one fails loudly), and one validation run."
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from pathlib import Path
 
 import pandas as pd
 
+from bnpipe.settings import telemetry_off
+
 _GX_LOCK = threading.Lock()  # one GX context per process; don't interleave runs on it
 
 
 def _gx():
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    telemetry_off()
     import great_expectations as gx
 
     return gx

@@ -6,16 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bnpipe.settings import Settings
+from bnpipe.settings import Settings, telemetry_off
 
 
 def offline_env(settings: Settings) -> None:
     """Hygiene for everything this process starts, and Prefect's home in the project."""
+    telemetry_off()
     for key, value in {
-        "DO_NOT_TRACK": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "GX_ANALYTICS_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "3",  # also hides the XLA cache loader's harmless ERROR lines
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         # "View run ... at" per logged model against a server: the links come at the end
