@@ -71,6 +71,7 @@ from bnpipe.ops.stack.config import (
     WILDCARDS,
     StackConfig,
     StackError,
+    hostport,
     is_loopback,
     load_config,
     resolve_auth,
@@ -93,6 +94,6 @@ __all__ = [
     "HOST", "HYGIENE", "INHERITED_SECRETS", "MLFLOW_SERVER", "POSTGRES", "PREFECT_SERVER",
     "PREFECT_WORKER", "STOP_GRACE_SECONDS", "STOP_ORDER", "TOML_MARKER", "WILDCARDS",
     "WORKER_NAME", "WORK_POOL", "Component", "StackConfig", "StackError", "dask_worker_count",
-    "down", "env_lines", "is_loopback", "load_config", "port_free", "read_pid",
+    "down", "env_lines", "hostport", "is_loopback", "load_config", "port_free", "read_pid",
     "resolve_auth", "stack_env", "status", "stop_component", "stop_process", "up",
 ]  # fmt: skip

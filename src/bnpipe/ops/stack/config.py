@@ -37,6 +37,16 @@ class StackError(RuntimeError):
     """The stack cannot be started (port taken, a server that does not come up, ...)."""
 
 
+def url_host(host: str) -> str:
+    """``host`` as a URL (or a Host header) has it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def hostport(host: str, port: int | str) -> str:
+    """``host:port`` as a URL has it (``127.0.0.1:5000``, ``[::1]:5000``)."""
+    return f"{url_host(host)}:{port}"
+
+
 @dataclass(frozen=True)
 class StackConfig:
     project_dir: Path
@@ -65,7 +75,7 @@ class StackConfig:
     def dask_address(self) -> str | None:
         if not self.dask_workers:
             return None
-        return f"{'tls' if self.auth else 'tcp'}://{self.host}:{self.dask_port}"
+        return f"{'tls' if self.auth else 'tcp'}://{hostport(self.host, self.dask_port)}"
 
     @property
     def credentials(self) -> Credentials:
@@ -121,7 +131,7 @@ class StackConfig:
 
     @property
     def prefect_url(self) -> str:
-        return f"http://{self.host}:{self.prefect_port}"
+        return f"http://{hostport(self.host, self.prefect_port)}"
 
     @property
     def prefect_api_url(self) -> str:
@@ -129,7 +139,7 @@ class StackConfig:
 
     @property
     def mlflow_url(self) -> str:
-        return f"http://{self.host}:{self.mlflow_port}"
+        return f"http://{hostport(self.host, self.mlflow_port)}"
 
     @property
     def runs_mlflow(self) -> bool:
@@ -255,6 +265,8 @@ def load_config(
 ) -> StackConfig:
     from bnpipe.tracking import artifact_root_for  # light: MLflow itself is imported lazily there
 
+    if listen.startswith("[") and listen.endswith("]"):  # --listen [::1]: as a URL writes it
+        listen = listen[1:-1]
     prefect_port = _int_setting(
         settings, "prefect_port", "BNPIPE_PREFECT_PORT", DEFAULT_PREFECT_PORT
     )

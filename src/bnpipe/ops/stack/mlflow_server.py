@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bnpipe.ops.credentials import MLFLOW_READER, MLFLOW_USER
 from bnpipe.ops.stack.components import MLFLOW_SERVER
-from bnpipe.ops.stack.config import WILDCARDS, StackConfig, StackError, is_loopback
+from bnpipe.ops.stack.config import WILDCARDS, StackConfig, StackError, is_loopback, url_host
 from bnpipe.ops.stack.processes import healthy
 from bnpipe.ops.stack.starter import Starter, done, step
 from bnpipe.probe import http_get
@@ -18,10 +18,10 @@ from bnpipe.probe import http_get
 
 def allowed_hosts(listen: str) -> str:
     """``MLFLOW_SERVER_ALLOWED_HOSTS`` for a server beyond loopback: MLflow answers
-    only Host headers it knows."""
+    only Host headers it knows (an IPv6 address comes in brackets, ``[addr]:port``)."""
     names = [listen] if listen not in WILDCARDS else [socket.gethostname(), socket.getfqdn()]
     hosts = ["localhost", "127.0.0.1", *dict.fromkeys(names)]
-    return ",".join(pattern for h in hosts for pattern in (h, f"{h}:*"))
+    return ",".join(pattern for h in map(url_host, hosts) for pattern in (h, f"{h}:*"))
 
 
 def spawn_mlflow(cfg: StackConfig, starter: Starter) -> None:

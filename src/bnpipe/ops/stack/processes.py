@@ -4,6 +4,7 @@ server's ``/health``) is alive, logs, and stopping a process tree group by group
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import signal
 import socket
@@ -134,8 +135,13 @@ def running(cfg: StackConfig) -> dict[str, int | None]:
 
 
 def port_free(port: int, host: str = HOST) -> bool:
-    """Nothing listens on ``host:port`` (a server would bind it with SO_REUSEADDR too)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """Nothing listens on ``host:port`` (a server would bind it with SO_REUSEADDR too);
+    ``host`` an IPv4 or IPv6 address, or a name (as IPv4)."""
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        family = socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
