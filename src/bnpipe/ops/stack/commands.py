@@ -137,7 +137,9 @@ def _start(cfg: StackConfig, starter: Starter, start: list) -> None:
         start_own_postgres(cfg, starter)
     if cfg.auth:
         t = step(f"credentials in {cfg.credentials.home}")
-        made = cfg.credentials.ensure(cfg.auth_database_uri, hosts=(cfg.host,))
+        made = cfg.credentials.ensure(
+            cfg.auth_database_uri, hosts=(cfg.host,), prefect_in_use=PREFECT_SERVER not in start
+        )
         done(t, f"generated {', '.join(made)}" if made else "kept")
     clients = cfg.client_env()  # the worker's and `prefect deploy`'s credentials
     if DASK_SCHEDULER in start or DASK_WORKER in start:
