@@ -49,26 +49,8 @@ The modules: :mod:`~bnpipe.ops.stack.config` (settings, ``stack.json``),
 from __future__ import annotations
 
 from bnpipe.ops.stack.commands import down, up
-from bnpipe.ops.stack.components import (
-    COMPONENTS,
-    DASK_SCHEDULER,
-    DASK_WORKER,
-    MLFLOW_SERVER,
-    POSTGRES,
-    PREFECT_SERVER,
-    PREFECT_WORKER,
-    STOP_ORDER,
-    Component,
-)
 from bnpipe.ops.stack.config import (
-    BACKENDS,
-    DEFAULT_DASK_PORT,
-    DEFAULT_MLFLOW_PORT,
-    DEFAULT_POSTGRES_PORT,
-    DEFAULT_PREFECT_PORT,
-    DEFAULT_TIMEOUT,
     HOST,
-    WILDCARDS,
     StackConfig,
     StackError,
     hostport,
@@ -76,24 +58,12 @@ from bnpipe.ops.stack.config import (
     load_config,
     resolve_auth,
 )
-from bnpipe.ops.stack.dask_cluster import dask_worker_count
-from bnpipe.ops.stack.environment import HYGIENE, INHERITED_SECRETS, stack_env
-from bnpipe.ops.stack.prefect_server import TOML_MARKER, WORK_POOL, WORKER_NAME
-from bnpipe.ops.stack.processes import (
-    STOP_GRACE_SECONDS,
-    port_free,
-    read_pid,
-    stop_component,
-    stop_process,
-)
+from bnpipe.ops.stack.environment import HYGIENE, stack_env
+from bnpipe.ops.stack.processes import port_free, read_pid, stop_component, stop_process
 from bnpipe.ops.stack.status import env_lines, status
 
 __all__ = [
-    "BACKENDS", "COMPONENTS", "DASK_SCHEDULER", "DASK_WORKER", "DEFAULT_DASK_PORT",
-    "DEFAULT_MLFLOW_PORT", "DEFAULT_POSTGRES_PORT", "DEFAULT_PREFECT_PORT", "DEFAULT_TIMEOUT",
-    "HOST", "HYGIENE", "INHERITED_SECRETS", "MLFLOW_SERVER", "POSTGRES", "PREFECT_SERVER",
-    "PREFECT_WORKER", "STOP_GRACE_SECONDS", "STOP_ORDER", "TOML_MARKER", "WILDCARDS",
-    "WORKER_NAME", "WORK_POOL", "Component", "StackConfig", "StackError", "dask_worker_count",
-    "down", "env_lines", "hostport", "is_loopback", "load_config", "port_free", "read_pid",
-    "resolve_auth", "stack_env", "status", "stop_component", "stop_process", "up",
+    "HOST", "HYGIENE", "StackConfig", "StackError", "down", "env_lines", "hostport",
+    "is_loopback", "load_config", "port_free", "read_pid", "resolve_auth", "stack_env", "status",
+    "stop_component", "stop_process", "up",
 ]  # fmt: skip

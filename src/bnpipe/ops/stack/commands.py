@@ -13,6 +13,7 @@ from bnpipe.ops.stack.components import (
     PREFECT_SERVER,
     PREFECT_WORKER,
     STOP_ORDER,
+    Component,
 )
 from bnpipe.ops.stack.config import (
     HOST,
@@ -116,7 +117,7 @@ def up(
     return 0
 
 
-def _check_ports(cfg: StackConfig, start: list) -> None:
+def _check_ports(cfg: StackConfig, start: list[Component]) -> None:
     """Every server about to start finds its port free; else one line, nothing started."""
     ports = {PREFECT_SERVER: ("Prefect server", cfg.prefect_port, "BNPIPE_PREFECT_PORT"),
              MLFLOW_SERVER: ("MLflow server", cfg.mlflow_port, "BNPIPE_MLFLOW_PORT"),
@@ -131,7 +132,7 @@ def _check_ports(cfg: StackConfig, start: list) -> None:
             )
 
 
-def _start(cfg: StackConfig, starter: Starter, start: list) -> None:
+def _start(cfg: StackConfig, starter: Starter, start: list[Component]) -> None:
     """Start the components in ``start``, in order, each until it is ready."""
     if POSTGRES in start:
         start_own_postgres(cfg, starter)
