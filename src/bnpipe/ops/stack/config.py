@@ -159,7 +159,7 @@ class StackConfig:
         return None
 
     def pg(self) -> pgserver.PgUrl:
-        """Where the databases are (with the password: never print it, see ``masked``)."""
+        """Where the databases are (with the password: never print it, see ``pg_masked``)."""
         own = self.own_postgres
         return own.pg_url() if own else pgserver.PgUrl.parse(self.postgres_url or "")
 
