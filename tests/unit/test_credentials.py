@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bnpipe.ops import stack
-from bnpipe.ops.credentials import TLS_ROLES, Credentials
+from bnpipe.ops.credentials import TLS_ROLES, Credentials, CredentialsError
 
 
 def test_credentials_are_generated_once_into_files_only_the_owner_reads(tmp_path):
@@ -53,6 +53,83 @@ def test_the_dask_certificates_are_signed_by_the_stacks_ca(tmp_path):
         x509.load_pem_x509_certificate(
             foreign.cert("client").read_bytes()
         ).verify_directly_issued_by(ca)
+
+
+@pytest.fixture
+def made(tmp_path):
+    """Credentials as a first `stack up` leaves them, and MLflow's SQLite user store."""
+    creds = Credentials(tmp_path / "credentials")
+    store = tmp_path / "mlflow-auth.db"
+    creds.ensure(f"sqlite:///{store}")
+    store.write_bytes(b"")  # the MLflow server made its users there
+    return creds, f"sqlite:///{store}"
+
+
+@pytest.mark.parametrize("user", ["admin", "bnpipe", "reader"])
+def test_a_deleted_password_is_not_made_again_but_named(made, user):
+    """MLflow's users keep the old password: a new file would lock bnpipe out."""
+    creds, store = made
+    gone = creds.mlflow_password_file(user)
+    gone.unlink()
+    with pytest.raises(CredentialsError, match=rf"^{gone} is missing: .*restore the file"):
+        creds.ensure(store)
+    assert not gone.exists()
+    with pytest.raises(CredentialsError, match=rf"^{gone} is missing"):  # not a bare Errno 2
+        creds.secrets()
+
+
+def test_on_a_database_server_a_deleted_password_is_refused_too(made):
+    creds, _ = made
+    creds.mlflow_password_file("reader").unlink()
+    with pytest.raises(CredentialsError, match="mlflow-reader.password is missing"):
+        creds.ensure("postgresql+psycopg2://bnpipe:pw@127.0.0.1:5433/mlflow_auth")
+
+
+def test_passwords_no_user_has_yet_are_made(made, tmp_path):
+    creds, store = made
+    (tmp_path / "mlflow-auth.db").unlink()  # no MLflow server ran on them yet
+    creds.mlflow_password_file("reader").unlink()
+    assert creds.ensure(store) == ["MLflow reader password"]
+
+
+def test_a_deleted_prefect_auth_string_is_made_again_unless_its_server_runs(made):
+    creds, store = made
+    creds.prefect_file.unlink()
+    with pytest.raises(
+        CredentialsError, match=r"prefect\.auth is missing: the Prefect server runs"
+    ):
+        creds.ensure(store, prefect_in_use=True)
+    with pytest.raises(CredentialsError, match=r"prefect\.auth is missing: restore it, or `bnpipe"):
+        _ = creds.prefect_auth_string
+    assert creds.ensure(store) == ["Prefect auth string"]
+    assert creds.prefect_auth_string.startswith("bnpipe:")
+
+
+def test_a_deleted_certificate_is_made_again_from_the_same_ca(made):
+    from cryptography import x509
+
+    creds, store = made
+    kept = {p: p.read_bytes() for p in creds.tls_dir.iterdir() if "worker" not in p.name}
+    creds.cert("worker").unlink()
+    assert creds.ensure(store) == ["Dask TLS certificate (worker)"]
+    assert {p: p.read_bytes() for p in kept} == kept  # the CA and the other roles untouched
+    ca = x509.load_pem_x509_certificate(creds.ca.read_bytes())
+    x509.load_pem_x509_certificate(creds.cert("worker").read_bytes()).verify_directly_issued_by(ca)
+    creds.key("client").unlink()  # a key alone: its certificate is made again with it
+    assert creds.ensure(store) == ["Dask TLS certificate (client)"]
+    creds.key("client").unlink()  # while the stack runs: `stack env` names it
+    with pytest.raises(CredentialsError, match=r"client-key\.pem is missing"):
+        creds.dask_client_env()
+
+
+def test_a_deleted_ca_is_named_while_certificates_it_signed_remain(made):
+    creds, store = made
+    creds.ca_key.unlink()
+    with pytest.raises(CredentialsError, match=r"ca-key\.pem is missing: .*remove .*tls"):
+        creds.ensure(store)
+    for p in creds.tls_dir.iterdir():  # the documented rotation: tls/ goes, all is made anew
+        p.unlink()
+    assert creds.ensure(store) == ["Dask TLS certificates (CA, scheduler, worker, client)"]
 
 
 @pytest.mark.parametrize(

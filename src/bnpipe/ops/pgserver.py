@@ -28,6 +28,8 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from bnpipe.ops.credentials import write_secret
+
 DATABASES = ("prefect", "mlflow", "mlflow_auth")  # mlflow_auth: the basic-auth user store
 DEFAULT_PORT = 5433  # beside a system PostgreSQL on 5432
 OWN_ROLE = "bnpipe"
@@ -245,8 +247,7 @@ class OwnServer:
             return
         self.home.mkdir(parents=True, exist_ok=True)
         password = secrets.token_urlsafe(24)
-        self.password_file.write_text(password + "\n", "utf-8")
-        os.chmod(self.password_file, 0o600)
+        write_secret(self.password_file, password + "\n")
         as_user = self.run_as()
         for d in (self.data_dir, self.socket_dir):
             d.mkdir(parents=True, exist_ok=True)
@@ -256,8 +257,7 @@ class OwnServer:
         # initdb reads the password from a file the server's user can read; a copy,
         # removed at once (the kept one stays 0600 for bnpipe's user)
         pwfile = self.socket_dir / "initdb-password"
-        pwfile.write_text(password + "\n", "utf-8")
-        os.chmod(pwfile, 0o600)
+        write_secret(pwfile, password + "\n")
         if as_user:
             shutil.chown(pwfile, SYSTEM_USER, SYSTEM_USER)
         self._reachable_by_server()

@@ -37,7 +37,9 @@ from pathlib import Path
 
 from bnpipe.locks import LockTimeout, file_lock
 from bnpipe.ops import lifeline
-from bnpipe.ops.stack import HOST, HYGIENE, stop_process
+from bnpipe.ops.stack.config import HOST
+from bnpipe.ops.stack.environment import HYGIENE, bypass_proxy
+from bnpipe.ops.stack.processes import open_log, stop_process, tail
 from bnpipe.probe import http_get
 
 LOG_NAME = "prefect-temporary-server.log"
@@ -69,8 +71,7 @@ def server_env(base: dict[str, str]) -> dict[str, str]:
     env = dict(base)
     env.update(HYGIENE)
     env.pop("PREFECT_API_URL", None)  # the server itself needs no API to talk to
-    for key in ("NO_PROXY", "no_proxy"):  # never send loopback traffic through a proxy
-        env[key] = ",".join(v for v in (env.get(key), "127.0.0.1,localhost") if v)
+    bypass_proxy(env)
     for name in SERVICES_OFF:
         env[f"PREFECT_SERVER_SERVICES_{name}_ENABLED"] = "false"
     return env
@@ -162,12 +163,12 @@ class TemporaryServer:
                     raise ServerError(
                         f"the temporary Prefect server did not answer within {self.timeout:.0f} s "
                         f"(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS); see {self.log_path}:\n"
-                        f"{self._tail()}"
+                        f"{tail(self.log_path)}"
                     )
                 time.sleep(0.1)
         raise ServerError(
             f"the temporary Prefect server exited (code {self.proc.returncode}) before it was "
-            f"ready; see {self.log_path}:\n{self._tail()}"
+            f"ready; see {self.log_path}:\n{tail(self.log_path)}"
         )
 
     def _spawn(self) -> subprocess.Popen:
@@ -175,9 +176,7 @@ class TemporaryServer:
         argv = [prefect, "server", "start", "--host", HOST, "--port", str(self.port), "--no-ui"]
         env = server_env(dict(os.environ))
         env["PREFECT_HOME"] = str(self.prefect_home)
-        with open(self.log_path, "ab") as fh:
-            fh.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
-            fh.flush()
+        with open_log(self.log_path, argv) as fh:
             # Tied to this process: stopped with it, also when it is SIGKILLed.
             if self._lifeline is not None:  # an earlier attempt's (that server exited)
                 os.close(self._lifeline)
@@ -192,10 +191,3 @@ class TemporaryServer:
         with contextlib.suppress(OSError):  # see NICENESS
             os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)
         return proc
-
-    def _tail(self, lines: int = 15) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").rstrip().splitlines()
-        except OSError:
-            return "    (no log)"
-        return "\n".join("    " + line for line in text[-lines:])
