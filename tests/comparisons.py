@@ -15,8 +15,10 @@ import pandas as pd
 
 from bnpipe import evaluation
 from bnpipe.catalog import DatasetSpec, get_spec, load_catalog
-from bnpipe.comparison import SeedResult
+from bnpipe.comparison import SeedResult, summarize_results
 from bnpipe.features import Encoded, encode
+from bnpipe.registry import Decision
+from bnpipe.results import ComparisonResult
 
 REPO = Path(__file__).resolve().parents[1]
 KERAS_FILE = REPO / "tests" / "fixtures" / "models" / "petals-impute" / "artifacts" / "model.keras"
@@ -57,3 +59,40 @@ def seed_results(data: Encoded, seeds: int = 3, *, bn_skill: float = 0.9) -> lis
         for variant in ("plain", "bn")
         for seed in range(seeds)
     ]
+
+
+def a_result() -> ComparisonResult:
+    """An iris comparison as the flow returns it: three seeds a variant (one bn
+    seed diverged), references, and a promotion to version 2."""
+    results = [
+        SeedResult(v, s, {"loss": [1.0]}, {"test_accuracy": a, "test_log_loss": 1 - a,
+                   "test_macro_f1": a}, np.zeros((1, 3)), 0.1)
+        for v, accs in (("plain", [0.9, 0.8, 0.85]), ("bn", [0.95, 0.9, float("nan")]))
+        for s, a in enumerate(accs)
+    ]  # fmt: skip
+    summary = summarize_results("iris", "classification", results, n_boot=200)
+    decision = Decision(
+        "bnpipe-iris", True, "beats the champion", summary.primary, "r7", "bn", 0.1,
+        version="2", previous_champion="1", interval={"mean": -0.02},
+    )  # fmt: skip
+    return ComparisonResult(
+        dataset="iris",
+        task="classification",
+        run_id="parent1",
+        experiment_id="4",
+        data_sha256="cd" * 32,
+        data_source="mirror",
+        seeds=3,
+        primary_metric=summary.primary,
+        winner=summary.winner,
+        summaries=summary.summaries,
+        differences=summary.intervals,
+        diverged=tuple(summary.diverged),
+        promotion=decision,
+        outcome=decision.outcome,
+        drift="ok",
+        references={"baseline": {"test_accuracy": 0.33}, "linear": {"test_accuracy": 0.9}},
+        verdicts={"bn_vs_baseline": "better"},
+        headline="iris: bn beats the baseline",
+        links={"parent": "http://127.0.0.1:5000/#/experiments/4/runs/parent1"},
+    )

@@ -7,47 +7,9 @@ import dataclasses
 import json
 import pickle
 
-import numpy as np
-
 from bnpipe import reuse
-from bnpipe.comparison import SeedResult, summarize_results
-from bnpipe.registry import Decision
 from bnpipe.results import ComparisonResult, Reused, decision_from_dict, format_result
-
-
-def a_result() -> ComparisonResult:
-    results = [
-        SeedResult(v, s, {"loss": [1.0]}, {"test_accuracy": a, "test_log_loss": 1 - a,
-                   "test_macro_f1": a}, np.zeros((1, 3)), 0.1)
-        for v, accs in (("plain", [0.9, 0.8, 0.85]), ("bn", [0.95, 0.9, float("nan")]))
-        for s, a in enumerate(accs)
-    ]  # fmt: skip
-    summary = summarize_results("iris", "classification", results, n_boot=200)
-    decision = Decision(
-        "bnpipe-iris", True, "beats the champion", summary.primary, "r7", "bn", 0.1,
-        version="2", previous_champion="1", interval={"mean": -0.02},
-    )  # fmt: skip
-    return ComparisonResult(
-        dataset="iris",
-        task="classification",
-        run_id="parent1",
-        experiment_id="4",
-        data_sha256="cd" * 32,
-        data_source="mirror",
-        seeds=3,
-        primary_metric=summary.primary,
-        winner=summary.winner,
-        summaries=summary.summaries,
-        differences=summary.intervals,
-        diverged=tuple(summary.diverged),
-        promotion=decision,
-        outcome=decision.outcome,
-        drift="ok",
-        references={"baseline": {"test_accuracy": 0.33}, "linear": {"test_accuracy": 0.9}},
-        verdicts={"bn_vs_baseline": "better"},
-        headline="iris: bn beats the baseline",
-        links={"parent": "http://127.0.0.1:5000/#/experiments/4/runs/parent1"},
-    )
+from tests.comparisons import a_result
 
 
 def test_the_json_form_gives_back_the_same_result_without_its_links():

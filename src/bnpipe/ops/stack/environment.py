@@ -8,17 +8,12 @@ import os
 from collections.abc import Iterable, MutableMapping
 
 from bnpipe.ops.stack.config import StackConfig
+from bnpipe.settings import TELEMETRY_OFF
 
 WORKER_QUERY_SECONDS = "2"
 
 # Offline hygiene and start-up patience, for everything the stack starts.
-HYGIENE = {
-    "DO_NOT_TRACK": "true",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-    "GX_ANALYTICS_ENABLED": "false",
-}
+HYGIENE = {**TELEMETRY_OFF, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"}
 
 
 # never passed on from the shell that runs `bnpipe stack` (see stack_env)

@@ -1,0 +1,81 @@
+"""The repository explains itself and keeps its shape: README is a newcomer's
+page, every relative link in README and docs/ resolves, nothing cites a file
+outside the repository, and no module grows past the size one reader can hold."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+README_LIMIT = 12_000
+MODULE_LIMIT = 450
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _tracked(*patterns: str) -> list[Path]:
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", *patterns],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [ROOT / line for line in out.splitlines() if (ROOT / line).is_file()]
+
+
+def test_readme_is_a_newcomers_page():
+    size = len((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert size <= README_LIMIT, f"README.md is {size} characters; move detail into docs/"
+
+
+def test_every_relative_link_in_the_docs_resolves():
+    broken = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in LINK.findall(page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            path = target.split("#", 1)[0]
+            if not (page.parent / path).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not broken, broken
+
+
+def test_nothing_cites_a_file_outside_the_repository():
+    outside = re.compile(r"DESIGN\.md|ISSUE-NOTES")
+    hits = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in _tracked("*.py", "*.md", "*.yaml", "*.toml", "Makefile")
+        if path.name != Path(__file__).name
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if outside.search(line)
+    ]
+    assert not hits, hits
+
+
+def test_no_module_is_over_the_limit():
+    big = {
+        str(path.relative_to(ROOT)): n
+        for path in _tracked("src/*.py", "flows/*.py", "tasks/*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MODULE_LIMIT
+    }
+    assert not big, f"modules over {MODULE_LIMIT} lines: {big}"
+
+
+def test_every_package_is_installed():
+    """setuptools installs the packages pyproject lists, no others: a package
+    missing from the list is missing from a wheel."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(init.parent.relative_to(base).parts)
+        for base, top in ((ROOT / "src", "bnpipe"), (ROOT, "flows"), (ROOT, "tasks"))
+        for init in (base / top).rglob("__init__.py")
+    }
+    assert found <= listed, (
+        f"packages missing from [tool.setuptools] packages: {sorted(found - listed)}"
+    )
