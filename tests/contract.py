@@ -1,4 +1,4 @@
-"""Checks of an MLflow store against the interface contract (README, "Where results go").
+"""Checks of an MLflow store against the interface contract (docs/results.md).
 
 Shared by the flow test and the end-to-end test, so both hold the store to
 the same names.

@@ -34,7 +34,7 @@ class ConfigError(ValueError):
 
 
 class RunConfig(BaseModel):
-    """The parameters of one comparison run (named as README's MLflow params)."""
+    """The parameters of one comparison run (named as the MLflow params in docs/results.md)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -8,7 +8,7 @@ Two engines (``RunConfig.engine``):
 
 ``"compiled"`` (default)
     All epochs and all batches run inside ONE ``tf.function(jit_compile=True)``
-    over the same Keras model (README, Performance). It keeps ``fit``'s
+    over the same Keras model (docs/performance.md). It keeps ``fit``'s
     semantics: mini-batches of ``batch_size``; a fresh shuffle every epoch
     (a stateless permutation keyed on ``(seed, epoch)``, see
     :func:`epoch_permutation`); the short last batch as its own fixed-shape

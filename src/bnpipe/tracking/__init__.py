@@ -1,4 +1,4 @@
-"""MLflow tracking by the contract (README, "Where results go"), through explicit run ids.
+"""MLflow tracking by the contract (docs/results.md), through explicit run ids.
 
 Runs are created and ended with :class:`mlflow.MlflowClient` so that a run
 never depends on a thread's fluent "active run" stack, and every run this
