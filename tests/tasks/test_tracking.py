@@ -1,0 +1,52 @@
+"""tasks.tracking: the parent run opened with the contract's tags and params, a
+killed process's RUNNING run ended on the way, and one child run per seed."""
+
+from __future__ import annotations
+
+import pytest
+
+from bnpipe import ingest, tracking
+from bnpipe.params import RunConfig
+from tasks.tracking import log_seed_runs, open_parent_run
+from tests.comparisons import iris, seed_results
+from tests.contract import CHILD_PARAMS, PARENT_TAGS, TEST_METRICS
+
+
+def test_the_parent_run_carries_the_lineage_and_ends_a_stale_run(settings, data_mirror):
+    spec, _, _ = iris(data_mirror)
+    snap = ingest.DataCache(settings.cache_dir).store(
+        spec.name, spec.url, (data_mirror / "iris.csv").read_bytes()
+    )
+    config = RunConfig(epochs=3, seeds=2)
+    first = open_parent_run.fn(spec, config, settings, snap=snap, key="k" * 16)
+    # a process killed with its run RUNNING: the next open ends it (its pid is not alive)
+    first.client.set_tag(first.run_id, tracking.OWNER_PID_TAG, "999999999")
+    second = open_parent_run.fn(spec, config, settings, snap=snap)
+
+    run = first.client.get_run(first.run_id)
+    assert run.info.status == "KILLED"
+    assert PARENT_TAGS - {"winner"} <= set(run.data.tags)
+    assert run.data.tags["data_sha256"] == snap.sha256 and run.data.tags["dataset"] == "iris"
+    assert run.data.params["epochs"] == "3" and run.data.params["seeds"] == "2"
+    assert second.client.get_run(second.run_id).info.status == "RUNNING"
+    second.end()
+
+
+@pytest.mark.slow
+def test_one_child_run_per_seed_with_the_contracts_params_and_metrics(open_run, data_mirror):
+    spec, _, data = iris(data_mirror)
+    parent = open_run(tracking.experiment_name(spec.name))
+    results = seed_results(data, seeds=2)
+    config = RunConfig(epochs=2, seeds=2)
+    logged = log_seed_runs.fn(parent, results, data, config, 0.001, "ab" * 32)
+    assert all(r.run_id and r.model_uri for r in logged)
+    for r in logged:
+        child = parent.client.get_run(r.run_id)
+        assert child.data.tags["mlflow.parentRunId"] == parent.run_id
+        assert set(child.data.params) >= CHILD_PARAMS
+        assert child.data.params["variant"] == r.variant and child.data.params["seed"] == str(
+            r.seed
+        )
+        assert TEST_METRICS["classification"] <= set(child.data.metrics)
+    assert parent.client.get_run(parent.run_id).data.params["learning_rate"] == "0.001"
+    parent.end()
