@@ -11,7 +11,7 @@ import pytest
 from bnpipe import report, tracking
 from bnpipe.settings import load_settings
 from tasks.reporting import publish_report, summarize_comparison
-from tests import comparison_inputs
+from tests import comparisons
 
 pytestmark = pytest.mark.slow  # MLflow, Prefect, matplotlib, scikit-learn
 
@@ -38,7 +38,7 @@ def parent(tmp_path):
 
 @pytest.fixture(scope="module")
 def toy():
-    return comparison_inputs.comparison("regression")
+    return comparisons.comparison("regression")
 
 
 def test_summarize_logs_the_summary_on_the_parent_run(parent, toy):
@@ -68,8 +68,8 @@ def test_publish_logs_the_report_and_creates_the_prefect_artifacts(
     from prefect.logging import disable_run_logger
 
     settings = load_settings({"MLFLOW_TRACKING_URI": parent.tracking_uri})
-    decision = comparison_inputs.decision(toy)
-    drift = comparison_inputs.drift_check(toy)
+    decision = comparisons.decision(toy)
+    drift = comparisons.drift_check(toy)
     with disable_run_logger():
         ui = publish_report.fn(
             parent, toy.spec, toy.snap, toy.data, toy.results, toy.summary,

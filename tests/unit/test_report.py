@@ -12,7 +12,7 @@ import pytest
 
 from bnpipe import report, stats
 from bnpipe.report import html
-from tests import comparison_inputs
+from tests import comparisons
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -471,12 +471,12 @@ def test_sweep_page_escapes_and_needs_every_value(tmp_path):
 
 @pytest.fixture(scope="module")
 def regression():
-    return comparison_inputs.comparison("regression")
+    return comparisons.comparison("regression")
 
 
 @pytest.fixture(scope="module")
 def classification():
-    return comparison_inputs.comparison("classification")
+    return comparisons.comparison("classification")
 
 
 def test_results_table_puts_references_below_the_variants(regression):
@@ -499,7 +499,7 @@ def test_drift_section(regression):
     assert report.drift_section(DriftCheck("3", None))["summary"].startswith(
         "no drift reference: champion v3 has no data profile"
     )
-    section = report.drift_section(comparison_inputs.drift_check(regression, shift=2.0))
+    section = report.drift_section(comparisons.drift_check(regression, shift=2.0))
     assert section["summary"].startswith("drift block") and "x0" in section["summary"]
     assert [c["column"] for c in section["columns"]] == ["x0", "x1", "y"]
     assert section["columns"][0]["level"] == "block"
@@ -515,7 +515,7 @@ def test_artifact_key():
 
 def test_lineage(regression):
     rows = report.lineage(regression.spec, regression.snap, regression.data)
-    n = len(comparison_inputs.frame("regression"))
+    n = len(comparisons.frame("regression"))
     assert rows["dataset"] == "toy" and rows["sha256"] == "ab" * 32
     assert rows["url"] == "https://example.org/data/toy.csv" and rows["source"] == "upstream"
     assert rows["rows"] == n and sum(map(int, rows["train/val/test rows"].split("/"))) == n
@@ -526,9 +526,9 @@ def test_markdown_report(regression):
     from bnpipe import registry
 
     c = regression
-    held = registry.hold(comparison_inputs.decision(c), ["drift above the block level: x0"])
+    held = registry.hold(comparisons.decision(c), ["drift above the block level: x0"])
     md = report.markdown_report(
-        c.spec, c.snap, c.summary, held, comparison_inputs.drift_check(c, 2.0), c.check
+        c.spec, c.snap, c.summary, held, comparisons.drift_check(c, 2.0), c.check
     )
     lines = md.splitlines()
     assert lines[0] == "## toy: plain vs BatchNorm"
@@ -555,8 +555,8 @@ def test_write_comparison_report(task, regression, classification, tmp_path):
         results=c.results,
         summary=c.summary,
         validation_summary="3 expectations, 3 passed",
-        decision=comparison_inputs.decision(c),
-        drift=comparison_inputs.drift_check(c),
+        decision=comparisons.decision(c),
+        drift=comparisons.drift_check(c),
         check=c.check,
     )
     plots = (
@@ -571,8 +571,8 @@ def test_write_comparison_report(task, regression, classification, tmp_path):
         _assert_png(tmp_path / name)
     assert (tmp_path / "comparison.md").read_text("utf-8") == md
     assert md == report.markdown_report(
-        c.spec, c.snap, c.summary, comparison_inputs.decision(c),
-        comparison_inputs.drift_check(c), c.check,
+        c.spec, c.snap, c.summary, comparisons.decision(c),
+        comparisons.drift_check(c), c.check,
     )  # fmt: skip
     page = (tmp_path / "comparison.html").read_text("utf-8")
     for name in ["learning_curves.png", *plots]:
