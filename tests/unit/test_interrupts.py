@@ -68,7 +68,7 @@ def run_child(mode: str, signum: int) -> tuple[int, str, str]:
     [
         (signal.SIGINT, 130, "caught Interrupted: interrupted"),
         (signal.SIGTERM, 143, "caught Terminated: terminated by signal 15"),
-        (signal.SIGHUP, 143, "caught Terminated: terminated by signal 1"),
+        (signal.SIGHUP, 129, "caught Terminated: terminated by signal 1"),
     ],
 )
 def test_a_signal_is_delivered_even_when_the_parent_ignored_sigint(signum, code, caught):

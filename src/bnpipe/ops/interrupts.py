@@ -33,9 +33,14 @@ class Interrupted(KeyboardInterrupt):
 
 
 class Terminated(Interrupted):
-    """SIGTERM or SIGHUP: exit code 143."""
+    """SIGTERM or SIGHUP: exit code 128 + the signal's number, as a shell reports a
+    process the signal killed (143 for SIGTERM, 129 for SIGHUP)."""
 
-    exit_code = 143
+    exit_code = 128 + signal.SIGTERM
+
+    def __init__(self, message: str, signum: int = signal.SIGTERM) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)
 
 
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -46,7 +51,7 @@ _deferring = 0  # inside deferred(): record, raise on the way out
 def exception_for(signum: int) -> Interrupted:
     if signum == signal.SIGINT:
         return Interrupted("interrupted")
-    return Terminated(f"terminated by signal {signum}")
+    return Terminated(f"terminated by signal {signum}", signum)
 
 
 def _handler(signum: int, frame) -> None:
