@@ -51,14 +51,7 @@ def open_parent_run(
     parent = ParentRun(settings.tracking_uri, exp_id, run_id)
     if snap is not None:
         tag_snapshot(parent, snap)
-    parent.log_params(  # learning_rate with the seed runs: its default is Keras' to say
-        {
-            **_run_params(config),
-            "split_seed": config.split_seed,
-            "seeds": config.seeds,
-            "engine": config.engine,
-        }
-    )
+    parent.log_params(config.parent_params())  # learning_rate: with the seed runs
     logger.info(
         "%s: MLflow run %s in experiment %s (%s)",
         spec.name,
@@ -91,16 +84,6 @@ def _experiment_artifacts(settings: Settings, experiment: str) -> str | None:
     return f"{root}/{experiment}" if root else None
 
 
-def _run_params(config: RunConfig) -> dict[str, object]:
-    return {
-        "epochs": config.epochs,
-        "batch_size": config.batch_size,
-        "optimizer": config.optimizer,
-        "input_scaling": config.input_scaling,
-        "target_scaling": config.target_scaling,
-    }
-
-
 @task(name="log-seed-runs", cache_policy=NO_CACHE)
 def log_seed_runs(
     parent: ParentRun,
@@ -114,13 +97,7 @@ def log_seed_runs(
     The parent run gets ``learning_rate`` here, as the Dask job reported it."""
     logger = get_run_logger()
     parent.log_params({"learning_rate": learning_rate})
-    params = {
-        **_run_params(config),
-        "learning_rate": learning_rate,
-        "engine": config.engine,
-        "split_seed": config.split_seed,
-        "data_sha256": data_sha256,
-    }
+    params = config.seed_params(learning_rate, data_sha256)
     datasets = parent.datasets()  # the snapshot, as validate logged it
     for r in results:
         r.run_id, r.model_uri = tracking.log_child_run(

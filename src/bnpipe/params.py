@@ -99,6 +99,35 @@ class RunConfig(BaseModel):
             )
         )
 
+    def parent_params(self) -> dict[str, object]:
+        """The parent run's MLflow params (``learning_rate`` joins them once the
+        training job reports the optimizer's effective value)."""
+        return {
+            **self._shared_params(),
+            "split_seed": self.split_seed,
+            "seeds": self.seeds,
+            "engine": self.engine,
+        }
+
+    def seed_params(self, learning_rate: float, data_sha256: str) -> dict[str, object]:
+        """The params every (variant, seed) child run shares."""
+        return {
+            **self._shared_params(),
+            "learning_rate": learning_rate,
+            "engine": self.engine,
+            "split_seed": self.split_seed,
+            "data_sha256": data_sha256,
+        }
+
+    def _shared_params(self) -> dict[str, object]:
+        return {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "optimizer": self.optimizer,
+            "input_scaling": self.input_scaling,
+            "target_scaling": self.target_scaling,
+        }
+
     def training_key(self) -> tuple:
         """What a compiled training loop depends on (the engine caches loops by it)."""
         return (self.epochs, self.batch_size, self.optimizer, self.learning_rate, self.engine)

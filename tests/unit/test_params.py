@@ -60,3 +60,15 @@ def test_compiled_loops_are_shared_across_what_does_not_change_training():
     for other in (RunConfig(epochs=6), RunConfig(epochs=5, batch_size=8),
                   RunConfig(epochs=5, learning_rate=0.1), RunConfig(epochs=5, optimizer="adam")):  # fmt: skip
         assert other.training_key() != base.training_key()
+
+
+def test_the_runs_params_are_the_contracts():
+    from tests.contract import CHILD_PARAMS
+
+    config = RunConfig(epochs=3, seeds=2, optimizer="adam")
+    parent = config.parent_params()
+    assert parent["epochs"] == 3 and parent["seeds"] == 2 and parent["optimizer"] == "adam"
+    assert "learning_rate" not in parent  # the training job reports the effective value
+    child = config.seed_params(0.001, "ab" * 32)
+    assert CHILD_PARAMS - {"variant", "seed"} <= set(child)
+    assert child["learning_rate"] == 0.001 and child["data_sha256"] == "ab" * 32
