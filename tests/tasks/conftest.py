@@ -7,13 +7,14 @@ concurrency limit). Nothing is mocked."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bnpipe.catalog import parse_entry
+from bnpipe.catalog import get_spec, load_catalog, parse_entry
 from bnpipe.settings import Settings, load_settings
 from tests.conftest import REPO
 from tests.httpfiles import dead_port
@@ -161,3 +162,13 @@ def open_run(settings):
         return ParentRun(settings.tracking_uri, exp_id, run_id)
 
     return start
+
+
+@pytest.fixture
+def upstream(loopback, tmp_path, settings, data_mirror):
+    """iris served over loopback HTTP as the settings' mirror: (server, settings, spec)."""
+    server = loopback(tmp_path / "served")
+    server.put("iris.csv", (data_mirror / "iris.csv").read_bytes())
+    env = {"BNPIPE_DATA_MIRROR": server.url, "BNPIPE_PROJECT_DIR": str(settings.project_dir)}
+    served = dataclasses.replace(settings, data_mirror=load_settings(env).data_mirror)
+    return server, served, get_spec(load_catalog(settings.catalog_path), "iris")

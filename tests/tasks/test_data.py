@@ -8,23 +8,11 @@ import dataclasses
 import pytest
 
 from bnpipe import ingest, tracking, validation
-from bnpipe.catalog import get_spec, load_catalog
-from bnpipe.settings import load_settings
 from tasks.data import download_dataset, keep_as_last_good, validate_dataset
 
 
-@pytest.fixture
-def served(loopback, tmp_path, settings, data_mirror):
-    """iris served over loopback HTTP as the settings' mirror: (server, settings, spec)."""
-    server = loopback(tmp_path / "served")
-    server.put("iris.csv", (data_mirror / "iris.csv").read_bytes())
-    env = {"BNPIPE_DATA_MIRROR": server.url, "BNPIPE_PROJECT_DIR": str(settings.project_dir)}
-    settings = dataclasses.replace(settings, data_mirror=load_settings(env).data_mirror)
-    return server, settings, get_spec(load_catalog(settings.catalog_path), "iris")
-
-
-def test_a_download_is_cached_and_becomes_last_good_only_when_kept(served):
-    server, settings, spec = served
+def test_a_download_is_cached_and_becomes_last_good_only_when_kept(upstream):
+    server, settings, spec = upstream
     snap = download_dataset.fn(spec, settings)
     assert snap.path.read_bytes() == (server.root / "iris.csv").read_bytes()
     assert snap.source == "mirror" and not snap.from_cache
@@ -36,8 +24,8 @@ def test_a_download_is_cached_and_becomes_last_good_only_when_kept(served):
 
 
 @pytest.mark.slow
-def test_validate_logs_the_report_on_the_parent_run_and_refuses_bad_data(served, open_run):
-    _, settings, spec = served
+def test_validate_logs_the_report_on_the_parent_run_and_refuses_bad_data(upstream, open_run):
+    _, settings, spec = upstream
     snap = download_dataset.fn(spec, settings)
     parent = open_run(tracking.experiment_name(spec.name))
     frame, summary = validate_dataset.fn(spec, snap, settings, parent)

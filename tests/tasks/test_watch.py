@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 
-import pytest
-
-from bnpipe.catalog import get_spec, load_catalog
-from bnpipe.settings import load_settings
 from tasks.watch import check_upstream
 
 
 def one_row_fewer(path) -> bytes:
     """The CSV's bytes without its last row: new content, still a good CSV."""
     return path.read_bytes().rstrip(b"\r\n").rsplit(b"\n", 1)[0] + b"\n"
-
-
-@pytest.fixture
-def upstream(loopback, tmp_path, settings, data_mirror):
-    """iris served over loopback HTTP as the settings' mirror."""
-    server = loopback(tmp_path / "served")
-    server.put("iris.csv", (data_mirror / "iris.csv").read_bytes())
-    env = {"BNPIPE_DATA_MIRROR": server.url, "BNPIPE_PROJECT_DIR": str(settings.project_dir)}
-    served = dataclasses.replace(settings, data_mirror=load_settings(env).data_mirror)
-    return server, served, get_spec(load_catalog(settings.catalog_path), "iris")
 
 
 def test_the_first_look_records_and_new_content_is_announced_once(upstream, events):
