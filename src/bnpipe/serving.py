@@ -30,12 +30,30 @@ PIP_PACKAGES: tuple[str, ...] = ("tensorflow-cpu", "keras", "pandas", "numpy", "
 """The distributions a logged model needs where it is loaded (with ``bnpipe`` itself)."""
 
 
+_ALSO_SHIPPED_AS = {"tensorflow-cpu": ("tensorflow",)}
+"""Other distributions of the same modules: TensorFlow installed as ``tensorflow``
+(a GPU machine) rather than the lock's ``tensorflow-cpu``."""
+
+
 def pip_requirements() -> list[str]:
     """``name==version`` of each of :data:`PIP_PACKAGES` as installed here, where
-    the model is logged: the model is pinned to what trained it."""
-    from importlib.metadata import version
+    the model is logged: the model is pinned to what trained it. A package under
+    another distribution name is pinned as that one; one that no distribution
+    provides (a source checkout) is required without a version rather than
+    failing the run after training."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return [f"{name}=={version(name)}" for name in PIP_PACKAGES]
+    out = []
+    for name in PIP_PACKAGES:
+        for candidate in (name, *_ALSO_SHIPPED_AS.get(name, ())):
+            try:
+                out.append(f"{candidate}=={version(candidate)}")
+                break
+            except PackageNotFoundError:
+                continue
+        else:
+            out.append(name)
+    return out
 
 
 class BnpipeModel(mlflow.pyfunc.PythonModel):

@@ -20,3 +20,21 @@ def test_the_model_class_keeps_its_import_path():
     assert f"{serving.BnpipeModel.__module__}.{serving.BnpipeModel.__qualname__}" == (
         "bnpipe.serving.BnpipeModel"
     )
+
+
+def test_a_package_under_another_name_or_none_does_not_fail_the_logging(monkeypatch):
+    """TensorFlow installed as ``tensorflow`` is pinned as that; a package no
+    distribution provides is required without a version."""
+    from importlib import metadata
+
+    installed = {"tensorflow": "2.21.0", "keras": "3.15.1"}
+
+    def fake_version(name: str) -> str:
+        if name not in installed:
+            raise metadata.PackageNotFoundError(name)
+        return installed[name]
+
+    monkeypatch.setattr(metadata, "version", fake_version)
+    reqs = serving.pip_requirements()
+    assert reqs[:2] == ["tensorflow==2.21.0", "keras==3.15.1"]
+    assert reqs[2:] == list(serving.PIP_PACKAGES[2:])
