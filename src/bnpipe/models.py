@@ -71,17 +71,23 @@ def predict_frame(model, pre, rows):
     Regression: a ``prediction`` column, in the target's own units (a network
     trained on a standardized target has its outputs mapped back by
     ``pre.inverse_y``). Classification: ``label`` plus one ``proba_<class>`` column
-    per class.
+    per class. Rows :meth:`~bnpipe.features.Preprocessor.transform_x` refuses raise
+    its ``ValueError`` (``KeyError`` for a missing column).
     """
+    return predictions(model, pre, pre.transform_x(rows), rows.index)
+
+
+def predictions(model, pre, x, index):
+    """:func:`predict_frame` on model inputs ``x`` (``pre.transform_x`` of the rows
+    whose ``index`` the frame takes)."""
     import numpy as np
     import pandas as pd
 
-    x = pre.transform_x(rows)
     out = np.asarray(pre.inverse_y(np.asarray(model(x, training=False))), dtype=np.float64)
     if pre.task == "classification":
         frame = pd.DataFrame(
-            {f"proba_{c}": out[:, i] for i, c in enumerate(pre.classes)}, index=rows.index
+            {f"proba_{c}": out[:, i] for i, c in enumerate(pre.classes)}, index=index
         )
         frame.insert(0, "label", np.asarray(pre.classes, dtype=object)[out.argmax(axis=1)])
         return frame
-    return pd.DataFrame({"prediction": out[:, 0]}, index=rows.index)
+    return pd.DataFrame({"prediction": out[:, 0]}, index=index)

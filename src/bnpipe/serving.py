@@ -22,9 +22,11 @@ from pathlib import Path
 
 import mlflow
 import mlflow.pyfunc
+from mlflow.exceptions import MlflowException
 
 from bnpipe.features import Preprocessor
-from bnpipe.models import predict_frame
+from bnpipe.features.cells import same_names, spellings
+from bnpipe.models import predictions
 
 PIP_PACKAGES: tuple[str, ...] = ("tensorflow-cpu", "keras", "pandas", "numpy", "pyyaml", "mlflow")
 """The distributions a logged model needs where it is loaded (with ``bnpipe`` itself)."""
@@ -56,8 +58,28 @@ def pip_requirements() -> list[str]:
     return out
 
 
+class RowsRefused(MlflowException):
+    """Rows the model does not score: HTTP 400 from ``mlflow models serve``, whose
+    body's message is the reason alone (it names the column and the rows). The
+    scoring server puts a dump of the request before an ``MlflowException``'s
+    message; that, and a stack trace, stay out of the body."""
+
+    def __init__(self, reason: str):
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+        super().__init__(reason, error_code=INVALID_PARAMETER_VALUE)
+        self.reason = reason
+
+    def serialize_as_json(self) -> str:
+        return json.dumps({**json.loads(super().serialize_as_json()), "message": self.reason})
+
+
 class BnpipeModel(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper: ``predict(raw_rows) -> DataFrame``."""
+    """pyfunc wrapper: ``predict(raw_rows) -> DataFrame``.
+
+    Rows its :class:`Preprocessor` refuses (text in a numeric column, a blank its
+    policy refuses, a value that is no finite float32 input, a missing column)
+    raise :class:`RowsRefused`, rows counted from 1 as a request's rows are."""
 
     def load_context(self, context):
         import keras
@@ -67,7 +89,15 @@ class BnpipeModel(mlflow.pyfunc.PythonModel):
             self.pre = Preprocessor.from_dict(json.load(fh))
 
     def predict(self, context, model_input, params=None):
-        return predict_frame(self.model, self.pre, model_input)
+        import pandas as pd
+
+        rows = model_input.set_axis(pd.RangeIndex(1, len(model_input) + 1))
+        try:
+            x = self.pre.transform_x(rows)
+        except (KeyError, ValueError) as exc:
+            reason = exc.args[0] if exc.args else str(exc)
+            raise RowsRefused(f"{reason} (rows of the request, counted from 1)") from None
+        return predictions(self.model, self.pre, x, model_input.index)
 
 
 @contextlib.contextmanager
@@ -97,17 +127,30 @@ def input_type(pre: Preprocessor, column: str) -> str:
 
 
 def signature(pre: Preprocessor):
-    """Raw feature columns in, typed as training saw them; predictions out."""
+    """Raw feature columns in, typed as training saw them; predictions out.
+
+    A name with two Unicode spellings (Hangul, accents: NFC and NFD) is in the
+    signature under both, each optional, since MLflow matches names exactly and
+    would refuse the other spelling as a missing column; the model's
+    :class:`Preprocessor` matches either and names a column missing in both."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
     from mlflow.types.schema import AnyType
 
-    def spec(raw: str, clean: str) -> ColSpec:
+    def specs(raw: str, clean: str) -> list[ColSpec]:
         kind = input_type(pre, clean)
-        return ColSpec(AnyType() if kind == "any" else kind, raw)
+        names = spellings(raw)
+        return [
+            ColSpec(AnyType() if kind == "any" else kind, name, required=len(names) == 1)
+            for name in names
+        ]
 
     inputs = Schema(
-        [spec(raw, clean) for raw, clean in zip(pre.raw_features, pre.features, strict=True)]
+        [
+            spec
+            for raw, clean in zip(pre.raw_features, pre.features, strict=True)
+            for spec in specs(raw, clean)
+        ]
     )
     if pre.task == "classification":
         outputs = Schema(
@@ -155,11 +198,13 @@ def prepare_rows(model, rows):
     """Raw rows made ready for a loaded bnpipe pyfunc ``model``'s ``predict``.
 
     The model's own :class:`Preprocessor` checks them first, so text in a numeric
-    column, or a blank its policy refuses, is one ``ValueError`` naming the column
-    and the rows (``rows``' index labels), not MLflow's schema error. Then columns
-    are cast where the signature would refuse a lossless difference: whole numbers
-    to "double" (under impute), whole floats to "long", a column with only blanks
-    to "string". Other models' rows are returned as they are.
+    column, a blank its policy refuses, or a value that is no finite float32 input
+    is one ``ValueError`` naming the column and the rows (``rows``' index labels),
+    not MLflow's schema error. Then a header that differs from the signature's name
+    only in Unicode normalization takes the signature's spelling, and columns are
+    cast where the signature would refuse a lossless difference: whole numbers to
+    "double" (under impute), whole floats to "long", a column with only blanks to
+    "string". Other models' rows are returned as they are.
     """
     try:
         pre = getattr(model.unwrap_python_model(), "pre", None)
@@ -170,7 +215,7 @@ def prepare_rows(model, rows):
     schema = model.metadata.get_input_schema() if model.metadata else None
     if schema is None or not schema.has_input_names():
         return rows
-    rows = rows.copy()
+    rows = rows.rename(columns=same_names(rows.columns, schema.input_names()))
     for spec in schema.inputs:
         if spec.name in rows.columns:
             rows[spec.name] = _cast(rows[spec.name], str(getattr(spec.type, "name", spec.type)))

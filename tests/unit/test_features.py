@@ -558,6 +558,56 @@ def test_text_in_a_numeric_column_is_one_clear_error():
         encode(df, _spec(missing="impute"), split_seed=0, scaling="none")
 
 
+RULE = (
+    "(every value must be finite as the model's float32 input, after its scaling: "
+    "no ±inf, nothing beyond ±3.4e+38)"
+)
+
+
+def test_values_no_float32_holds_are_refused_naming_column_rows_and_the_rule():
+    """1e39 is finite in float64 but overflows the network's float32 input: refused
+    like inf, by column (its CSV name) and row, not scored as a NaN probability."""
+    pre = Preprocessor.fit(_frame(20), _spec())
+    rows = pd.DataFrame(
+        {"a": [1.5, 1e39, 2.0, -np.inf], "b": [1, 2, 3, 4], "colour": ["red"] * 4},
+        index=[7, 8, 9, 10],
+    )
+    with pytest.raises(ValueError) as info:
+        pre.transform_x(rows)
+    assert str(info.value) == (
+        f"column 'a': not a finite float32 number, e.g. rows 8, 10: '1e+39', '-inf' {RULE}"
+    )
+    with pytest.raises(
+        ValueError, match=r"^column 'b': not a finite float32 number, e.g. row 0: 'Infinity'"
+    ):
+        pre.check(pd.DataFrame({"a": [1.0], "b": ["Infinity"], "colour": ["red"]}))
+    finite = pre.transform_x(rows.assign(a=[1.5, 3.4e38, 2.0, -3.4e38]))  # within float32
+    assert np.isfinite(finite).all()
+
+
+def test_a_value_that_overflows_after_scaling_is_refused_too():
+    train = _frame(20).assign(a=lambda d: d["a"] * 1e-15)  # a tiny standard deviation
+    pre = Preprocessor.fit(train, _spec(), scaling="standard")
+    with pytest.raises(
+        ValueError, match=r"^column 'a': not a finite float32 number, e.g. row 0: '1e\+30'"
+    ):
+        pre.transform_x(pd.DataFrame({"a": [1e30], "b": [1], "colour": ["red"]}))
+
+
+def test_headers_in_another_unicode_form_are_the_same_columns():
+    """Hangul typed on macOS comes as NFD (decomposed jamo); the catalog and the
+    signature hold NFC. Both spellings are the same column."""
+    import unicodedata
+
+    pre = Preprocessor.fit(prepare(cls_frame(), CLS), CLS)
+    rows = cls_frame().drop(columns="종류").iloc[:5]
+    nfd = rows.rename(columns=lambda c: unicodedata.normalize("NFD", c))
+    assert list(nfd.columns) != list(rows.columns)
+    np.testing.assert_array_equal(pre.transform_x(nfd), pre.transform_x(rows))
+    with pytest.raises(KeyError, match="missing required columns: width"):
+        pre.transform_x(nfd.drop(columns=unicodedata.normalize("NFD", "폭")))
+
+
 def test_format_2_round_trips_with_every_new_field():
     spec = _spec(missing="impute", min_frequency=3)
     train = _frame(40)

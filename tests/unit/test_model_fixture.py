@@ -89,6 +89,56 @@ def test_prepare_rows_casts_whole_numbers_and_checks_text(model):
         prepare_rows(model, bad)
 
 
+def _invoke(model, body: dict) -> tuple[int, dict]:
+    """``body`` through MLflow's scoring server code (what ``mlflow models serve``
+    runs per request): the HTTP status and the JSON body it answers."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc import scoring_server
+
+    try:
+        answer = scoring_server.invocations(
+            json.dumps(body), "application/json", model, model.metadata.get_input_schema()
+        )
+    except MlflowException as exc:
+        return exc.get_http_status_code(), json.loads(exc.serialize_as_json())
+    return answer.status, json.loads(answer.response)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(1e39, "'1e+39'"), ("Infinity", "'Infinity'"), (float("inf"), "'inf'")]
+)
+def test_the_served_fixture_refuses_a_value_no_float32_holds(model, value, shown):
+    """1e39 is finite in float64, but not as the network's float32 input: a 400 naming
+    the column and the request's row (from 1), not 200 with NaN probabilities (and
+    no stack trace). The fixture was logged before this rule: it lives in the code."""
+    rows = raw_rows().astype({"sepal_width": object})
+    rows.loc[2, "sepal_width"] = value
+    split = rows.to_dict(orient="split", index=False)  # json.dumps: inf as bare Infinity
+    status, answer = _invoke(model, {"dataframe_split": split})
+    assert status == 400, answer
+    assert answer["message"] == (
+        f"column 'sepal_width': not a finite float32 number, e.g. row 3: {shown} "
+        "(every value must be finite as the model's float32 input, after its scaling: "
+        "no ±inf, nothing beyond ±3.4e+38) (rows of the request, counted from 1)"
+    )
+    assert "stack_trace" not in answer and "Traceback" not in json.dumps(answer)
+    status, answer = _invoke(model, {"dataframe_split": json.loads(
+        raw_rows().to_json(orient="split", index=False))})  # fmt: skip
+    assert status == 200 and len(answer["predictions"]) == 4
+
+
+def test_the_served_fixture_names_text_by_row_without_a_stack_trace(model):
+    rows = raw_rows().astype({"petal_length": object})
+    rows.loc[0, "petal_length"] = "long"
+    status, answer = _invoke(
+        model, {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}
+    )
+    assert status == 400 and "stack_trace" not in answer
+    assert answer["message"].startswith(
+        "column 'petal_length': text in a numeric column, e.g. row 1: 'long'"
+    )
+
+
 # --------------------------------------------------------------------------- bnpipe predict
 
 
@@ -168,3 +218,19 @@ def test_predict_hints_at_the_separator(petals, capsys):
     raw_rows().to_csv(path, index=False)  # commas, the catalog says ";"
     code, _, err = _predict(path, capsys)
     assert code == 1 and "is the file separated by ';'?" in err
+
+
+def test_predict_refuses_values_no_float32_holds_by_line(petals, capsys):
+    path = petals / "rows.csv"
+    rows = raw_rows()
+    rows.loc[[1, 3], "petal_length"] = [1e300, np.inf]
+    rows.to_csv(path, sep=";", index=False)
+    assert "inf" in path.read_text("utf-8")
+    code, out, err = _predict(path, capsys)
+    assert code == 1 and out == ""
+    assert err.splitlines()[0] == (
+        f"bnpipe: error: {path}: column 'petal_length': not a finite float32 number, e.g. "
+        "rows 3, 5: '1e+300', 'inf' (every value must be finite as the model's float32 input, "
+        "after its scaling: no ±inf, nothing beyond ±3.4e+38) "
+        "(rows are line numbers of the file; the header is line 1)"
+    )

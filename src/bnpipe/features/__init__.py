@@ -16,7 +16,11 @@ treatment:
 * ``error``: a blank is refused (a ``ValueError`` naming the column and rows).
 
 Rows whose target is blank are never trained on. Error messages name rows by
-the frame's index labels (:func:`encode` numbers them as CSV lines).
+the frame's index labels (:func:`encode` numbers them as CSV lines). Rows to
+score (:meth:`Preprocessor.transform_x`) are refused, by column and row, where a
+value is no finite float32 input after scaling (``inf``, ``1e39``), and headers
+that differ from the training names only in Unicode normalization (NFD for NFC)
+are those columns.
 
 A regression target can be standardized (``target_scaling="standard"``): its
 mean and standard deviation are fitted on training rows, the network trains on

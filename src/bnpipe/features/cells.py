@@ -1,12 +1,21 @@
 """Reading the cells of a raw CSV column: blanks, numbers, dates and levels, and
-the messages that name the rows a cell cannot be used in."""
+the messages that name the rows a cell cannot be used in; headers matched across
+Unicode normalization forms."""
 
 from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 _SHOWN = 5  # rows named in a message
+FLOAT32_RULE = (
+    "every value must be finite as the model's float32 input, after its scaling: "
+    "no ±inf, nothing beyond ±3.4e+38"
+)
 
 
 def column_type(column: pd.Series) -> str:
@@ -55,6 +64,39 @@ def read_numbers(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
             f"{examples}" + (f" ({total} such cells)" if total > 3 else "")
         )
     return parsed.to_numpy(dtype=np.float64, na_value=np.nan, copy=True), blank
+
+
+def not_finite(name: str, s: pd.Series, bad: np.ndarray) -> ValueError:
+    """The error for cells that are no finite float32 network input (``inf``, ``1e39``),
+    naming the column, the rows (``s``' index labels) and the values."""
+    examples = ", ".join(repr(str(v)) for v in s[bad].iloc[:3])
+    total = int(bad.sum())
+    return ValueError(
+        f"column {name!r}: not a finite float32 number, e.g. {rows_named(s.index[bad][:3])}: "
+        f"{examples}" + (f" ({total} such cells)" if total > 3 else "") + f" ({FLOAT32_RULE})"
+    )
+
+
+def spellings(name: str) -> list[str]:
+    """``name`` and its other Unicode normalization form (NFC or NFD), if it has one."""
+    return list(dict.fromkeys([name, *(unicodedata.normalize(f, name) for f in ("NFC", "NFD"))]))
+
+
+def same_names(columns: Iterable, names: Iterable[str]) -> dict[str, str]:
+    """Renames that give ``columns`` the spelling of ``names`` where the two differ only
+    in Unicode normalization: a header typed in NFD (as macOS writes Hangul or
+    accents) is the NFC name of the catalog and the model's signature. A column that
+    is already one of ``names`` stays, and so do columns whose name is present in its
+    own spelling or that two columns would take."""
+    wanted = {unicodedata.normalize("NFC", n): n for n in names}
+    present = {c for c in columns if isinstance(c, str)}
+    renames = {}
+    for c in present - set(wanted.values()):
+        name = wanted.get(unicodedata.normalize("NFC", c))
+        if name is not None and name not in present:
+            renames[c] = name
+    taken = Counter(renames.values())
+    return {c: name for c, name in renames.items() if taken[name] == 1}
 
 
 def read_dates(s: pd.Series) -> pd.Series:

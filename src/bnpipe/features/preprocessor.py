@@ -15,9 +15,11 @@ from bnpipe.features.cells import (
     blank_cells,
     column_type,
     date_part,
+    not_finite,
     read_dates,
     read_numbers,
     refused,
+    same_names,
 )
 from bnpipe.features.saved import loadable, saved
 
@@ -176,7 +178,10 @@ class Preprocessor:
         return [back.get(c, c) for c in self.features]
 
     def _rows(self, df: pd.DataFrame) -> pd.DataFrame:
-        df = df.rename(columns=self.rename)
+        """Rows under the clean names; a header that differs from a name only in its
+        Unicode normalization (NFD for NFC) counts as that name."""
+        names = [*self.rename, *self.features, self.target]
+        df = df.rename(columns=same_names(df.columns, names)).rename(columns=self.rename)
         missing = [c for c in self.features if c not in df.columns]
         if missing:
             raise KeyError(f"input is missing required columns: {', '.join(missing)}")
@@ -225,13 +230,23 @@ class Preprocessor:
         return x.astype(np.float32)
 
     def transform_x(self, df: pd.DataFrame) -> np.ndarray:
-        """Model inputs for raw rows. Text in a numeric column, and blanks the
-        policy refuses, raise a ``ValueError`` naming the column and the rows."""
-        return self._scale(self._encode(df))
+        """Model inputs for raw rows. Text in a numeric column, blanks the policy
+        refuses, and a value that is no finite float32 input (``inf``, ``1e39``: finite
+        in float64, it overflows the network's float32) raise a ``ValueError``
+        naming the column and the rows."""
+        with np.errstate(over="ignore", invalid="ignore"):  # refused just below
+            x = self._scale(self._encode(df))
+        bad = ~np.isfinite(x)
+        if bad.any():
+            sources = np.asarray(self.input_sources, dtype=object)
+            raw = sources[bad.any(axis=0)][0]  # the first such column, in input order
+            column = self._rows(df)[self.features[self.raw_features.index(raw)]]
+            raise not_finite(raw, column, bad[:, sources == raw].any(axis=1))
+        return x
 
     def check(self, df: pd.DataFrame) -> None:
         """Raise what :meth:`transform_x` would raise for these rows (nothing if they score)."""
-        self._encode(df)
+        self.transform_x(df)
 
     def y_index(self, df: pd.DataFrame) -> np.ndarray:
         """Class index per row (classification); unknown labels raise."""

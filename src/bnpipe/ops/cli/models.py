@@ -41,15 +41,18 @@ def cmd_predict(args, settings: Settings) -> int:
     import pandas as pd
 
     from bnpipe import tracking
+    from bnpipe.features.cells import same_names, spellings
 
     spec = spec_of(settings, args.dataset)
-    # categorical and date cells stay text: the signature types them "string"
-    text = dict.fromkeys([*spec.categorical, *spec.dates], str)
+    # categorical and date cells stay text (the signature types them "string"), under
+    # either Unicode spelling of their header (NFC or NFD)
+    text = dict.fromkeys([s for c in (*spec.categorical, *spec.dates) for s in spellings(c)], str)
     try:
         rows = pd.read_csv(args.input, encoding="utf-8-sig", sep=spec.sep, dtype=text)
     except pd.errors.EmptyDataError:
         raise DataError(f"{args.input}: an empty file, without even a header") from None
-    missing = [c for c in spec.features if c not in rows.columns]
+    named = rows.rename(columns=same_names(rows.columns, spec.features))  # NFD headers too
+    missing = [c for c in spec.features if c not in named.columns]
     if missing:
         hint = (
             f" (its header is one column: is the file separated by {spec.sep!r}?)"
@@ -74,10 +77,11 @@ def cmd_predict(args, settings: Settings) -> int:
         raise DataError(
             f"no champion for {spec.name}: models:/{name}@champion cannot be loaded ({str(exc).splitlines()[0]}); run `bnpipe run {spec.name}` first"
         ) from None
-    features = rows[list(spec.features)]
+    features = named[list(spec.features)]
     features.index = pd.RangeIndex(2, len(features) + 2)  # messages name rows by file line
     try:
-        # the champion's own policy: impute fills blanks, error refuses them by row
+        # the champion's own policy: impute fills blanks, error refuses them by row;
+        # inf, and values beyond float32 (1e39), are refused by row
         features = serving.prepare_rows(model, features)
     except ValueError as exc:
         raise DataError(
@@ -90,7 +94,7 @@ def cmd_predict(args, settings: Settings) -> int:
         shown = ", ".join(map(str, unscored[:5])) + (" ..." if len(unscored) > 5 else "")
         print(
             f"bnpipe: warning: {args.input}: {len(unscored)} row(s) scored as non-finite "
-            f"numbers (an inf cell?): lines {shown}",
+            f"numbers (values too large for the network?): lines {shown}",
             file=sys.stderr,
         )
     out = pd.concat([rows.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
