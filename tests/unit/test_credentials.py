@@ -173,3 +173,87 @@ def test_a_shell_s_credentials_do_not_reach_the_stacks_processes(tmp_path, monke
     client = cfg.client_env()
     assert client["MLFLOW_TRACKING_PASSWORD"] == cfg.credentials.mlflow_password("bnpipe")
     assert client["DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY"].endswith("client-key.pem")
+
+
+# --------------------------------------------------------------------------- `bnpipe stack env`
+
+
+@pytest.fixture
+def auth_stack(env, tmp_path):
+    """What `stack up --auth` leaves for `stack env` (stack.json, the credentials);
+    no server runs: `stack env` reads files only."""
+    from bnpipe.ops.stack.config import save_record
+    from bnpipe.settings import load_settings
+
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = stack.load_config(load_settings(), "sqlite", 0, auth=True)
+    cfg.home.mkdir(parents=True)
+    cfg.credentials.ensure(cfg.auth_database_uri)
+    save_record(cfg)
+    return cfg.credentials
+
+
+def _stack_env(capsys) -> tuple[int, str, str]:
+    from bnpipe.ops.cli import main
+
+    code = main(["stack", "env"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_stack_env_prints_the_credentials(auth_stack, capsys):
+    code, out, _ = _stack_env(capsys)
+    assert code == 0
+    assert f"export MLFLOW_TRACKING_PASSWORD={auth_stack.mlflow_password('bnpipe')}" in out
+    assert f"export PREFECT_API_AUTH_STRING={auth_stack.prefect_auth_string}" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "is empty"),
+        (b" \n\n", "is empty"),
+        (b"old-password\nnew-password\n", "holds more than one line or a control character"),
+        (b"pass\x00word\n", "holds more than one line or a control character"),
+        ("pässword\n".encode("latin-1"), "is not UTF-8 text (byte 1 cannot be decoded)"),
+    ],
+)
+def test_stack_env_refuses_a_bad_password_file_naming_it(auth_stack, capsys, content, problem):
+    path = auth_stack.mlflow_password_file("bnpipe")
+    path.write_bytes(content)
+    code, out, err = _stack_env(capsys)
+    assert code == 1 and out == ""
+    assert err.splitlines()[0] == (
+        f"bnpipe: error: {path} {problem}: MLflow's user store still has the old password, "
+        "so a new one would lock bnpipe out: restore the file, or set a new password in MLflow "
+        "and write it there (docs/team-stack.md, rotating a password)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"\n", "is empty"),
+        (b"\xff\xfeb\x00n\x00", "is not UTF-8 text (byte 0 cannot be decoded)"),
+        (b"no-user-part\n", "does not hold a Prefect auth string (USER:TOKEN, such as bnpipe:...)"),
+        (b"bnpipe:\n", "does not hold a Prefect auth string (USER:TOKEN, such as bnpipe:...)"),
+    ],
+)
+def test_stack_env_refuses_a_bad_prefect_auth_string_naming_the_file(
+    auth_stack, capsys, content, problem
+):
+    path = auth_stack.prefect_file
+    path.write_bytes(content)
+    code, out, err = _stack_env(capsys)
+    assert code == 1 and out == ""
+    assert err.splitlines()[0].startswith(
+        f"bnpipe: error: {path} {problem}: restore it, or delete it and `bnpipe stack down`"
+    )
+
+
+def test_a_password_file_with_a_byte_order_mark_reads_as_its_value(auth_stack, capsys):
+    """Editors on Windows start UTF-8 with one; it is no part of the password."""
+    path = auth_stack.mlflow_password_file("bnpipe")
+    path.write_bytes("\ufeffs3cret-Value\r\n".encode())
+    code, out, _ = _stack_env(capsys)
+    assert code == 0 and "export MLFLOW_TRACKING_PASSWORD=s3cret-Value\n" in out

@@ -69,11 +69,27 @@ def write_secret(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
-def _read(path: Path, remedy: str) -> str:
+def read_secret(path: Path, remedy: str, bad: str | None = None) -> str:
+    """The one value in ``path``, checked before anyone is handed it: a missing file
+    is named with ``remedy``, and so (with ``bad``, else ``remedy``) is one that is
+    not UTF-8 text, is empty, or holds more than one line or a control character.
+    The messages never show the value."""
     try:
-        return path.read_text("utf-8").strip()
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise _missing([path], remedy) from None
+    try:
+        value = raw.decode("utf-8-sig").strip()  # a byte-order mark is no part of it
+    except UnicodeDecodeError as exc:
+        problem = f"is not UTF-8 text (byte {exc.start} cannot be decoded)"
+    else:
+        if not value:
+            problem = "is empty"
+        elif not value.isprintable():
+            problem = "holds more than one line or a control character"
+        else:
+            return value
+    raise CredentialsError(f"{path} {problem}: {bad or remedy}")
 
 
 def _token() -> str:
@@ -125,19 +141,29 @@ class Credentials:
         return self.prefect_file.exists()
 
     def mlflow_password(self, user: str = MLFLOW_USER) -> str:
-        return _read(self.mlflow_password_file(user), PASSWORD_GONE)
+        return read_secret(self.mlflow_password_file(user), PASSWORD_GONE)
 
     @property
     def prefect_auth_string(self) -> str:
-        return _read(
-            self.prefect_file,
-            f"restore it, or {RESTART} to make a new one (every client then needs the new "
-            "`bnpipe stack env`)",
-        )
+        """``USER:TOKEN``, as Prefect sends it (a file without both parts is named)."""
+        new = f"{RESTART} to make a new one (every client then needs the new `bnpipe stack env`)"
+        path = self.prefect_file
+        value = read_secret(path, f"restore it, or {new}", f"restore it, or delete it and {new}")
+        user, _, token = value.partition(":")
+        if not user or not token:
+            raise CredentialsError(
+                f"{path} does not hold a Prefect auth string (USER:TOKEN, such as "
+                f"{PREFECT_USER}:...): restore it, or delete it and {new}"
+            )
+        return value
 
     @property
     def flask_key(self) -> str:
-        return _read(self.flask_key_file, f"{RESTART} makes a new one")
+        return read_secret(
+            self.flask_key_file,
+            f"{RESTART} makes a new one",
+            f"delete it; {RESTART} makes a new one",
+        )
 
     def secrets(self) -> list[str]:
         """Every generated secret value (for masking, and for tests that look for leaks)."""

@@ -28,7 +28,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from bnpipe.ops.credentials import write_secret
+from bnpipe.ops.credentials import CredentialsError, read_secret, write_secret
 
 DATABASES = ("prefect", "mlflow", "mlflow_auth")  # mlflow_auth: the basic-auth user store
 DEFAULT_PORT = 5433  # beside a system PostgreSQL on 5432
@@ -224,13 +224,19 @@ class OwnServer:
         return (self.data_dir / "PG_VERSION").is_file()
 
     def pg_url(self) -> PgUrl:
-        try:
-            password = self.password_file.read_text("utf-8").strip()
-        except OSError:
+        if not self.password_file.exists():
             raise PostgresError(
                 f"the stack's PostgreSQL has no password file {self.password_file}: "
                 f"remove {self.home} to start afresh (its databases go with it)"
-            ) from None
+            )
+        try:
+            password = read_secret(
+                self.password_file,
+                "restore it (its role has that password), or remove "
+                f"{self.home} to start afresh (its databases go with it)",
+            )
+        except CredentialsError as exc:
+            raise PostgresError(str(exc)) from None
         return PgUrl(OWN_ROLE, password, "127.0.0.1", self.port)
 
     def run_as(self) -> dict:
