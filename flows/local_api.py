@@ -1,7 +1,7 @@
 """The Prefect API a flow run started in this process (``bnpipe run``) talks to.
 
-The configured one (``PREFECT_API_URL``, or the ``prefect.toml`` that
-``bnpipe stack up`` writes), or else a temporary server started for the run
+The configured one (``PREFECT_API_URL``, as ``bnpipe stack env`` sets it for the
+stack), or else a temporary server started for the run
 (:mod:`bnpipe.ops.tempserver`: what Prefect's ephemeral mode does, but booting in
 the background while the caller imports MLflow, in its own process group)::
 

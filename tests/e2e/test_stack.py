@@ -2,8 +2,9 @@
 
 Each test gets its own project folder (links to the checkout's catalog, suites,
 flows and prefect.yaml), state folder, MLflow store and free non-default ports:
-`stack up` writes ``prefect.toml`` into the project folder, and the checkout's
-own must stay untouched (a developer's stack may be running there).
+the checkout's own state must stay untouched (a developer's stack may be running
+there). `stack up` writes nothing into the project folder: a shell gets the
+stack's settings from `bnpipe stack env`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+import unicodedata
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,6 +25,7 @@ import pandas as pd
 import pytest
 
 from bnpipe.ops.stack import port_free
+from bnpipe.ops.stack.prefect_server import TOML_MARKER
 from bnpipe.processes import is_alive
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -114,6 +117,26 @@ def get_json(url: str, body: object = None, timeout: float = 10.0):
         return json.loads(resp.read())
 
 
+def post_json(url: str, body: object, timeout: float = 60.0) -> tuple[int, dict]:
+    """POST ``body``: the HTTP status and the JSON answer, an error's too."""
+    import urllib.error
+
+    try:
+        return 200, get_json(url, body, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def stack_env_values(project) -> dict[str, str]:
+    """The variables `bnpipe stack env` exports (what a shell's eval would set)."""
+    import shlex
+
+    proc = run([BIN / "bnpipe", "stack", "env"], project.env, timeout=60)
+    assert proc.returncode == 0, explain(proc)
+    lines = [line.removeprefix("export ") for line in proc.stdout.splitlines()]
+    return dict(shlex.split(line)[0].split("=", 1) for line in lines if not line.startswith("#"))
+
+
 def deployment_run(*params: str) -> list[str]:
     argv = [BIN / "prefect", "deployment", "run", "bn-comparison/iris"]
     for p in params:
@@ -187,6 +210,13 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(stack_project
     timings: dict[str, float] = {}
     pids: dict[str, int] = {}
     background: list[subprocess.Popen] = []  # each leads its own session
+    # what an earlier bnpipe's `stack up` wrote into the project folder for this state
+    legacy = project.root / "prefect.toml"
+    legacy.write_text(
+        f"{TOML_MARKER}; `bnpipe stack down` removes it.\n"
+        f"# bnpipe-stack-state = {json.dumps(str(project.stack_dir))}\n"
+        f'[api]\nurl = "http://127.0.0.1:{project.prefect_port}/api"\n'
+    )
     try:
         t = time.monotonic()
         up = run([bnpipe, "stack", "up"], project.env, timeout=420)
@@ -194,8 +224,18 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(stack_project
         assert up.returncode == 0, explain(up)
         pids = recorded_pids(project)
         assert set(pids) == SQLITE_STACK and all(is_alive(p) for p in pids.values()), pids
-        toml = (project.root / "prefect.toml").read_text()
-        assert f'url = "{project.api_url}"' in toml
+        # Nothing in the project folder points a process started there at the stack:
+        # a `bnpipe run` with its own store keeps its temporary Prefect server.
+        assert not legacy.exists()
+        probe = run(
+            [BIN / "python", "-c",
+             "from prefect.settings import get_current_settings as s; print(s().api.url)"],
+            project.env, cwd=project.root, timeout=120,
+        )  # fmt: skip
+        assert probe.returncode == 0 and probe.stdout.strip() == "None", explain(probe)
+        shell = stack_env_values(project)  # eval "$(bnpipe stack env)"
+        assert shell["PREFECT_API_URL"] == project.api_url
+        assert shell["MLFLOW_TRACKING_URI"] == project.tracking_uri
         assert f"http://127.0.0.1:{project.prefect_port}" in up.stdout
         assert project.mlflow_url in up.stdout
 
@@ -224,13 +264,13 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(stack_project
         assert str(client.get_model_version_by_alias("bnpipe-iris", "champion").version) == "1"
         assert champion_version_via_rest(project) == "1"
 
-        # 2. At once: a worse retrain, started from the project folder with no
-        # PREFECT_API_URL (prefect.toml names the server); batch scoring with
-        # `bnpipe predict`; REST serving of the champion with `mlflow models serve`.
+        # 2. At once: a worse retrain, started from the project folder by a shell with
+        # `bnpipe stack env`'s settings; batch scoring with `bnpipe predict`; REST
+        # serving of the champion with `mlflow models serve`.
         t = time.monotonic()
         worse_argv = deployment_run('config={"epochs": 1, "seeds": 1}')
         worse = subprocess.Popen(
-            worse_argv, cwd=project.root, env=project.env, stdout=subprocess.PIPE,
+            worse_argv, cwd=project.root, env={**project.env, **shell}, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, start_new_session=True,
         )  # fmt: skip
         background.append(worse)
@@ -282,6 +322,27 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(stack_project
             abs(sum(v for k, v in p.items() if k.startswith("proba_")) - 1) < 1e-4
             for p in predictions
         )
+        # The headers as macOS types Hangul (NFD) are the same columns.
+        invocations = f"http://127.0.0.1:{project.serve_port}/invocations"
+        nfd = [unicodedata.normalize("NFD", c) for c in IRIS_FEATURES]
+        data = rows[IRIS_FEATURES].values.tolist()
+        status, same = post_json(invocations, {"dataframe_split": {"columns": nfd, "data": data}})
+        assert status == 200 and same == answer, same
+        # A value no float32 holds (1e39 is finite in float64), or inf: 400 naming
+        # the column and the request's row, no stack trace (json.dumps: bare Infinity).
+        for value, shown in ((1e39, "'1e+39'"), ("Infinity", "'inf'"), (float("inf"), "'inf'")):
+            bad = [list(data[0]), list(data[1])]
+            bad[1][1] = value
+            status, refused = post_json(
+                invocations, {"dataframe_split": {"columns": IRIS_FEATURES, "data": bad}}
+            )
+            assert status == 400, refused
+            assert refused["message"].startswith(
+                f"column '{IRIS_FEATURES[1]}': not a finite float32 number, e.g. row 2: {shown} "
+                "(every value must be finite as the model's float32 input"
+            ), refused
+            assert refused["message"].endswith("(rows of the request, counted from 1)")
+            assert "stack_trace" not in refused and "Traceback" not in json.dumps(refused)
         timings["predict + serve (alongside the retrain)"] = time.monotonic() - t
 
         out, err = worse.communicate(timeout=900)

@@ -43,8 +43,8 @@ def error_line(exc: BaseException, settings: Settings | None = None) -> str:
 
 def _prefect_refused(exc: BaseException) -> str | None:
     """A Prefect API's 401/403 (httpx's HTTPStatusError) in words, without the
-    secret. The API is read off the refused request (PREFECT_API_URL or the
-    prefect.toml that `stack up` writes: the core does not import Prefect)."""
+    secret. The API is read off the refused request (whatever configured it:
+    the core does not import Prefect)."""
     status = getattr(getattr(exc, "response", None), "status_code", None)
     url = str(getattr(getattr(exc, "request", None), "url", "") or "")
     if status not in (401, 403) or "/api/" not in url:

@@ -21,10 +21,10 @@ server by ``BNPIPE_POSTGRES_URL``, or the stack's own: :mod:`bnpipe.ops.pgserver
 and the MLflow server serves the artifacts (``mlflow-artifacts:/``); flow runs
 then track to it over HTTP.
 
-It writes ``<project>/prefect.toml`` (``[api] url``) so that ``prefect ...``
-commands run in the project folder reach this server with no environment set;
-``down`` removes it again. PIDs, logs and a ``stack.json`` with the URLs live in
-``<state>/stack``. Ports: ``BNPIPE_PREFECT_PORT`` (4200), ``BNPIPE_MLFLOW_PORT``
+It writes nothing into the project folder: its own processes get its settings in
+their environment, and a shell gets them from ``env`` (``eval "$(bnpipe stack
+env)"``), so a ``bnpipe run`` or ``prefect`` command without them is not the
+stack's. PIDs, logs and a ``stack.json`` with the URLs live in ``<state>/stack``. Ports: ``BNPIPE_PREFECT_PORT`` (4200), ``BNPIPE_MLFLOW_PORT``
 (5000); start-up waits at most ``BNPIPE_STACK_TIMEOUT`` seconds (180) per server.
 
 With authentication (``--auth``; the default of ``--backend postgres`` and of any

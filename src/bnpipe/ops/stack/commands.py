@@ -32,7 +32,6 @@ from bnpipe.ops.stack.prefect_server import (
     remove_prefect_toml,
     start_server,
     start_worker,
-    write_prefect_toml,
 )
 from bnpipe.ops.stack.processes import (
     is_component,
@@ -45,6 +44,14 @@ from bnpipe.ops.stack.processes import (
 from bnpipe.ops.stack.starter import Starter, done, step
 from bnpipe.ops.stack.status import print_urls
 from bnpipe.settings import Settings
+
+# The stack's settings reach its own processes through their environment and a
+# shell through `stack env`; nothing in the project folder (a prefect.toml there
+# would point every Prefect process started in it, any `bnpipe run`, at the stack).
+CLIENT_HINT = (
+    'Use it from a shell:  eval "$(.venv/bin/bnpipe stack env)"; '
+    ".venv/bin/prefect deployment run 'bn-comparison/iris' --watch"
+)
 
 
 def up(
@@ -74,8 +81,9 @@ def up(
     wanted = cfg.components
     if all(alive[c.name] for c in wanted):
         print(f"stack already up (state {cfg.home}):")
-        print("  " + write_prefect_toml(cfg))
+        remove_prefect_toml(cfg)
         print_urls(cfg)
+        print(CLIENT_HINT)
         return 0
     if not any(alive.values()):
         cfg = fresh  # nothing runs: settings decide
@@ -95,6 +103,7 @@ def up(
         d.mkdir(parents=True, exist_ok=True)
     for c in start:  # forget stale pid files
         cfg.pid_file(c).unlink(missing_ok=True)
+    remove_prefect_toml(cfg)  # one an earlier bnpipe wrote into the project folder
 
     starter = Starter(cfg, stack_env(cfg))
     began = time.perf_counter()
@@ -106,14 +115,9 @@ def up(
         starter.rollback()
         raise
     save_record(cfg)
-    print("  " + write_prefect_toml(cfg))
     print(f"stack up in {time.perf_counter() - began:.1f} s")
     print_urls(cfg)
-    if cfg.auth:
-        print('Run a deployment:  eval "$(.venv/bin/bnpipe stack env)"; '
-              ".venv/bin/prefect deployment run 'bn-comparison/iris' --watch")  # fmt: skip
-    else:
-        print("Run a deployment:  .venv/bin/prefect deployment run 'bn-comparison/iris' --watch")
+    print(CLIENT_HINT)
     return 0
 
 

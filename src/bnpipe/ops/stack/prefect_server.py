@@ -1,7 +1,7 @@
 """The stack's Prefect side: the server, the process worker on the ``bnpipe-process``
 work pool, the deployments from ``prefect.yaml``, what the stack asks the API
-(pool, workers, deployments, last runs), and the ``prefect.toml`` that points
-``prefect ...`` commands in the project folder at the server."""
+(pool, workers, deployments, last runs), and the removal of a ``prefect.toml``
+an earlier ``stack up`` wrote into the project folder."""
 
 from __future__ import annotations
 
@@ -157,26 +157,16 @@ def _worker_online(cfg: StackConfig, since: float) -> bool:
     return False
 
 
-# ----------------------------------------------------------------------------- prefect.toml
-
-
-def write_prefect_toml(cfg: StackConfig) -> str:
-    """``<project>/prefect.toml`` with ``[api] url``: prefect commands in the project
-    folder then reach this stack. A prefect.toml someone else wrote is left alone."""
-    path = cfg.prefect_toml
-    if path.exists() and not path.read_text(errors="replace").startswith(TOML_MARKER):
-        return f"left {path} alone (not written by bnpipe): set PREFECT_API_URL={cfg.prefect_api_url} in your shell"
-    path.write_text(
-        f"{TOML_MARKER}; `bnpipe stack down` removes it.\n"
-        "# Prefect commands run in this folder talk to the local stack's server.\n"
-        f"# bnpipe-stack-state = {json.dumps(str(cfg.home))}\n"
-        "[api]\n"
-        f"url = {json.dumps(cfg.prefect_api_url)}\n"
-    )
-    return f"wrote {path} ([api] url = {cfg.prefect_api_url})"
+# ----------------------------------------------------------------------------- a legacy prefect.toml
 
 
 def remove_prefect_toml(cfg: StackConfig) -> None:
+    """Remove the ``<project>/prefect.toml`` (``[api] url``) that ``stack up`` wrote
+    into the project folder before its settings moved to ``bnpipe stack env``:
+    Prefect reads ./prefect.toml in every process started there, so every
+    ``bnpipe run`` in that folder, with its own store or not, reported to the stack
+    (and, with ``--auth``, failed with HTTP 401 without the auth string). Only a
+    file bnpipe wrote for this stack's state is removed."""
     path = cfg.prefect_toml
     with contextlib.suppress(OSError):
         text = path.read_text(errors="replace")
