@@ -22,6 +22,7 @@ from pathlib import Path
 
 import mlflow
 import mlflow.pyfunc
+import pandas as pd
 
 from bnpipe.features import Preprocessor
 from bnpipe.models import predict_frame
@@ -66,7 +67,10 @@ class BnpipeModel(mlflow.pyfunc.PythonModel):
         with open(context.artifacts["preprocessor"], encoding="utf-8") as fh:
             self.pre = Preprocessor.from_dict(json.load(fh))
 
-    def predict(self, context, model_input, params=None):
+    # The DataFrame hint is one MLflow infers no schema from: no "Add type hints"
+    # warning at every import, and no type-hint validation on top of the signature's
+    # (which models logged before it never had; they load this same class).
+    def predict(self, context, model_input: pd.DataFrame, params=None):
         return predict_frame(self.model, self.pre, model_input)
 
 
