@@ -36,10 +36,12 @@ class LocalApi:
         if self.server is None:
             yield self.url
             return
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+        from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
         url = self.server.wait_ready()
-        with temporary_settings(updates={PREFECT_API_URL: url}):
+        # No UI URL: Prefect's "View at <url>" line would link to a server that is
+        # gone when the run ends (and it runs without its UI).
+        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_UI_URL: ""}):
             try:
                 yield url
             finally:

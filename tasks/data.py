@@ -33,7 +33,8 @@ def download_dataset(
         offline=offline,
         fallback=fallback,
         promote=False,  # latest.json moves only once the data has passed validation
-        log=logger.warning,
+        log=logger.info,  # retries, "not modified"
+        warn=logger.warning,  # the one line a fallback prints
     )
     logger.info(
         "%s: %d bytes, sha256 %s, from %s (%s)",

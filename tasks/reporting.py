@@ -37,13 +37,14 @@ def summarize_comparison(
             "diverged_seeds": len(summary.diverged),
         }
     )
-    headers, rows = report.results_table(summary)
+    # One line: the table is the flow run's artifact and the end of `bnpipe run`'s output.
+    iv = summary.intervals.get(summary.primary)
     get_run_logger().info(
-        "%s: winner %s on %s\n%s",
+        "%s: winner %s on %s%s",
         spec.name,
         summary.winner,
         summary.primary,
-        report.format_table(rows, headers),
+        f": {report.describe_interval(iv)}" if iv is not None else "",
     )
     return summary
 

@@ -30,7 +30,7 @@ from bnpipe.ingest import Snapshot
 from bnpipe.ops import interrupts
 from bnpipe.ops.cluster import TrainingCluster
 from bnpipe.params import RunConfig
-from bnpipe.results import ComparisonResult
+from bnpipe.results import FAILURE_LOG_FIELD, ComparisonResult
 from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
 from bnpipe.validation import DataValidationError
@@ -44,7 +44,7 @@ class RunBook:
 
     def __init__(self, dask: TrainingCluster):
         self.dask = dask
-        self.errors: list[BaseException] = []
+        self.errors: list[tuple[str, BaseException]] = []  # (dataset, what ended its run)
         self._open: dict[str, ParentRun] = {}  # dataset -> its parent run, until it ends
         self._models: tempfile.TemporaryDirectory | None = None
         self._preload: threading.Thread | None = None
@@ -102,7 +102,7 @@ class RunBook:
             yield
         except Exception as exc:
             self._end(name, exc)
-            self.errors.append(exc)
+            self.errors.append((name, exc))
         else:
             if last:
                 self._end(name)
@@ -126,7 +126,10 @@ class RunBook:
         or a sweep's dict), in a Completed state named ``Held`` (and an event per
         dataset) when a promotion was held."""
         if self.errors:
-            raise self.errors[0]
+            first = self.errors[0][1]
+            # the caller (bnpipe run) names every failed dataset, not only the first
+            first.other_failures = self.errors[1:]  # type: ignore[attr-defined]
+            raise first
         # the same fields either way: a comparison's result in its JSON form
         rows = {n: r.to_dict() if isinstance(r, ComparisonResult) else r for n, r in out.items()}
         held = {n: r["promotion"]["holds"] for n, r in rows.items() if r["outcome"] == "held"}
@@ -146,7 +149,9 @@ class RunBook:
     def _end(self, name: str, exc: BaseException | None = None) -> None:
         parent = self._open.pop(name, None)
         if exc is not None:
-            get_run_logger().error("%s: comparison failed: %s", name, exc)
+            get_run_logger().error(
+                "%s: comparison failed: %s", name, exc, extra={FAILURE_LOG_FIELD: name}
+            )
         if parent is None:  # failed before its run opened (looking for an earlier run)
             return
         if isinstance(exc, DataValidationError):

@@ -14,6 +14,9 @@ from bnpipe.registry import Decision
 from bnpipe.stats import PairedInterval, Summary
 
 NOT_REGISTERED = "not registered"  # the outcome of a run that registered nothing
+FAILURE_LOG_FIELD = "bnpipe_failed_dataset"
+"""The field of the log record that says a dataset's comparison failed (its value:
+the dataset). ``bnpipe run`` prints that error itself, once, as ``bnpipe: error:``."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import mlflow
 import mlflow.pyfunc
+import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from bnpipe.features import Preprocessor
@@ -82,15 +83,19 @@ class BnpipeModel(mlflow.pyfunc.PythonModel):
     raise :class:`RowsRefused`, rows counted from 1 as a request's rows are."""
 
     def load_context(self, context):
+        from bnpipe.engine.tf_setup import preload
+
+        preload()  # TensorFlow without its C++ start-up notices on the terminal
         import keras
 
         self.model = keras.models.load_model(context.artifacts["keras_model"], compile=False)
         with open(context.artifacts["preprocessor"], encoding="utf-8") as fh:
             self.pre = Preprocessor.from_dict(json.load(fh))
 
-    def predict(self, context, model_input, params=None):
-        import pandas as pd
-
+    # The DataFrame hint is one MLflow infers no schema from: no "Add type hints"
+    # warning at every import, and no type-hint validation on top of the signature's
+    # (which models logged before it never had; they load this same class).
+    def predict(self, context, model_input: pd.DataFrame, params=None):
         rows = model_input.set_axis(pd.RangeIndex(1, len(model_input) + 1))
         try:
             x = self.pre.transform_x(rows)

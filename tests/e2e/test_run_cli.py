@@ -31,6 +31,7 @@ def test_run_both_datasets_over_http(project_env, data_mirror, tmp_path):
         "run", "boston", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=project_env
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert_output_a_person_reads(proc)
 
     # The final table: one block per dataset, a row per variant, mean ± std, the winner.
     out = proc.stdout
@@ -108,6 +109,27 @@ def test_run_both_datasets_over_http(project_env, data_mirror, tmp_path):
     assert len(registry_versions(client, "iris")) == len(versions["iris"]) + 1
     newest = all_runs(client, "iris", parents_only=True)[0]
     assert newest.data.tags["comparison_key"] != first_parents["iris"].data.tags["comparison_key"]
+
+
+NOISE = (
+    "absl::InitializeLog",  # TensorFlow's C++ start-up, on the Dask worker's stderr
+    "oneDNN custom operations",
+    "for ephemeral docs site",  # GX
+    "Creating initial MLflow database tables",
+    "Add type hints to the `predict` method",  # MLflow, at every logged model
+    "already exists. Creating a new version",  # MLflow's registry on a first version
+    "View at http",  # a link to the temporary Prefect server, gone after the run
+)
+
+
+def assert_output_a_person_reads(proc) -> None:
+    """A first run on a fresh store: none of the libraries' noise, and each result
+    table once (the flow logs one line per comparison; the table ends the output)."""
+    both = proc.stdout + proc.stderr
+    for noise in NOISE:
+        assert noise not in both, f"{noise!r} in the output:\n{both[-4000:]}"
+    headers = [line for line in both.splitlines() if line.split()[:2] == ["variant", "test_rmse"]]
+    assert len(headers) == 1, both[-4000:]  # boston's table, once
 
 
 def all_runs(client, dataset: str, parents_only: bool = False) -> list:

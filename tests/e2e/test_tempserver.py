@@ -69,3 +69,21 @@ def test_a_server_that_cannot_start_is_a_clear_error_with_its_log(tmp_path, monk
     message = str(info.value)
     assert "the temporary Prefect server exited" in message
     assert "prefect-temporary-server.log" in message and "nosuchdb" in message
+    assert "\n" not in message and "Traceback" not in message  # one line; the log has the rest
+
+
+def test_a_server_too_slow_for_its_timeout_says_so_in_one_line(tmp_path):
+    """A loaded machine: the boot outlasts the timeout. One line that names the
+    setting to raise and the log, none of the log's tracebacks."""
+    server = TemporaryServer(tmp_path / "prefect", tmp_path / "logs", timeout=0.5).start()
+    try:
+        with pytest.raises(ServerError) as info:
+            server.wait_ready()
+    finally:
+        server.stop()
+    message = str(info.value)
+    assert message.startswith("the temporary Prefect server did not answer within 0 s (load ")
+    assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in message
+    assert "bnpipe stack up" in message and str(server.log_path) in message
+    assert "\n" not in message
+    assert not is_alive(server.proc.pid)

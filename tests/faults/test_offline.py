@@ -81,6 +81,9 @@ def test_without_network_a_run_trains_on_the_bundled_then_the_cached_copy(
         assert proc.wait(600) == 0, proc.summary()
         warnings = [line for line in proc.err.splitlines() if "cannot be reached" in line]
         assert len(warnings) == 1, proc.summary()
+        # one warning line about the download: the retry before it is a note, not a warning
+        about = [ln for ln in proc.err.splitlines() if "| WARNING |" in ln and upstream in ln]
+        assert about == warnings, proc.summary()
         assert f"iris: upstream {upstream} cannot be reached (" in warnings[0]
         assert "Connection refused" in warnings[0] and f"using {copy} c71eef0adf63" in warnings[0]
         assert f"data c71eef0adf63 from {source}" in proc.out

@@ -280,6 +280,10 @@ def test_bad_data_run_fails_with_one_line_naming_dataset_column_and_rule(scenari
     assert "(and 1 more: column 'medv' expect_column_values_to_be_between)" in line
     assert f"full report under {scenario.bad['BNPIPE_STATE_DIR']}/reports" in line
     no_traceback(proc)
+    # printed once: none of Prefect's ERROR lines about the failed task and flow before it
+    mentions = [ln for ln in proc.err.splitlines() if "validation failed" in ln]
+    assert mentions == lines, proc.summary()
+    assert "| ERROR " not in proc.err, proc.summary()
 
 
 def test_bad_data_run_leaves_a_failed_parent_with_its_report_and_no_model(scenario):

@@ -1,14 +1,29 @@
 """Load and configure TensorFlow once per process: the persistent XLA cache flag
-(``BNPIPE_XLA_CACHE_DIR``, before TensorFlow is imported) and thread pools of
-the number of CPUs."""
+(``BNPIPE_XLA_CACHE_DIR``, before TensorFlow is imported), thread pools of
+the number of CPUs, and an import that keeps TensorFlow's start-up notices off
+the terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 
 XLA_CACHE_ENV = "BNPIPE_XLA_CACHE_DIR"
 _XLA_CACHE_FLAG = "--tf_xla_persistent_cache_directory"
+
+NATIVE_NOTICES = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    rb"|I0000 [^\]]*\] "  # absl INFO lines before absl's initialisation (oneDNN, CPU features)
+    rb"|To enable the following instructions: )"
+)
+"""What TensorFlow's C++ side prints on stderr while it is imported, whatever
+``TF_CPP_MIN_LOG_LEVEL`` says (it is read only once absl's logging has started):
+the absl preamble and INFO notices such as "oneDNN custom operations are on"."""
 
 _SETUP_LOCK = threading.Lock()
 _TF_CONFIGURED = False
@@ -36,7 +51,8 @@ def _configure_tf() -> None:
         if flags is not None:
             os.makedirs(os.environ[XLA_CACHE_ENV], exist_ok=True)
             os.environ["TF_XLA_FLAGS"] = flags
-        import tensorflow as tf
+        with native_notices_dropped():
+            import tensorflow as tf
 
         try:
             n = len(os.sched_getaffinity(0))
@@ -55,3 +71,31 @@ def preload() -> None:
     while a Prefect server boots on the other core, instead of in the first task."""
     _configure_tf()
     import keras  # noqa: F401 - the import is the point
+
+
+@contextlib.contextmanager
+def native_notices_dropped() -> Iterator[None]:
+    """Inside, what C++ code writes to file descriptor 2 goes to a temporary file;
+    on the way out every line but :data:`NATIVE_NOTICES` is written back. Other
+    threads' stderr in that window arrives late, never lost. A process whose
+    stderr is no file descriptor (captured in memory) is left alone."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile(prefix="bnpipe-tf-stderr-") as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            kept = [line for line in tmp.read().splitlines(True) if not NATIVE_NOTICES.match(line)]
+            if kept:
+                os.write(fd, b"".join(kept))

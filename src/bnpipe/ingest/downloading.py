@@ -34,6 +34,7 @@ def download(
     fallback: bool = False,
     promote: bool = True,
     log: Callable[[str], None] = print,
+    warn: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Snapshot:
     """Download ``spec``'s CSV into the cache and return the snapshot.
@@ -46,12 +47,13 @@ def download(
     caller promotes the snapshot with :meth:`DataCache.promote` once the data
     has passed validation, so bad data never replaces the last good copy.
     """
+    warn = warn or log  # the one warning line of a fallback; ``log`` says the rest
     url = spec.source_url(mirror)
     if offline:
         snap = cache.latest(spec.name)
         if snap is None:
             raise DownloadError(f"{spec.name}: offline, and no cached copy to use")
-        log(
+        warn(
             f"warning: {spec.name}: offline, using the cached copy {snap.sha256[:12]} from {snap.fetched_at}"
         )
         return snap
@@ -87,7 +89,7 @@ def download(
             if copy.source == "cache"
             else f"the bundled copy {copy.sha256[:12]} (shipped with bnpipe, digest checked)"
         )
-        log(
+        warn(
             f"warning: {spec.name}: upstream {redact(url)} cannot be reached ({_cause(exc)}); using {what}"
         )
         return copy

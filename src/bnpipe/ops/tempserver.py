@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from bnpipe.locks import LockTimeout, file_lock
 from bnpipe.ops import lifeline
 from bnpipe.ops.stack.config import HOST
 from bnpipe.ops.stack.environment import HYGIENE, bypass_proxy
-from bnpipe.ops.stack.processes import open_log, stop_process, tail
+from bnpipe.ops.stack.processes import open_log, stop_process
 from bnpipe.probe import http_get
 
 LOG_NAME = "prefect-temporary-server.log"
@@ -75,6 +76,31 @@ def server_env(base: dict[str, str]) -> dict[str, str]:
     for name in SERVICES_OFF:
         env[f"PREFECT_SERVER_SERVICES_{name}_ENABLED"] = "false"
     return env
+
+
+def _load() -> str:
+    """The 1-minute load average with the number of CPUs, e.g. ``3.9 on 2 CPUs``."""
+    try:
+        return f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    except OSError:
+        return "unknown"
+
+
+def last_line(path: Path) -> str:
+    """The log's last line, e.g. the exception a crashed server ended with (one line
+    of an error message: the whole traceback stays in the log)."""
+    try:
+        text = path.read_text(errors="replace").rsplit("\n===== ", 1)[-1]  # this start's part
+        lines = [ln.strip() for ln in text.splitlines()[1:] if ln.strip()]
+    except OSError:
+        return "no log"
+    if not lines:
+        return "its log is empty"
+    raised = [ln for ln in lines if _EXCEPTION_LINE.match(ln)]  # what a traceback ended with
+    return f"{'log: ' if raised else 'last log line: '}{(raised or lines)[-1][:200]}"
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)\b.*:")
 
 
 class TemporaryServer:
@@ -162,13 +188,14 @@ class TemporaryServer:
                     stop_process(self.proc.pid, grace=5.0)
                     raise ServerError(
                         f"the temporary Prefect server did not answer within {self.timeout:.0f} s "
-                        f"(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS); see {self.log_path}:\n"
-                        f"{tail(self.log_path)}"
+                        f"(load average {_load()}); on a busy machine raise "
+                        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or start a lasting "
+                        f"server with `bnpipe stack up`; its log: {self.log_path}"
                     )
                 time.sleep(0.1)
         raise ServerError(
             f"the temporary Prefect server exited (code {self.proc.returncode}) before it was "
-            f"ready; see {self.log_path}:\n{tail(self.log_path)}"
+            f"ready ({last_line(self.log_path)}); its log: {self.log_path}"
         )
 
     def _spawn(self) -> subprocess.Popen:

@@ -52,7 +52,6 @@ def register(client, decision: Decision, model_uri: str, tags: dict[str, str]) -
     All-or-nothing: on any failure the new version is deleted and the alias is
     left where it was.
     """
-    import mlflow
     from mlflow.exceptions import MlflowException
 
     name = decision.model_name
@@ -61,7 +60,12 @@ def register(client, decision: Decision, model_uri: str, tags: dict[str, str]) -
     except MlflowException as exc:
         if "already exists" not in str(exc).lower() and "RESOURCE_ALREADY_EXISTS" not in str(exc):
             raise
-    version = mlflow.register_model(model_uri, name, await_registration_for=60)
+    # What mlflow.register_model does for a models:/<id> URI, without the lines it
+    # prints ("Registered model ... already exists", "Created version ...").
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/") else None
+    version = client.create_model_version(
+        name, source=model_uri, model_id=model_id, await_creation_for=60
+    )
     try:
         decision.version = str(version.version)
         record = {

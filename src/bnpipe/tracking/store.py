@@ -64,6 +64,9 @@ def connect(tracking_uri: str):
     if tracking_uri.startswith("sqlite:///"):
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri)
+    # "Creating initial MLflow database tables...", "Updating database tables": a new
+    # SQLite store's set-up, which the run's own lines already imply.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     try:
         with _store_init_lock(tracking_uri):
             client = MlflowClient(tracking_uri)  # creates and migrates a new SQLite store

@@ -4,6 +4,7 @@ expectation by expectation (a broken one fails loudly), and one validation run."
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from pathlib import Path
 
@@ -27,6 +28,9 @@ def _batch_definition():
     gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    # "Created temporary directory ... for ephemeral docs site": GX's INFO line about
+    # Data Docs, which bnpipe never builds.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     asset = context.data_sources.add_pandas("bnpipe").add_dataframe_asset("frame")

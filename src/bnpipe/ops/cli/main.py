@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         code = 2 if isinstance(exc, CatalogError) else 1
         message = error_line(exc, settings)
         print(f"bnpipe: error: {message}", file=sys.stderr)
+        for _dataset, other in getattr(exc, "other_failures", ()):  # one line per dataset
+            print(f"bnpipe: error: {error_line(other, settings)}", file=sys.stderr)
         if "\n" not in message:
             print("(run with --debug for the traceback)", file=sys.stderr)
         return code

@@ -53,16 +53,32 @@ def orchestrated(settings: Settings, dask_address: str | None, debug: bool, load
 
 
 def _console_without_tracebacks() -> None:
-    """Prefect logs every failed task and flow with its traceback on the console;
-    the error is already one clear line at the end, so keep tracebacks out of the
-    terminal unless ``--debug`` (the Prefect API log keeps them: its handler runs first)."""
+    """Prefect logs every failed task and flow with its traceback on the console,
+    and the flow names each failed dataset; ``bnpipe run`` ends with the error in
+    one clear line. So the terminal shows that line only: no tracebacks, and none
+    of those failure records, unless ``--debug`` (the Prefect API's log keeps
+    everything: its handler comes first)."""
     import logging
 
-    class NoTraceback(logging.Filter):
+    from bnpipe.results import FAILURE_LOG_FIELD
+
+    engine_failure = (  # Prefect's own lines about a failure the error line repeats
+        "Finished in state Failed",
+        "Encountered exception during execution",
+        "Task run failed with",
+    )
+
+    class QuietFailures(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
+            if hasattr(record, FAILURE_LOG_FIELD):
+                return False
+            if record.name.startswith("prefect.") and record.name.endswith("_runs"):
+                message = record.getMessage()
+                if message.startswith(engine_failure) and " - Retry " not in message:
+                    return False
             record.exc_info = record.exc_text = record.stack_info = None
             return True
 
     for handler in logging.getLogger().handlers:
         if type(handler).__name__ == "PrefectConsoleHandler":  # the core does not import Prefect
-            handler.addFilter(NoTraceback())
+            handler.addFilter(QuietFailures())
