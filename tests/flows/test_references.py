@@ -1,5 +1,6 @@
-"""Is the network worth it? A target the features say nothing about: no variant
-beats the baseline, nothing becomes champion, the run is held (exit 0, state Held)."""
+"""Is the network worth it? A target the features say nothing about, or a network
+that has not learnt (iris after 5 epochs on raw inputs): no variant beats the
+baseline, nothing becomes champion, the run is held (exit 0, state Held)."""
 
 from __future__ import annotations
 
@@ -86,3 +87,35 @@ def test_a_target_independent_of_the_features_makes_no_champion(noise_project):
             client.get_model_version_by_alias(f"bnpipe-{name}", "champion")
         exp = client.get_experiment_by_name(f"bn-comparison-{name}")
         assert not client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'")
+
+
+def test_five_epochs_on_raw_iris_register_no_champion(env, tmp_path, monkeypatch):
+    """One plain seed beats the prior's log loss on its rows, the other is far worse:
+    the leader is chosen on the validation rows, and neither variant beats the prior."""
+    from flows.bn_comparison import bn_comparison
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("BNPIPE_STATE_DIR", str(tmp_path / "state"))
+    state = bn_comparison(datasets=["iris"], config=RunConfig(epochs=5, seeds=2), return_state=True)
+    assert state.is_completed() and state.name == "Held", state
+    result = state.result()["iris"]
+    assert result.outcome == "held"
+    assert {result.verdicts["plain_vs_baseline"], result.verdicts["bn_vs_baseline"]} <= {
+        "tie",
+        "worse",
+    }
+    assert result.headline.startswith("iris: no variant beats predicting the class prior")
+    chosen = result.promotion.chosen
+    assert chosen.startswith("leader: plain seed ") and "validation rows by val_log_loss" in chosen
+    client = MlflowClient(uri)
+    parent = client.get_run(result.run_id)
+    assert parent.data.tags["promotion"].startswith("held: iris: no variant beats")
+    assert parent.data.tags["registered_version"] == "1"
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias("bnpipe-iris", "champion")
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'"
+    )
+    assert len(children) == 4
+    assert all({"val_log_loss", "val_accuracy"} <= set(c.data.metrics) for c in children)
