@@ -19,6 +19,7 @@ from bnpipe.settings import Settings, load_settings
 from bnpipe.tracking import ParentRun
 from tasks.data import download_dataset, keep_as_last_good, validate_dataset
 from tasks.drift import assess_drift
+from tasks.leaks import check_leaks
 from tasks.references import compare_with_references
 from tasks.registry import register_best
 from tasks.reporting import ReferenceCheck, publish_report, summarize_comparison
@@ -44,10 +45,12 @@ def bn_comparison(
     split and encode; then plain and bn over K seeds for every dataset at once
     (on Dask: a local cluster, or BNPIPE_DASK_ADDRESS); then per dataset:
     evaluate on held-out rows -> log to MLflow (experiment bn-comparison-<dataset>)
-    -> compare with the baseline and a linear model -> register the leader,
-    promoting it to @champion only when it beats the current champion on today's
-    test rows, and holding it for review (flow run state "Held") when the data
-    drifted or the champion scores far off its own record -> report.
+    -> compare with the baseline and a linear model -> check the training rows
+    for features that reproduce the target -> register the leader (chosen on the
+    validation rows), promoting it to @champion only when it beats the baseline
+    and the current champion on today's test rows, and holding it for review
+    (flow run state "Held") when the data may leak the target, drifted, or the
+    champion scores far off its own record -> report.
 
     `config` holds the training parameters; its defaults are the notebook's
     (RMSprop, batch 32, 1000 epochs, raw inputs). Those left empty (input and
@@ -105,11 +108,12 @@ def bn_comparison(
                 check = ReferenceCheck(
                     *compare_with_references(parent, spec, p.data, results, summary)
                 )
+                leaks = check_leaks(parent, spec, p.data, check.refs)  # each one holds
                 decision = None
                 if register_model:  # promoted, kept or held
                     decision = register_best(
                         parent, spec, p.data, results, summary, settings, p.drift,
-                        check.verdicts, check.headline,
+                        check.verdicts, check.headline, leaks,
                     )  # fmt: skip
                 links = publish_report(
                     parent, spec, p.snap, p.data, results, summary, p.validation_summary,

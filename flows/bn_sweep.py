@@ -20,6 +20,7 @@ from bnpipe.settings import Settings, load_settings
 from bnpipe.tracking import ParentRun
 from tasks.data import download_dataset, tag_snapshot, validate_dataset
 from tasks.drift import assess_drift
+from tasks.leaks import check_leaks
 from tasks.references import compare_with_references
 from tasks.registry import register_best as register_leader
 from tasks.runs import RunBook
@@ -212,11 +213,13 @@ def register_cell(
     drift: DriftCheck | None,
     settings: Settings,
 ) -> Decision | None:
-    """The best cell's leader through bn-comparison's champion rule: its baseline
-    and linear model on the cell run, the registration and promotion on the sweep
-    run (which holds the data profile that the drift check of the next run reads)."""
+    """The best cell's leader through bn-comparison's champion rule: its baseline,
+    linear model and leak check on the cell run, the registration and promotion on
+    the sweep run (which holds the data profile that the drift check of the next
+    run reads)."""
     summary = summarize_results(spec.name, spec.task, results)
-    _, verdicts, headline = compare_with_references(cell_run, spec, data, results, summary)
+    refs, verdicts, headline = compare_with_references(cell_run, spec, data, results, summary)
+    leaks = check_leaks(cell_run, spec, data, refs)  # each one holds
     return register_leader(
-        sweep_run, spec, data, results, summary, settings, drift, verdicts, headline
+        sweep_run, spec, data, results, summary, settings, drift, verdicts, headline, leaks
     )

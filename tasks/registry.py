@@ -62,10 +62,12 @@ def register_best(
     drift: gate.DriftCheck | None = None,
     verdicts: dict[str, str] | None = None,
     headline: str | None = None,
+    leaks: Sequence[str] = (),
 ) -> registry.Decision | None:
-    """Register the leading variant's best seed as a new version of ``bnpipe-<dataset>``;
-    move ``@champion`` to it only when it beats the champion on today's test rows, and
-    hold it for review when the data drifted or the champion scores off its record."""
+    """Register the leading variant's best seed (both chosen on the validation rows)
+    as a new version of ``bnpipe-<dataset>``; move ``@champion`` to it only when it
+    beats the champion on today's test rows, and hold it for review when the data
+    may leak the target (``leaks``), drifted, or the champion scores off its record."""
     logger = get_run_logger()
     best = registry.leading_seed(summary, results)
     if best is None:
@@ -84,7 +86,11 @@ def register_best(
             metric=summary.primary, y_true=data.y_test_true,
             champion_predictions=champion_predictions, parent_run_id=parent.run_id,
             drift=drift, verdicts=verdicts, headline=headline, warn=logger.warning,
+            chosen=summary.choice(results, val_rows=len(data.x_val), test_rows=len(data.x_test)),
+            leaks=leaks,
         )  # fmt: skip
+    if decision.chosen:
+        logger.info("%s: %s", spec.name, decision.chosen)
     parent.log_text(registry.decision_json(decision), "promotion.json")
     parent.tag(decision.run_tags())
     (logger.warning if decision.holds else logger.info)(decision.summary(spec.name))

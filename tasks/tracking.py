@@ -93,7 +93,8 @@ def log_seed_runs(
     learning_rate: float,
     data_sha256: str,
 ) -> list[SeedResult]:
-    """One child run per (variant, seed): params, per-epoch curves, test metrics, model.
+    """One child run per (variant, seed): params, per-epoch curves, test and
+    validation metrics, model.
     The parent run gets ``learning_rate`` here, as the Dask job reported it."""
     logger = get_run_logger()
     parent.log_params({"learning_rate": learning_rate})
@@ -109,6 +110,7 @@ def log_seed_runs(
             params=params,
             history=r.history,
             metrics=r.metrics,
+            val_metrics=r.val_metrics,
             model_path=r.model_path,
             preprocessor=data.pre,
             tags={"dask_worker": r.worker} if r.worker else None,

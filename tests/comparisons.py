@@ -3,7 +3,7 @@ trained: each seed's predictions are the truth blurred by noise, scored by
 ``bnpipe.evaluation`` as a trained network's would be.
 
 - ``iris``, ``seed_result(s)``: iris encoded from the real CSV, seeds scored on its
-  test rows, and the committed fixture's Keras file to log (never loaded).
+  validation and test rows, and the committed fixture's Keras file to log (never loaded).
 - ``comparison``, ``decision``, ``drift_check``: a toy frame of either task as the
   report takes it: encoded, scored, summarised, with fitted references, a
   registry decision and a drift check.
@@ -41,21 +41,27 @@ def iris(data_mirror: Path) -> tuple[DatasetSpec, pd.DataFrame, Encoded]:
 def seed_result(
     data: Encoded, variant: str, seed: int, *, skill: float, model_path: Path | None = KERAS_FILE
 ) -> SeedResult:
-    """One (variant, seed) whose test probabilities put ``skill`` on the true class
-    (plus noise of this seed); its metrics are ``evaluation.evaluate``'s."""
-    y = data.y_test_true
+    """One (variant, seed) whose validation and test probabilities put ``skill`` on
+    the true class (plus noise of this seed); its metrics are ``evaluation``'s."""
     k = len(data.pre.classes)
     rng = np.random.default_rng(1000 * seed + (variant == "bn"))
-    logits = np.log(np.eye(k)[y] * skill + (1 - skill) / k) + rng.normal(0, 0.3, (y.size, k))
-    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+    def proba(y: np.ndarray) -> np.ndarray:
+        logits = np.log(np.eye(k)[y] * skill + (1 - skill) / k) + rng.normal(0, 0.3, (y.size, k))
+        return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+    test = proba(data.y_test_true)
     return SeedResult(
         variant=variant,
         seed=seed,
         history={"loss": [1.0, 0.6], "val_loss": [1.1, 0.7]},
-        metrics=evaluation.evaluate("classification", y, proba),
-        predictions=proba,
+        metrics=evaluation.evaluate("classification", data.y_test_true, test),
+        predictions=test,
         seconds=0.5,
         model_path=str(model_path) if model_path else None,
+        val_metrics=evaluation.evaluate_validation(
+            "classification", data.y_val_true, proba(data.y_val_true)
+        ),
     )
 
 
@@ -125,8 +131,7 @@ def frame(task: str, n: int = 90, seed: int = 0) -> pd.DataFrame:
     return df
 
 
-def _predictions(task: str, data: features.Encoded, noise: float, rng) -> np.ndarray:
-    truth = data.y_test_true
+def _predictions(task: str, truth: np.ndarray, data, noise: float, rng) -> np.ndarray:
     if task == "regression":
         return truth + rng.normal(0, noise, truth.shape)
     k = len(data.pre.classes)
@@ -151,11 +156,12 @@ def comparison(
     )
     df = frame(task)
     data = features.encode(df, spec, split_seed=0, scaling="standard")
-    rng = np.random.default_rng(1)
+    rng, val_rng = np.random.default_rng(1), np.random.default_rng(2)
     results = []
     for variant, noise in (("plain", 1.0), ("bn", 0.4)):
         for seed in range(seeds):
-            pred = _predictions(task, data, noise, rng)
+            pred = _predictions(task, data.y_test_true, data, noise, rng)
+            val = _predictions(task, data.y_val_true, data, noise, val_rng)
             loss = list(np.linspace(2.0, 0.5, epochs) + noise + 0.01 * seed)
             results.append(
                 SeedResult(
@@ -166,6 +172,7 @@ def comparison(
                     predictions=pred,
                     seconds=0.1,
                     run_id=f"{variant}{seed}" + "0" * 30,
+                    val_metrics=evaluation.evaluate_validation(task, data.y_val_true, val),
                 )
             )
     summary = summarize_results(spec.name, task, results, n_boot=200)

@@ -24,6 +24,9 @@ TEST_METRICS = {
     "regression": {"test_rmse", "test_mae", "test_r2"},
     "classification": {"test_accuracy", "test_log_loss", "test_macro_f1"},
 }
+VAL_METRICS = {  # the same on the validation rows: what the leader and its seed are chosen by
+    task: {"val_" + m.removeprefix("test_") for m in names} for task, names in TEST_METRICS.items()
+}
 PARENT_TAGS = {
     "dataset",
     "data_sha256",
@@ -90,6 +93,7 @@ def assert_comparison(
         assert child.info.run_name == f"{p['variant']}-seed{p['seed']}"
         seen.add((p["variant"], int(p["seed"])))
         assert TEST_METRICS[task] <= set(child.data.metrics)
+        assert VAL_METRICS[task] <= set(child.data.metrics), set(child.data.metrics)
         assert_dataset_input(child, dataset, tags["data_sha256"])
         note = child.data.tags["mlflow.note.content"]
         assert note.startswith(f"**{p['variant']}**, seed {p['seed']} on {dataset}"), note

@@ -1,11 +1,19 @@
 """The comparison itself as plain data: per-seed results and
-the summary a parent run, the terminal table and the report all show."""
+the summary a parent run, the terminal table and the report all show.
+
+The leader rule: a model is chosen on rows its verdicts do not use. The
+leading variant is the one with the better mean **validation** primary metric
+over its seeds (``val_rmse``, ``val_log_loss``), and each variant's seed is its
+best one on the validation rows (:meth:`ComparisonSummary.best`). The chosen
+model is then judged on the test rows: against the baseline and the linear
+model (:mod:`bnpipe.references`) and against the champion (:mod:`bnpipe.registry`).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,7 +22,8 @@ from bnpipe.models import VARIANTS
 
 @dataclass
 class SeedResult:
-    """One trained (variant, seed): curves, test metrics and test predictions."""
+    """One trained (variant, seed): curves, test metrics and test predictions, and
+    the metrics on the validation rows (``val_<metric>``) it is chosen by."""
 
     variant: str
     seed: int
@@ -26,6 +35,7 @@ class SeedResult:
     worker: str | None = None  # the Dask worker that trained it (tag dask_worker)
     run_id: str | None = None
     model_uri: str | None = None  # the logged MLflow model
+    val_metrics: dict[str, float] = field(default_factory=dict)  # val_rmse, val_log_loss, ...
 
     @property
     def diverged(self) -> bool:
@@ -34,7 +44,12 @@ class SeedResult:
             not losses
             or not all(math.isfinite(v) for v in losses[-1:])
             or any(not math.isfinite(v) for v in self.metrics.values())
+            or any(not math.isfinite(v) for v in self.val_metrics.values())
         )
+
+    def score(self, metric: str) -> float:
+        """``metric`` (a ``test_*`` or ``val_*`` name); NaN when it was not measured."""
+        return float(self.metrics.get(metric, self.val_metrics.get(metric, math.nan)))
 
 
 def by_variant(results: Sequence[SeedResult]) -> dict[str, list[SeedResult]]:
@@ -47,12 +62,13 @@ def by_variant(results: Sequence[SeedResult]) -> dict[str, list[SeedResult]]:
 def best_result(
     results: Sequence[SeedResult], metric: str, higher_is_better: bool
 ) -> SeedResult | None:
-    """The winning variant's best finite seed by ``metric`` (None if all diverged)."""
-    ok = [r for r in results if not r.diverged]
+    """The best finite seed by ``metric`` (``test_*`` or ``val_*``; None if every
+    seed diverged or none has ``metric``)."""
+    ok = [r for r in results if not r.diverged and math.isfinite(r.score(metric))]
     if not ok:
         return None
     sign = -1.0 if higher_is_better else 1.0
-    return min(ok, key=lambda r: sign * r.metrics[metric])
+    return min(ok, key=lambda r: sign * r.score(metric))
 
 
 @dataclass
@@ -68,6 +84,15 @@ class ComparisonSummary:
     bootstrap: dict  # metric -> stats.PairedInterval (bn - plain), paired bootstrap over seeds
     winner: str  # "bn" | "plain" | "tie"
     diverged: list[tuple[str, int]]
+    validation: dict = field(default_factory=dict)  # variant -> val_<metric> -> stats.Summary
+
+    @property
+    def selection(self) -> str:
+        """The metric a leader and its seed are chosen by: the primary metric on
+        the validation rows (``val_rmse``, ``val_log_loss``)."""
+        from bnpipe.evaluation import validation_name
+
+        return validation_name(self.primary)
 
     def parent_metrics(self) -> dict[str, float]:
         """``<variant>_<metric>_mean``/``_std`` and ``bn_minus_plain_<metric>_mean``/
@@ -87,24 +112,46 @@ class ComparisonSummary:
         return out
 
     def best(self, results: Sequence[SeedResult]) -> SeedResult | None:
-        """The best finite seed among ``results`` by the primary metric."""
+        """The best finite seed among ``results`` on the validation rows
+        (:attr:`selection`): never chosen by the test rows that judge it."""
         from bnpipe.evaluation import higher_is_better
 
-        return best_result(results, self.primary, higher_is_better(self.primary))
+        return best_result(results, self.selection, higher_is_better(self.primary))
 
     def leader(self) -> str:
-        """The variant with the better mean primary metric (what gets registered)."""
+        """The variant with the better mean primary metric on the validation rows
+        (:attr:`selection`): the variant that gets registered. "" when no
+        seed has a finite validation score."""
         from bnpipe.evaluation import higher_is_better
 
         means = {
-            v: s[self.primary].mean
-            for v, s in self.summaries.items()
-            if math.isfinite(s[self.primary].mean)
+            v: s[self.selection].mean
+            for v, s in self.validation.items()
+            if self.selection in s and math.isfinite(s[self.selection].mean)
         }
         if not means:
             return ""
         pick = max if higher_is_better(self.primary) else min
         return pick(means, key=means.get)
+
+    def choice(self, results: Sequence[SeedResult], *, val_rows: int, test_rows: int) -> str:
+        """How the registered model was chosen, in one line: ``leader: bn seed 3,
+        chosen on the 22 validation rows by val_log_loss (...); judged on the 23
+        test rows``; "" when there is no leader."""
+        from bnpipe.evaluation import higher_is_better
+
+        leader = self.leader()
+        best = self.best([r for r in results if r.variant == leader]) if leader else None
+        if best is None:
+            return ""
+        word = "higher" if higher_is_better(self.primary) else "lower"
+        est = "highest" if word == "higher" else "lowest"
+        return (
+            f"leader: {leader} seed {best.seed}, chosen on the {val_rows} validation rows by "
+            f"{self.selection} {best.score(self.selection):.4g} (the {word} mean over the "
+            f"seeds picks the variant, the {est} value its seed); judged on the "
+            f"{test_rows} test rows"
+        )
 
 
 def summarize_results(
@@ -126,6 +173,15 @@ def summarize_results(
         return [r.metrics[metric] for r in groups[variant]]
 
     summaries = {v: {m: stats.summarize(values(v, m)) for m in metrics} for v in VARIANTS}
+    validation = {
+        v: {
+            evaluation.validation_name(m): stats.summarize(
+                [r.score(evaluation.validation_name(m)) for r in groups[v]]
+            )
+            for m in metrics
+        }
+        for v in VARIANTS
+    }
     plain = {m: values("plain", m) for m in metrics}
     bn = {m: values("bn", m) for m in metrics}
     # The winner and the contract's bn_minus_plain_* use the paired t interval: with
@@ -145,4 +201,5 @@ def summarize_results(
         bootstrap=bootstrap,
         winner=stats.winner(intervals, primary),
         diverged=[(r.variant, r.seed) for r in results if r.diverged],
+        validation=validation,
     )

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from bnpipe import ingest, profiling
+from bnpipe import ingest, leaks, profiling
 from bnpipe.catalog import DatasetSpec, parse_entry
 from bnpipe.drift import DEFAULT_LEVELS
 from bnpipe.sanity import (
@@ -58,12 +59,29 @@ class DatasetDraft:
     profile: profiling.Profile
     defaults: profiling.Defaults  # training defaults that make the network learnable
     sep: str
+    leaks: tuple[leaks.Leak, ...] = ()  # kept features that may reproduce the target
 
     def entry_comments(self, suite_path: str) -> tuple[dict[str, str], dict[str, list[str]]]:
-        """The entry's comments (``catalog.append_entry``), naming the suite as ``suite_path``."""
-        return profiling.entry_comments(
+        """The entry's comments (``catalog.append_entry``), naming the suite as
+        ``suite_path``; possible target leaks go after ``features``."""
+        beside, notes = profiling.entry_comments(
             self.profile, sep=self.sep, suite_path=suite_path, defaults=self.defaults
         )
+        if self.leaks:
+            lines = [*self.leak_lines(), leaks.drop_hint(self.leaks)]
+            notes["features"] = [
+                *notes.get("features", []),
+                *(
+                    part
+                    for line in lines
+                    for part in textwrap.wrap(line, 90, subsequent_indent="  ")
+                ),
+            ]
+        return beside, notes
+
+    def leak_lines(self) -> list[str]:
+        """One line per possible target leak, naming its columns and the rule."""
+        return [leak.line(self.spec.target) for leak in self.leaks]
 
 
 def draft_dataset(
@@ -114,7 +132,11 @@ def draft_dataset(
         "drift": dict(DEFAULT_LEVELS),  # written out, so a reviewer sees what holds a promotion
     }
     spec = parse_entry(name, entry, source)
-    return DatasetDraft(spec, draft_for(df, spec), df, profile, defaults, sep)
+    found = leaks.find_leaks(
+        df, target=target, task=profile.task, categorical=profile.categorical,
+        numeric=[c for c in profile.features if c not in {*profile.categorical, *profile.dates}],
+    )  # fmt: skip
+    return DatasetDraft(spec, draft_for(df, spec), df, profile, defaults, sep, tuple(found))
 
 
 def draft_for(df: pd.DataFrame, spec) -> dict:

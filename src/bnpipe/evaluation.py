@@ -16,6 +16,11 @@ Conventions
   predictions makes every metric NaN; nothing raises, so a diverged seed is
   logged and reported as NaN instead of failing the run. Shape errors do raise.
 
+The same metrics on the validation rows are named ``val_rmse``, ``val_mae``,
+``val_r2``, ``val_accuracy``, ``val_log_loss``, ``val_macro_f1``
+(:func:`evaluate_validation`): what a leader and its seed are chosen by, so the
+test rows that judge the chosen model never chose it.
+
 Primary metrics (the one a winner and a champion are decided on):
 
 * regression: ``test_rmse`` -- the notebook trains with MSE, and RMSE is that
@@ -41,6 +46,9 @@ LOWER_IS_BETTER: frozenset[str] = frozenset({"test_rmse", "test_mae", "test_log_
 """Metrics where a smaller value is better; every other metric is higher-is-better."""
 
 PRIMARY_METRICS: dict[str, str] = {"regression": "test_rmse", "classification": "test_log_loss"}
+
+VALIDATION_PREFIX = "val_"
+"""The prefix of the metrics on the validation rows (``val_rmse``, ``val_log_loss``, ...)."""
 
 PROBA_CLIP = 1e-7
 """Probabilities are clipped to ``[PROBA_CLIP, 1 - PROBA_CLIP]`` for log loss."""
@@ -72,7 +80,10 @@ def primary_metric(task: str) -> str:
 
 
 def higher_is_better(metric: str) -> bool:
-    """False for ``test_rmse``, ``test_mae`` and ``test_log_loss``; True for the others."""
+    """False for ``test_rmse``, ``test_mae`` and ``test_log_loss`` (and their
+    ``val_`` forms); True for the others."""
+    if metric.startswith(VALIDATION_PREFIX):
+        metric = "test_" + metric.removeprefix(VALIDATION_PREFIX)
     return canonical_metric(metric) not in LOWER_IS_BETTER
 
 
@@ -199,6 +210,16 @@ def evaluate(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, flo
     if _check_task(task) == "regression":
         return regression_metrics(y_true, y_pred)
     return classification_metrics(y_true, y_pred)
+
+
+def validation_name(metric: str) -> str:
+    """``test_log_loss`` -> ``val_log_loss``: the metric on the validation rows."""
+    return VALIDATION_PREFIX + canonical_metric(metric).removeprefix("test_")
+
+
+def evaluate_validation(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """:func:`evaluate` on the validation rows, named ``val_<metric>``."""
+    return {validation_name(k): v for k, v in evaluate(task, y_true, y_pred).items()}
 
 
 def per_row_loss(task: str, y_true: np.ndarray, y_pred: np.ndarray, metric: str) -> np.ndarray:

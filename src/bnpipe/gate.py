@@ -11,6 +11,10 @@ wins on them. So a promotion is held for a person to look at when
 * the champion scores far off its own record on today's test rows
   (:func:`bnpipe.registry.off_its_record`).
 
+Two more reasons hold any version, the first one too: no variant better than
+the baseline (:mod:`bnpipe.references`), and features that may reproduce the
+target (:mod:`bnpipe.leaks`); :func:`bnpipe.registry.hold_reasons` gathers them.
+
 A held run is a success that needs a person: it exits 0 with a warning, its
 Prefect flow run is Completed with the state name ``Held``, its parent run is
 tagged ``promotion=held: <reason>``, and ``bnpipe promote`` moves the alias by hand.

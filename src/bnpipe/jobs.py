@@ -3,7 +3,7 @@ seeds, and scoring a logged model on raw rows; and, in the flow process, the
 jobs of a run (:func:`train_variants`) and their results as seed results.
 
 A job carries plain data (numpy arrays, numbers, strings) and returns plain
-data: curves, the outputs on the test rows and each trained model as the bytes
+data: curves, the outputs on the validation and test rows and each trained model as the bytes
 of a ``.keras`` file. Nothing here talks to MLflow or Prefect: the flow process
 stays the only MLflow writer, and a worker needs no credentials, only this
 package installed (``dask worker ADDRESS`` from the project's virtualenv).
@@ -37,7 +37,8 @@ PROGRESS_TOPIC = "bnpipe-progress"  # Dask event topic: {"job": name, "message":
 
 @dataclass(frozen=True)
 class TrainJob:
-    """Train ``variant`` on one data set for ``seeds``; score each seed on ``x_test``."""
+    """Train ``variant`` on one data set for ``seeds``; each seed's outputs on
+    ``x_val`` (what the leader is chosen by) and ``x_test`` (what judges it)."""
 
     name: str  # "<dataset>/<variant>": progress lines and the Dask key
     variant: str
@@ -60,6 +61,7 @@ class TrainJob:
 class SeedOutput:
     seed: int
     history: dict[str, list[float]]  # "loss" and "val_loss", one value per epoch
+    val_output: np.ndarray  # the model's output on the job's x_val
     test_output: np.ndarray  # the model's output on the job's x_test
     seconds: float  # compile included for the job's first seed on this worker
     model_bytes: bytes  # the trained Keras model as a .keras file
@@ -129,24 +131,32 @@ def train(job: TrainJob) -> JobResult:
         for t in trained:
             path = Path(tmp) / f"seed{t.seed}.keras"
             t.model.save(path)
+            val_output = np.asarray(t.model(job.x_val, training=False))
             test_output = np.asarray(t.model(job.x_test, training=False))
-            outputs.append(SeedOutput(t.seed, t.history, test_output, t.seconds, path.read_bytes()))
+            outputs.append(
+                SeedOutput(t.seed, t.history, val_output, test_output, t.seconds, path.read_bytes())
+            )
     lr = effective_learning_rate(job.config.optimizer, job.config.learning_rate)
     return JobResult(job.name, outputs, lr, _worker_address(), time.perf_counter() - started)
 
 
 def seed_results(result: JobResult, task: str, variant: str, data, models_dir) -> list:
     """A job's seeds as :class:`~bnpipe.comparison.SeedResult`: models saved under
-    ``models_dir``, test outputs mapped back to the target's units
-    (``data.pre.inverse_y``) and scored against the true test targets."""
+    ``models_dir``, validation and test outputs mapped back to the target's units
+    (``data.pre.inverse_y``) and scored against the true targets (``val_*``
+    metrics on the validation rows, ``test_*`` on the test rows)."""
     from bnpipe import evaluation
     from bnpipe.comparison import SeedResult
 
     paths = result.save_models(models_dir)
     results = []
+
+    def own_units(output: np.ndarray) -> np.ndarray:
+        output = data.pre.inverse_y(output)
+        return output if task == "classification" else output[:, 0]
+
     for s in result.seeds:
-        output = data.pre.inverse_y(s.test_output)  # the target's own units
-        pred = output if task == "classification" else output[:, 0]
+        pred = own_units(s.test_output)
         results.append(
             SeedResult(
                 variant=variant,
@@ -157,6 +167,9 @@ def seed_results(result: JobResult, task: str, variant: str, data, models_dir) -
                 seconds=s.seconds,
                 model_path=paths[s.seed],
                 worker=result.worker or None,
+                val_metrics=evaluation.evaluate_validation(
+                    task, data.y_val_true, own_units(s.val_output)
+                ),
             )
         )
     return results

@@ -14,7 +14,11 @@ rows as the variants:
 Each variant is compared with each reference on the test rows exactly as a
 challenger is compared with the champion (``stats.compare_on_rows``, the row
 bootstrap of ``challenger - champion``; here the variant is the challenger):
-``"better"``, ``"tie"`` or ``"worse"``.
+``"better"``, ``"tie"`` or ``"worse"``. The variant's model is its seed chosen
+on the validation rows (``ComparisonSummary.best``), so the rows that judge it
+never chose it. ``"better"`` also needs the variant's seeds on average (each
+test row's loss averaged over its finite seeds) to beat the reference: one
+lucky seed of a network that does not learn is not a better variant.
 
 Units
 -----
@@ -268,6 +272,7 @@ def verdict(
     reference_pred: np.ndarray,
     variant_pred: np.ndarray | None,
     metric: str,
+    seed_preds: Sequence[np.ndarray] = (),
 ) -> str:
     """``"better"``, ``"tie"`` or ``"worse"`` for the variant against a reference.
 
@@ -278,11 +283,22 @@ def verdict(
     0; otherwise ``"tie"``. A variant prediction that is missing or has any
     non-finite value (``evaluation`` scores it NaN) is ``"worse"``. ``metric``
     must be a mean over rows (``evaluation.ROW_METRICS``), as the primary metrics are.
+
+    ``seed_preds``: the predictions of all the variant's seeds. With two or more
+    finite ones, ``"better"`` also needs their per-row losses, averaged over the
+    seeds, to beat the reference in the same row bootstrap; else it is ``"tie"``.
     """
     if not _finite(variant_pred):
         return "worse"
     iv = stats.compare_on_rows(task, y_true, reference_pred, variant_pred, metric=metric)
-    return {"challenger": "better", "champion": "worse"}.get(iv.better(), "tie")
+    found = {"challenger": "better", "champion": "worse"}.get(iv.better(), "tie")
+    seeds = [p for p in seed_preds if _finite(p)]
+    if found == "better" and len(seeds) > 1:
+        rows = np.mean([evaluation.per_row_loss(task, y_true, p, metric) for p in seeds], axis=0)
+        ref_rows = evaluation.per_row_loss(task, y_true, reference_pred, metric)
+        if stats.row_bootstrap(ref_rows, rows, metric=metric).better() != "challenger":
+            return "tie"
+    return found
 
 
 def verdicts(
@@ -291,16 +307,20 @@ def verdicts(
     refs: References,
     best_pred_by_variant: Mapping[str, np.ndarray | None],
     metric: str,
+    seed_preds_by_variant: Mapping[str, Sequence[np.ndarray]] | None = None,
 ) -> dict[str, str]:
     """The four verdicts ``plain_vs_baseline``, ``bn_vs_baseline``,
     ``plain_vs_linear``, ``bn_vs_linear`` (:data:`VERDICT_KEYS`). A variant
-    missing from ``best_pred_by_variant`` counts as having no finite prediction."""
+    missing from ``best_pred_by_variant`` counts as having no finite prediction;
+    ``seed_preds_by_variant``: every seed's predictions (:func:`verdict`)."""
     out: dict[str, str] = {}
+    seeds = seed_preds_by_variant or {}
     for ref in REFERENCES:
         for variant in VARIANTS:
             out[f"{variant}_vs_{ref}"] = verdict(
-                task, y_true, refs.pred(ref), best_pred_by_variant.get(variant), metric
-            )
+                task, y_true, refs.pred(ref), best_pred_by_variant.get(variant), metric,
+                seeds.get(variant, ()),
+            )  # fmt: skip
     return {k: out[k] for k in VERDICT_KEYS}
 
 
@@ -308,9 +328,10 @@ def assess(
     dataset: str, data, results: Sequence, summary
 ) -> tuple[References, dict[str, str], str | None]:
     """Both references fitted on a comparison's encoded rows (``features.Encoded``),
-    the verdicts of each variant's best seed against them on the primary metric
-    (``summary``: its ``comparison.ComparisonSummary``; ``results``: the seeds'
-    ``SeedResult`` s) and the headline when the networks are not worth it."""
+    the verdicts of each variant's seed chosen on the validation rows, and of its
+    seeds on average, against them on the primary metric (``summary``: its
+    ``comparison.ComparisonSummary``; ``results``: the seeds' ``SeedResult`` s)
+    and the headline when the networks are not worth it."""
     from bnpipe.comparison import by_variant
 
     task = summary.task
@@ -318,13 +339,15 @@ def assess(
         task, data.x_train, data.y_train_true, data.x_test, data.y_test_true,
         classes=data.pre.classes,
     )  # fmt: skip
-    best = {v: summary.best(rs) for v, rs in by_variant(results).items()}
+    groups = by_variant(results)
+    best = {v: summary.best(rs) for v, rs in groups.items()}
     found = verdicts(
         task,
         data.y_test_true,
         refs,
         {v: r.predictions for v, r in best.items() if r is not None},
         summary.primary,
+        {v: [r.predictions for r in rs if not r.diverged] for v, rs in groups.items()},
     )
     return refs, found, headline(dataset, task, refs, found, summary.primary)
 

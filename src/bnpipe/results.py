@@ -134,6 +134,8 @@ def format_result(result: ComparisonResult) -> str:
             "champion unchanged"
         )
     if result.promotion:
+        if result.promotion.chosen:
+            lines.append(result.promotion.chosen)
         lines.append(registry_line(result.promotion))
         lines += [f"  held: {h}" for h in result.promotion.holds]
     if result.drift:

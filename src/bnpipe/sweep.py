@@ -285,13 +285,18 @@ def adjust_verdicts(
 
 
 def leader_score(task: str, record: Mapping) -> tuple[str, float]:
-    """A cell's better variant and its mean primary metric over the seeds, a
-    diverged seed counted as the cell's worst value (as in the judgement); NaN
-    when every seed diverged."""
-    from bnpipe.evaluation import higher_is_better, primary_metric
+    """A cell's better variant and its mean primary metric on the **validation**
+    rows over the seeds (``val_rmse``, ``val_log_loss``: the leader rule of
+    :mod:`bnpipe.comparison`, so the test rows that judge the registered model
+    never chose it), a diverged seed counted as the cell's worst value (as in
+    the judgement); NaN when every seed diverged, or the record has no
+    validation metrics (a cell logged before they existed)."""
+    from bnpipe.evaluation import higher_is_better, primary_metric, validation_name
 
-    metric = primary_metric(task)
+    metric = validation_name(primary_metric(task))
     hib = higher_is_better(metric)
+    if metric not in record.get("per_seed", {}):
+        return "", math.nan
     means = {
         v: sum(vals.values()) / len(vals)
         for v, vals in worst_case_values(_per_seed(record, metric), hib).items()
@@ -305,8 +310,9 @@ def leader_score(task: str, record: Mapping) -> tuple[str, float]:
 
 
 def best_cell(task: str, records: Mapping[str, Mapping]) -> str | None:
-    """The label of the cell whose better variant scores best (``records``: label ->
-    cell record); None when every seed of every cell diverged."""
+    """The label of the cell whose better variant scores best on the validation
+    rows (:func:`leader_score`; ``records``: label -> cell record); None when
+    every seed of every cell diverged."""
     from bnpipe.evaluation import higher_is_better, primary_metric
 
     sign = -1.0 if higher_is_better(primary_metric(task)) else 1.0
@@ -319,15 +325,17 @@ def best_cell(task: str, records: Mapping[str, Mapping]) -> str | None:
 
 
 def per_seed_values(results: Sequence, task: str) -> dict:
-    """``metric -> variant -> {seed: value}`` of a cell's seed results (None for a
-    diverged seed): what a cell run keeps as ``cell.json``, to be judged again later."""
-    from bnpipe.evaluation import metric_names
+    """``metric -> variant -> {seed: value}`` of a cell's seed results, test and
+    validation metrics (None for a diverged seed): what a cell run keeps as
+    ``cell.json``, to be judged again later."""
+    from bnpipe.evaluation import metric_names, validation_name
 
     out: dict = {}
-    for m in metric_names(task):
+    tests = metric_names(task)
+    for m in (*tests, *map(validation_name, tests)):
         out[m] = {"plain": {}, "bn": {}}
         for r in results:
-            value = r.metrics.get(m, math.nan)
+            value = r.score(m)
             out[m].setdefault(r.variant, {})[str(r.seed)] = value if math.isfinite(value) else None
     return out
 

@@ -165,7 +165,8 @@ def log_cell(
             r.run_id, r.model_uri = tracking.log_child_run(
                 client, parent.experiment_id, run_id,
                 variant=r.variant, seed=r.seed, params=seed_params, history=r.history,
-                metrics=r.metrics, model_path=r.model_path, preprocessor=data.pre,
+                metrics=r.metrics, val_metrics=r.val_metrics, model_path=r.model_path,
+                preprocessor=data.pre,
                 log_model=best.get(r.variant) is r, datasets=datasets, dataset_name=spec.name,
                 tags={"dask_worker": r.worker} if r.worker else None,
             )  # fmt: skip

@@ -82,7 +82,7 @@ def test_a_real_world_csv_goes_through_init_run_predict_and_serve(
         "run",
         "homes",
         "--epochs",
-        "8",
+        "30",  # 8 barely beat the mean (RMSE ~100 vs 107): a tie, held, no champion to serve
         "--seeds",
         "2",
         "--input-scaling",

@@ -21,7 +21,10 @@ T_975_4 = 2.7764451051977987  # Student t quantile, 0.975, 4 degrees of freedom
 NAN = float("nan")
 
 
-def result(variant, seed, metrics, loss=(1.0, 0.5)):
+def result(variant, seed, metrics, loss=(1.0, 0.5), val=None):
+    """A seed result; its validation metrics are ``val`` (``{"rmse": 3.0}``), else
+    the test metrics' values under ``val_`` names."""
+    val = {k.removeprefix("test_"): v for k, v in metrics.items()} if val is None else val
     return SeedResult(
         variant=variant,
         seed=seed,
@@ -29,6 +32,7 @@ def result(variant, seed, metrics, loss=(1.0, 0.5)):
         metrics=dict(metrics),
         predictions=np.zeros(3),
         seconds=0.1,
+        val_metrics={f"val_{k}": v for k, v in val.items()},
     )
 
 
@@ -240,6 +244,37 @@ def test_leader_ignores_a_variant_that_diverged_everywhere():
         "boston", "regression", regression_results([NAN] * 2, [NAN] * 2), n_boot=200
     )
     assert everything.leader() == ""
+
+
+def test_the_leader_and_its_seed_are_chosen_on_the_validation_rows_not_the_test_rows():
+    # plain's seed 1 is the best on the test rows, and plain the better mean there;
+    # on the validation rows bn is the better variant and its seed 0 the best seed
+    def seed(variant, s, test, val):
+        return result(variant, s, {"test_rmse": test, "test_mae": test, "test_r2": 0.5},
+                      val={"rmse": val, "mae": val, "r2": 0.5})  # fmt: skip
+
+    results = [seed("plain", 0, 4.0, 6.0), seed("plain", 1, 2.0, 6.5),
+               seed("bn", 0, 4.5, 3.0), seed("bn", 1, 5.0, 3.5)]  # fmt: skip
+    summary = summarize_results("boston", "regression", results, n_boot=200)
+    assert summary.selection == "val_rmse"
+    assert summary.summaries["plain"]["test_rmse"].mean < summary.summaries["bn"]["test_rmse"].mean
+    assert summary.leader() == "bn"
+    assert summary.best([r for r in results if r.variant == "plain"]) is results[0]
+    assert summary.best([r for r in results if r.variant == "bn"]) is results[2]
+    assert summary.validation["bn"]["val_rmse"].mean == pytest.approx(3.25)
+    assert summary.choice(results, val_rows=76, test_rows=77) == (
+        "leader: bn seed 0, chosen on the 76 validation rows by val_rmse 3 (the lower mean "
+        "over the seeds picks the variant, the lowest value its seed); judged on the 77 test rows"
+    )
+    measured = {"test_rmse": 1.0, "test_mae": 1.0, "test_r2": 0.5}
+    unmeasured = [result(v, 0, measured, val={}) for v in ("plain", "bn")]
+    assert summarize_results("x", "regression", unmeasured, n_boot=200).leader() == ""  # none
+
+
+def test_a_seed_whose_validation_outputs_are_not_finite_diverged():
+    bad = result("bn", 0, {"test_rmse": 1.0}, val={"rmse": NAN})
+    assert bad.diverged and not result("bn", 0, {"test_rmse": 1.0}).diverged
+    assert bad.score("val_rmse") != bad.score("val_rmse") and bad.score("test_rmse") == 1.0
 
 
 def test_classification_primary_is_log_loss_lower_is_better():

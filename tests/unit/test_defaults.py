@@ -377,6 +377,7 @@ def test_jobs_carry_each_datasets_config_and_results_score_in_its_units(quiet_ta
             jobs.SeedOutput(
                 seed,
                 {"loss": [1.0, 0.5], "val_loss": [1.0, 0.6]},
+                np.zeros((len(job.x_val), 1), dtype=np.float32),
                 np.zeros((len(job.x_test), 1), dtype=np.float32),  # the training mean
                 0.1,
                 b"model bytes",

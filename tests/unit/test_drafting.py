@@ -595,3 +595,29 @@ def test_dataset_init_refuses_unknown_exclude_names(env, tmp_path, capsys):
     assert "--exclude names 'fee', not a column; columns: flat_id, size, rooms, city" in err
     assert catalog.read_text(encoding="utf-8") == before
     assert not (tmp_path / "expectations").exists()
+
+
+@pytest.mark.slow  # Great Expectations
+def test_dataset_init_names_features_that_sum_to_the_target(env, tmp_path, capsys):
+    """Kept in the entry (a person decides), flagged in the output and in the
+    entry's comments with the columns and the rule, and proposed for --exclude."""
+    from tests.unit.test_leaks import sums
+
+    catalog = _project(env, tmp_path)
+    csv = _csv(tmp_path, sums())
+    assert main(["dataset", "init", "fees", "--url", csv, "--target", "total"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    [warning] = [line for line in out if line.startswith("warning: possible target leak: ")]
+    assert warning.startswith(("warning: possible target leak: base_fee, extras (a linear",
+                               "warning: possible target leak: extras, base_fee (a linear"))  # fmt: skip
+    assert "least squares R² 1.0000" in warning
+    [hint] = [line for line in out if "--exclude" in line]
+    assert "--exclude base_fee" in hint and "--exclude extras" in hint and "held" in hint
+    spec = load_catalog(catalog)["fees"]
+    assert {"base_fee", "extras"} <= set(spec.features)
+    text = catalog.read_text(encoding="utf-8")
+    assert "    # possible target leak: " in text and "--exclude extras" in text
+    # with the proposal taken, init finds nothing
+    assert main(["dataset", "init", "fees2", "--url", csv, "--target", "total",
+                 "--exclude", "base_fee", "--exclude", "extras"]) == 0  # fmt: skip
+    assert "possible target leak" not in capsys.readouterr().out

@@ -124,6 +124,9 @@ def test_train_variants_submits_every_job_first_then_scores_each_seed(boston, tm
         ]  # fmt: skip
         for r in results:
             assert set(r.metrics) == set(evaluation.metric_names("regression"))
+            # scored on the validation rows too: what the leader and its seed are chosen by
+            assert set(r.val_metrics) == {"val_rmse", "val_mae", "val_r2"}
+            assert all(math.isfinite(v) for v in r.val_metrics.values())
             assert r.predictions.shape == data.y_test_true.shape
             assert len(r.history["loss"]) == 2 and Path(r.model_path).is_file()
     same = [r.metrics for r in trained[0][0]] == [r.metrics for r in trained[1][0]]
@@ -142,6 +145,7 @@ def test_diverged_seeds_are_named_and_one_line_says_what_trained(boston, tmp_pat
             jobs.SeedOutput(
                 seed,
                 {"loss": [1.0, math.nan if bad and seed == 1 else 0.5], "val_loss": [1.0, 0.6]},
+                np.zeros((len(job.x_val), 1), dtype=np.float32),
                 np.zeros((len(job.x_test), 1), dtype=np.float32),
                 0.1,
                 b"a .keras file",

@@ -357,3 +357,20 @@ def test_assess_judges_each_variants_best_seed(data_mirror):
             r.metrics = {k: float("nan") for k in r.metrics}
     _, verdicts, _ = references.assess("iris", data, results, summary)
     assert verdicts["plain_vs_baseline"] == verdicts["plain_vs_linear"] == "worse"
+
+
+def test_one_lucky_seed_is_not_a_variant_better_than_the_reference():
+    rng = np.random.default_rng(5)
+    y = rng.normal(20.0, 5.0, 60)
+    mean = np.full_like(y, y.mean())  # the baseline
+    lucky = y + rng.normal(0, 1.0, y.size)  # this seed learnt: far better than the mean
+    lost = y.mean() + rng.normal(0, 12.0, y.size)  # this one did not: far worse
+    good = y + rng.normal(0, 1.5, y.size)
+
+    def judge(*seeds):
+        return references.verdict("regression", y, mean, lucky, "test_rmse", seed_preds=seeds)
+
+    assert judge() == "better"  # the chosen seed alone
+    assert judge(lucky, good) == "better"  # and the seeds on average
+    assert judge(lucky, lost) == "tie"  # the chosen seed beats it; the variant does not
+    assert judge(lucky, np.full_like(y, np.nan)) == "better"  # a diverged seed is left out

@@ -178,6 +178,7 @@ def _seed(variant: str, seed: int, rmse: float, uri: str | None = "models:/m") -
     return SeedResult(
         variant, seed, {"loss": [1.0]}, {"test_rmse": rmse, "test_mae": rmse, "test_r2": 0.5},
         Y + rmse, 0.1, run_id=f"{variant}{seed}", model_uri=uri,
+        val_metrics={"val_rmse": rmse, "val_mae": rmse, "val_r2": 0.5},
     )  # fmt: skip
 
 

@@ -109,6 +109,7 @@ def test_a_cells_record_judges_the_same_after_a_round_trip_through_json():
     ]
     record = json.loads(json.dumps({"per_seed": sweep.per_seed_values(results, "classification")}))
     assert record["per_seed"]["test_log_loss"]["bn"] == {"0": 0.2, "1": None}  # diverged: None
+    assert record["per_seed"]["val_log_loss"]["plain"] == {"0": None, "1": None}  # not measured
     cell = sweep.Cell((("epochs", 5),))
     verdict = sweep.judge_record(cell, "classification", record)
     # the diverged bn seed counts as the cell's worst log loss (0.32): d = -0.10, 0.00
@@ -116,8 +117,26 @@ def test_a_cells_record_judges_the_same_after_a_round_trip_through_json():
     assert sweep.cell_description("iris", verdict).startswith("**iris, epochs=5: winner tie**")
 
 
-def _record(plain, bn, metric="test_log_loss"):
+def _record(plain, bn, metric="val_log_loss"):
     return {"per_seed": {metric: {"plain": dict(enumerate(plain)), "bn": dict(enumerate(bn))}}}
+
+
+def test_the_best_cell_is_chosen_on_the_validation_rows_not_the_test_rows():
+    def both(test, val):
+        return {
+            "per_seed": {**_record(*test, "test_log_loss")["per_seed"], **_record(*val)["per_seed"]}
+        }
+
+    records = {
+        "a": both(test=([0.10, 0.10], [0.10, 0.12]), val=([0.50, 0.50], [0.60, 0.60])),
+        "b": both(test=([0.40, 0.40], [0.45, 0.45]), val=([0.20, 0.22], [0.30, 0.30])),
+    }
+    assert sweep.best_cell("classification", records) == "b"  # a is the best on the test rows
+    assert sweep.leader_score("classification", records["b"]) == ("plain", pytest.approx(0.21))
+    # a cell logged before validation metrics existed cannot be chosen
+    old = _record([0.1, 0.1], [0.1, 0.1], "test_log_loss")
+    assert sweep.leader_score("classification", old)[0] == ""
+    assert sweep.best_cell("classification", {"old": old}) is None
 
 
 def test_the_best_cell_is_the_one_whose_better_variant_scores_best():

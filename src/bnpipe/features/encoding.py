@@ -45,6 +45,11 @@ class Encoded:
         return self._true(self.split.test)
 
     @property
+    def y_val_true(self) -> np.ndarray:
+        """Validation targets like :attr:`y_test_true`: own units, or class indices."""
+        return self._true(self.split.val)
+
+    @property
     def y_train_true(self) -> np.ndarray:
         """Training targets like :attr:`y_test_true`: own units, or class indices."""
         return self._true(self.split.train)

@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 
 
 def leading_seed(summary, results: Sequence) -> SeedResult | None:
-    """What a comparison registers: the leading variant's best finite seed
-    (``summary`` a :class:`~bnpipe.comparison.ComparisonSummary`), None when
-    every seed diverged or its model was not logged."""
+    """What a comparison registers: the leading variant's best finite seed, both
+    chosen on the validation rows (``summary`` a
+    :class:`~bnpipe.comparison.ComparisonSummary`: :meth:`leader`, :meth:`best`),
+    None when every seed diverged or its model was not logged."""
     leader = summary.leader()
     best = summary.best([r for r in results if r.variant == leader])
     return None if best is None or best.model_uri is None else best
@@ -40,6 +41,8 @@ def register_challenger(
     verdicts: Mapping[str, str] | None = None,
     headline: str | None = None,
     warn: Callable[[str], None] = print,
+    chosen: str = "",
+    leaks: Sequence[str] = (),
 ) -> Decision:
     """The champion rule for ``best`` (:func:`leading_seed`) as version of ``name``.
 
@@ -47,7 +50,9 @@ def register_challenger(
     with ``champion_predictions()`` (a champion that cannot is beaten, said in
     ``warn``); decides (:func:`decide`), records the challenger's own interval,
     holds it when a person should look first (:func:`hold_reasons`) and
-    registers it (:func:`register`). Run it under the dataset's promotion lock."""
+    registers it (:func:`register`). Run it under the dataset's promotion lock.
+    ``chosen``: how ``best`` was chosen (``ComparisonSummary.choice``), kept on the
+    decision; ``leaks``: possible target leaks found in the data (each holds it)."""
     from bnpipe import stats
 
     champion = current_champion(client, name)
@@ -82,6 +87,7 @@ def register_challenger(
         champion_score=champ_score,
         interval=interval,
         score_interval={"ci_low": lo, "ci_high": hi, "rows": len(y_true)},
+        chosen=chosen,
     )
     holds = hold_reasons(
         promote=promote,
@@ -92,6 +98,7 @@ def register_challenger(
         drift=drift,
         verdicts=verdicts,
         headline=headline,
+        leaks=leaks,
     )
     hold(decision, holds)
     tags = {

@@ -4,7 +4,7 @@ paired interval of (challenger − champion), and why a person must look first."
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ class Decision:
     interval: dict = field(default_factory=dict)  # challenger - champion on today's rows
     holds: list[str] = field(default_factory=list)  # why a person must look first
     score_interval: dict = field(default_factory=dict)  # the challenger's own, on its rows
+    chosen: str = ""  # how the challenger was chosen: "leader: bn seed 3, chosen on ..."
 
     @property
     def outcome(self) -> str:
@@ -155,13 +156,15 @@ def hold_reasons(
     drift: DriftCheck | None = None,
     verdicts: Mapping[str, str] | None = None,
     headline: str | None = None,
+    leaks: Sequence[str] = (),
 ) -> list[str]:
-    """Why a person must look first: what the data says (``drift``, the champion
-    off its record), then whether the model is worth it: only a variant that
-    beats the trivial baseline (``verdicts``, ``<variant>_vs_baseline``) can be
-    champion, the first version too. A challenger that stays behind the champion
-    anyway (``promote`` False) is simply kept."""
-    holds = []
+    """Why a person must look first: what the data says (``leaks``: possible
+    target leaks, first version too; ``drift``, the champion off its record),
+    then whether the model is worth it: only a variant that beats the trivial
+    baseline (``verdicts``, ``<variant>_vs_baseline``) can be champion, the first
+    version too. A challenger that stays behind the champion anyway (``promote``
+    False) is simply kept, unless the data leaks."""
+    holds = list(leaks)
     if champion is not None:
         holds += drift.hold_reasons() if drift is not None else []
         off = off_its_record(champion.tags, champion_score, metric, str(champion.version))

@@ -208,6 +208,7 @@ def _registry_line(decision: Decision) -> list[str]:
         f"**Registry:** {decision.model_name} v{decision.version} from "
         f"{decision.challenger_variant} ({decision.metric} {decision.challenger_score:.4g})"
         f"{champion}: **{decision.outcome}** — {decision.reason}",
+        *([f"- {decision.chosen}"] if decision.chosen else []),
         *(f"- held: {h}" for h in decision.holds),
     ]
 
@@ -244,7 +245,8 @@ def markdown_report(
         "",
         *(
             [
-                "Against the references (paired over the test rows): "
+                "Against the references (each variant's seed chosen on the validation "
+                "rows, and its seeds on average, paired over the test rows): "
                 + ", ".join(
                     f"{k.replace('_vs_', ' vs ')} **{v}**" for k, v in check.verdicts.items()
                 ),

@@ -27,16 +27,19 @@ def log_child_run(
     tags: Mapping[str, object] | None = None,
     datasets: Iterable = (),
     dataset_name: str = "",
+    val_metrics: Mapping[str, float] | None = None,
 ) -> tuple[str, str | None]:
-    """One child run per (variant, seed): params, curves, test metrics, model,
-    the parent's dataset inputs (``datasets``, entities) and a description.
+    """One child run per (variant, seed): params, curves, test metrics, the
+    validation metrics (``val_metrics``: ``val_rmse``, ``val_log_loss``, ...),
+    model, the parent's dataset inputs (``datasets``, entities) and a description.
 
     Returns the run id and the logged model's URI (None when the seed diverged:
     a non-finite model is never logged, and its run ends FAILED)."""
     import mlflow
 
+    val_metrics = dict(val_metrics or {})
     diverged = any(not math.isfinite(v) for vs in history.values() for v in vs[-1:]) or any(
-        not math.isfinite(v) for v in metrics.values()
+        not math.isfinite(v) for v in (*metrics.values(), *val_metrics.values())
     )
     description = child_description(variant, seed, metrics, dataset_name, diverged)
     run_id = start_run(
@@ -49,7 +52,9 @@ def log_child_run(
     try:
         log_params(client, run_id, {"variant": variant, "seed": seed, **params})
         log_curves(client, run_id, history)
-        finite = {k: v for k, v in metrics.items() if math.isfinite(v)}  # as SeedResult.diverged
+        finite = {  # as SeedResult.diverged
+            k: v for k, v in {**metrics, **val_metrics}.items() if math.isfinite(v)
+        }
         log_metrics(client, run_id, finite)
         for entity in datasets:
             log_dataset(client, run_id, entity)

@@ -110,6 +110,12 @@ def _print_draft(draft, suite_path: Path, expectations: int, settings: Settings)
     for line in profile.summary():
         print(line)
     print(f"defaults: {draft.defaults.summary()} (bnpipe run's flags override them)")
+    for line in draft.leak_lines():  # kept in the entry: a person decides; a run holds
+        print(f"warning: {line}")
+    if draft.leaks:
+        from bnpipe.leaks import drop_hint
+
+        print(f"  {drop_hint(draft.leaks)}; until then a run is held for review")
     categorical = profile.categorical
     print(
         f"added {spec.name!r} to {settings.catalog_path}: {spec.task}, target {spec.target!r}, {len(spec.features)} features ({len(categorical)} categorical: {', '.join(categorical) or 'none'})"
