@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from prefect import flow
 
 from bnpipe.catalog import DatasetSpec, get_spec, load_catalog
-from bnpipe.comparison import ComparisonSummary, SeedResult
+from bnpipe.comparison import ComparisonSummary, NoFiniteModelError, SeedResult
 from bnpipe.features import Encoded
 from bnpipe.gate import DriftCheck
 from bnpipe.ingest import Snapshot
@@ -134,10 +134,6 @@ class Prepared:
     data: Encoded
     validation_summary: str
     drift: DriftCheck
-
-
-class NoFiniteModelError(RuntimeError):
-    """Every seed of every variant diverged: nothing to register."""
 
 
 def conclude(

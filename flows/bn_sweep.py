@@ -9,7 +9,7 @@ from prefect import flow
 
 from bnpipe import links, sweep
 from bnpipe.catalog import DatasetSpec, get_spec, load_catalog
-from bnpipe.comparison import SeedResult, summarize_results
+from bnpipe.comparison import NoFiniteModelError, SeedResult, summarize_results
 from bnpipe.features import Encoded
 from bnpipe.gate import DriftCheck
 from bnpipe.ingest import Snapshot
@@ -162,10 +162,20 @@ def bn_sweep(
                 summary = publish_sweep_report(
                     run, spec, grid, verdicts, snap, config, correction, reused, axes
                 )
+                if all(v.all_diverged for v in verdicts):  # as bn-comparison: the run fails
+                    raise NoFiniteModelError(
+                        f"{spec.name}: every seed of every cell diverged (non-finite loss): "
+                        "no finite model; see the sweep report"
+                    )
                 out[spec.name] = {
                     "dataset": spec.name,
+                    "task": spec.task,
                     "run_id": run.run_id,
                     "experiment_id": run.experiment_id,
+                    "link": links.run_page(links.ui_base(settings), run.experiment_id, run.run_id),
+                    "report": run.artifact_location("sweep.html"),
+                    "metric": verdicts[0].metric,
+                    "seeds": config.seeds,
                     "summary": summary,
                     "cells": [
                         {

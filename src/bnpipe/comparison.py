@@ -20,6 +20,11 @@ import numpy as np
 from bnpipe.models import VARIANTS
 
 
+class NoFiniteModelError(RuntimeError):
+    """Every seed of every variant diverged (in a sweep: of every cell): no finite
+    model, nothing to register; the run fails (exit 1)."""
+
+
 @dataclass
 class SeedResult:
     """One trained (variant, seed): curves, test metrics and test predictions, and

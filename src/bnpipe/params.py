@@ -18,10 +18,21 @@ import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 if TYPE_CHECKING:
     from bnpipe.catalog import DatasetSpec
+
+KERAS_OPTIMIZERS: tuple[str, ...] = (
+    "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "ftrl", "lion", "muon",
+    "nadam", "rmsprop", "schedulefreeadamw", "sgd",
+)  # fmt: skip
+"""The optimizers Keras 3 builds from their name alone (any letter case), checked
+before anything starts; a unit test holds the list to the installed Keras."""
+MAX_EPOCHS = 100_000
+"""Each seed logs two curves of one value per epoch (MLflow metric rows) and the
+compiled loop keeps them in memory: 100 times the notebook's 1000 epochs is the
+most a run takes."""
 
 Engine = Literal["compiled", "fit"]  # the training engines (bnpipe.engine), defined here only
 ENGINES: tuple[str, ...] = typing.get_args(Engine)
@@ -38,10 +49,14 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    epochs: int = Field(1000, gt=0, strict=True, description="training epochs per seed")
+    epochs: int = Field(
+        1000, gt=0, le=MAX_EPOCHS, strict=True, description="training epochs per seed"
+    )
     seeds: int = Field(5, gt=0, strict=True, description="seeds per variant (seeds 0..K-1)")
     batch_size: int = Field(32, gt=0, strict=True, description="mini-batch size")
-    optimizer: str = Field("rmsprop", min_length=1, description="any Keras optimizer by name")
+    optimizer: str = Field(
+        "rmsprop", min_length=1, description=f"a Keras optimizer: {', '.join(KERAS_OPTIMIZERS)}"
+    )
     learning_rate: float | None = Field(
         None,
         gt=0,
@@ -61,6 +76,13 @@ class RunConfig(BaseModel):
     engine: Engine = Field(
         "compiled", description="compiled (one XLA loop for all seeds) or Keras fit"
     )
+
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, name: str) -> str:
+        if name.lower() not in KERAS_OPTIMIZERS:
+            raise ValueError(f"be one of Keras's optimizers: {', '.join(KERAS_OPTIMIZERS)}")
+        return name
 
     def __init__(self, **values: object):
         # Built in code (CLI, tests, bench): a ConfigError naming the parameter.
@@ -142,6 +164,8 @@ def describe_error(exc: ValidationError) -> str:
     info = RunConfig.model_fields.get(name)
     rule = _rule(info) if info is not None else None
     msg = first["msg"]
+    if first["type"] == "value_error":  # a validator's own rule ("be one of ...")
+        rule = msg.removeprefix("Value error, ")
     if rule is None and msg.startswith("Input should "):
         rule = msg.removeprefix("Input should ")  # "be a valid string"
     if rule is None:
@@ -152,9 +176,12 @@ def describe_error(exc: ValidationError) -> str:
 def _rule(info) -> str | None:
     """What a field accepts, in words, from its type and bounds."""
     positive = any(getattr(m, "gt", None) == 0 for m in info.metadata)
+    most = next((m.le for m in info.metadata if getattr(m, "le", None) is not None), None)
     kind, choices = _scalar(info.annotation)
     if choices:
         return "be " + " or ".join(repr(c) for c in choices)
+    if kind is int and positive and most is not None:
+        return f"be a whole number from 1 to {most}"
     if kind is int:
         return "be a positive whole number" if positive else "be a whole number"
     if kind is float:

@@ -105,11 +105,15 @@ def _checked_name(name: str, seen: Mapping[str, object]) -> str:
 def _typed(name: str, value: object) -> object:
     kind = _TYPES.get(name, str)
     try:
-        typed = kind(float(value)) if kind is int and float(value).is_integer() else kind(value)
-        if kind is int and not isinstance(typed, int):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise SweepError(f"grid {name}: {value!r} is not a {kind.__name__}") from None
+        if kind is int:  # 16, "16", 16.0: yes; 16.5, True: no (never rounded)
+            if isinstance(value, bool) or not float(value).is_integer():
+                raise ValueError
+            typed = int(float(value))
+        else:
+            typed = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        what = "whole number" if kind is int else kind.__name__
+        raise SweepError(f"grid {name}: {value!r} is not a {what}") from None
     try:
         RunConfig(**{name: typed})
     except ConfigError as exc:
@@ -221,6 +225,11 @@ class CellVerdict:
     winner: str = "tie"
     divergence: dict[str, float] = field(default_factory=dict)  # variant -> share of seeds
 
+    @property
+    def all_diverged(self) -> bool:
+        """Every seed of both variants diverged: nothing to compare (verdict "diverged")."""
+        return bool(self.divergence) and all(r >= 1.0 for r in self.divergence.values())
+
     def metrics(self) -> dict[str, float]:
         """The cell run's judgement metrics (``bn_minus_plain_<metric>_...``)."""
         base = f"bn_minus_plain_{self.metric}"
@@ -272,11 +281,17 @@ def judge_cell(
 def adjust_verdicts(
     verdicts: Sequence[CellVerdict], correction: str = "holm", alpha: float = multiplicity.ALPHA
 ) -> list[CellVerdict]:
-    """Adjust the cells' p-values together and name each cell's winner."""
-    adjusted = multiplicity.adjust([v.p_value for v in verdicts], correction)
+    """Adjust the cells' p-values together and name each cell's winner. A cell in
+    which every seed diverged has no p-value: it is left out of the family (no
+    test was made there) and its verdict is "diverged", not a tie."""
+    adjusted = multiplicity.adjust(
+        [math.nan if v.all_diverged else v.p_value for v in verdicts], correction
+    )
     for v, p in zip(verdicts, adjusted, strict=True):
         v.p_adjusted = p
-        if math.isfinite(p) and p < alpha and v.mean != 0:
+        if v.all_diverged:
+            v.winner = "diverged"
+        elif math.isfinite(p) and p < alpha and v.mean != 0:
             bn_better = v.mean > 0 if v.higher_is_better else v.mean < 0
             v.winner = "bn" if bn_better else "plain"
         else:
@@ -366,10 +381,14 @@ def cell_description(dataset: str, v: CellVerdict) -> str:
 
 
 def summary_line(dataset: str, verdicts: Sequence[CellVerdict], correction: str) -> str:
-    """``iris: bn wins 1 of 4 cells, plain 0, tie 3 (Holm-adjusted, alpha 0.05)``."""
-    count = {w: sum(1 for v in verdicts if v.winner == w) for w in ("bn", "plain", "tie")}
+    """``iris: bn wins 1 of 4 cells, plain 0, tie 3 (Holm-adjusted, alpha 0.05)``, and
+    ``, diverged 1`` when a cell's every seed diverged."""
+    count = {
+        w: sum(1 for v in verdicts if v.winner == w) for w in ("bn", "plain", "tie", "diverged")
+    }
     name = "Holm" if correction == "holm" else "BH"
+    diverged = f", diverged {count['diverged']}" if count["diverged"] else ""
     return (
         f"{dataset}: bn wins {count['bn']} of {len(verdicts)} cells, plain {count['plain']}, "
-        f"tie {count['tie']} ({name}-adjusted, alpha {multiplicity.ALPHA:g})"
+        f"tie {count['tie']}{diverged} ({name}-adjusted, alpha {multiplicity.ALPHA:g})"
     )

@@ -63,7 +63,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 LONG = ["--epochs", "20000", "--seeds", "3"]
 # The SIGKILL waits for every process of the project to open its run (minutes under
 # this load), so its training must outlast that: it is killed long before it ends.
-KILL_LONG = ["--epochs", "200000", "--seeds", "3"]
+KILL_LONG = ["--epochs", "100000", "--seeds", "6"]  # the most epochs a run takes, x 6
 TRAINING = re.compile(r"boston/plain seed 0: \d+/\d+ epochs")
 READY_TIMEOUT = 600  # seconds for all the signalled processes to reach training
 RUN_TIMEOUT = 600

@@ -149,6 +149,40 @@ def test_only_runs_of_a_dead_process_on_this_host_are_stale(client, experiment):
         assert status(client, run) == "RUNNING"  # a concurrent run, another machine, unknown
 
 
+def sweep_family(client, experiment_id: str, tags: dict) -> tuple[str, str, list[str]]:
+    """A sweep run, one cell run under it and two seed runs under the cell, all RUNNING:
+    what a sweep SIGKILLed while it logged a cell leaves behind."""
+    top = tracking.start_run(client, experiment_id, run_name="sweep", tags=tags)
+    cell = tracking.start_run(client, experiment_id, run_name="cell", tags={}, parent_id=top)
+    seeds = [
+        tracking.start_run(client, experiment_id, run_name=f"seed{i}", tags={}, parent_id=cell)
+        for i in range(2)
+    ]
+    return top, cell, seeds
+
+
+def test_a_killed_sweeps_seed_runs_two_levels_down_are_stale_too(client, experiment):
+    host = socket.gethostname()
+    top, cell, seeds = sweep_family(
+        client, experiment, {"bnpipe.host": host, "bnpipe.pid": _dead_pid()}
+    )
+    live, live_cell, live_seeds = sweep_family(
+        client, experiment, {"bnpipe.host": host, "bnpipe.pid": os.getpid()}
+    )
+
+    closed = tracking.close_stale_runs(client, experiment)
+
+    assert sorted(closed) == sorted([top, cell, *seeds])
+    assert {status(client, r) for r in (top, cell, *seeds)} == {"KILLED"}
+    assert {status(client, r) for r in (live, live_cell, *live_seeds)} == {"RUNNING"}
+
+
+def test_ending_a_failed_sweep_run_ends_its_cells_and_their_seed_runs(client, experiment):
+    top, cell, seeds = sweep_family(client, experiment, {})
+    tracking.ParentRun(client.tracking_uri, experiment, top).end(RuntimeError("boom"))
+    assert {status(client, r) for r in (top, cell, *seeds)} == {"FAILED"}
+
+
 def _dead_pid() -> int:
     import subprocess
     import sys

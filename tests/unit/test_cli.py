@@ -128,7 +128,9 @@ def test_unknown_dataset_exits_2_listing_the_known_ones(env, capsys, argv):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--epochs", "0"], "epochs must be a positive whole number, got 0"),
+        (["--epochs", "0"], "epochs must be a whole number from 1 to 100000, got 0"),
+        (["--epochs", "100001"], "epochs must be a whole number from 1 to 100000, got 100001"),
+        (["--optimizer", "rmsprob"], "optimizer must be one of Keras's optimizers: adadelta,"),
         (["--seeds", "-1"], "seeds must be a positive whole number, got -1"),
         (["--batch-size", "0"], "batch_size must be a positive whole number"),
         (["--learning-rate", "-0.5"], "learning_rate must be a positive number"),
@@ -146,7 +148,10 @@ def test_run_with_bad_parameters_exits_2(env, capsys, args, message):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["iris", "--grid", "learning_rate=0.1", "--epochs", "0"], "epochs must be a positive"),
+        (["iris", "--grid", "learning_rate=0.1", "--epochs", "0"], "epochs must be a whole"),
+        (["iris", "--grid", "batch_size=16,16.5"], "grid batch_size: '16.5' is not a whole number"),
+        (["iris", "--grid", "optimizer=adam,nadamw"], "grid optimizer: optimizer must be one of"),
+        (["iris", "--grid", "epochs=10,1000000"], "from 1 to 100000, got 1000000"),
         (["iris", "--grid", "learning_rate=0.1", "--seeds", "0"], "seeds must be a positive"),
         (["iris", "--grid", "momentum=0.9"], "'momentum' is not a sweep parameter"),
         (["iris"], "give at least one --grid NAME=V1,V2"),
@@ -406,21 +411,31 @@ def test_format_result_with_one_seed_prints_no_interval_and_no_winner():
     assert "diverged" not in text and "registry:" not in text
 
 
-def test_format_sweep_names_the_best_cell_and_its_registration():
-    from bnpipe.ops.cli.sweep import format_sweep
+def test_format_sweep_names_the_dataset_once_the_metric_and_ends_with_the_links(env):
+    from bnpipe.ops.cli.sweep import format_sweep, format_sweep_links
     from bnpipe.registry import Decision
+    from bnpipe.settings import load_settings
 
     decision = Decision("bnpipe-iris", True, "first version", "test_log_loss", "r1", "bn", 0.2)
     decision.version = "4"
     cell = {"cell": "lr=0.1", "mean": -0.05, "ci_low": -0.08, "ci_high": -0.02}
+    diverged = {"cell": "lr=1e9", "mean": float("nan"), "ci_low": float("nan")}
     result = {
         "dataset": "iris",
+        "task": "classification",
+        "metric": "test_log_loss",
+        "seeds": 2,
         "run_id": "sweep1",
-        "summary": "bn helps in 1 of 1 cells",
-        "cells": [cell | {"p_adjusted": 0.01, "winner": "bn"}],
+        "link": "http://127.0.0.1:5000/#/experiments/3/runs/sweep1",
+        "report": "/somewhere/sweep.html",
+        "summary": "iris: bn wins 1 of 2 cells, plain 0, tie 0, diverged 1 (Holm-adjusted)",
+        "cells": [
+            cell | {"p_adjusted": 0.01, "winner": "bn"},
+            diverged | {"ci_high": float("nan"), "p_adjusted": float("nan"), "winner": "diverged"},
+        ],
         "reused": 0,
-        "trained": 1,
-        "seed_runs": 4,
+        "trained": 2,
+        "seed_runs": 8,
         "training_seconds": 8.0,
         "logging_seconds": 2.0,
         "store": "sqlite",
@@ -429,10 +444,25 @@ def test_format_sweep_names_the_best_cell_and_its_registration():
         "outcome": decision.outcome,
     }
     text = format_sweep(result)
+    assert text.splitlines()[0] == (
+        "iris (classification, 2 cells x 2 variants x 2 seeds, primary metric test_log_loss)"
+    )
+    assert text.count("iris") == 2  # the head, and the registered model's name
+    assert "bn - plain test_log_loss" in text.splitlines()[1]
     assert "lr=0.1" in text and "-0.08 to -0.02" in text
-    assert "bn helps in 1 of 1 cells; 1 cell(s) trained, 0 reused" in text
-    assert "logging 4 seed runs 2.0 s (0.50 s each, MLflow sqlite)" in text
+    diverged_row = next(line for line in text.splitlines() if line.startswith("lr=1e9"))
+    assert "n/a to n/a" in diverged_row and diverged_row.split()[-1] == "diverged"
+    assert (
+        "bn wins 1 of 2 cells, plain 0, tie 0, diverged 1 (Holm-adjusted); 2 cell(s) trained"
+        in text
+    )
+    assert "logging 8 seed runs 2.0 s (0.25 s each, MLflow sqlite)" in text
     assert (
         "best cell: lr=0.1; registry: bnpipe-iris v4 promoted to @champion (first version)" in text
     )
-    assert text.endswith("MLflow sweep run sweep1 (experiment bn-sweep-iris)")
+    links = format_sweep_links([result], load_settings()).splitlines()
+    assert links[0].startswith("MLflow UI: ")
+    assert links[1:] == [
+        "  iris sweep:   http://127.0.0.1:5000/#/experiments/3/runs/sweep1",
+        "  iris report:  /somewhere/sweep.html",
+    ]

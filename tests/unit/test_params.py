@@ -5,8 +5,9 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from pydantic import ValidationError
 
-from bnpipe.params import ConfigError, RunConfig, cli_options
+from bnpipe.params import KERAS_OPTIMIZERS, MAX_EPOCHS, ConfigError, RunConfig, cli_options
 
 
 def test_every_field_is_a_run_option_with_its_default_and_help():
@@ -72,3 +73,36 @@ def test_the_runs_params_are_the_contracts():
     child = config.seed_params(0.001, "ab" * 32)
     assert CHILD_PARAMS - {"variant", "seed"} <= set(child)
     assert child["learning_rate"] == 0.001 and child["data_sha256"] == "ab" * 32
+
+
+def test_an_optimizer_keras_does_not_know_is_refused_naming_the_known_ones():
+    with pytest.raises(
+        ConfigError, match=r"optimizer must be one of Keras's optimizers: .*, got 'rmsprob'"
+    ):
+        RunConfig(optimizer="rmsprob")
+    assert RunConfig(optimizer="RMSprop").optimizer == "RMSprop"  # Keras takes any letter case
+
+
+def test_epochs_have_a_stated_upper_bound():
+    assert RunConfig(epochs=MAX_EPOCHS).epochs == MAX_EPOCHS
+    with pytest.raises(ConfigError, match=f"from 1 to {MAX_EPOCHS}, got {MAX_EPOCHS + 1}"):
+        RunConfig(epochs=MAX_EPOCHS + 1)
+    with pytest.raises(ValidationError):  # a deployment's parameters, as Prefect validates them
+        RunConfig.model_validate({"epochs": MAX_EPOCHS + 1})
+
+
+@pytest.mark.slow
+def test_the_optimizer_list_is_what_keras_builds_by_name():
+    """The list is checked in the CLI without importing TensorFlow; it must stay the
+    installed Keras's: every name Keras knows that builds from its name alone."""
+    import keras
+    from keras.src.optimizers import ALL_OBJECTS_DICT
+
+    buildable = set()
+    for name in ALL_OBJECTS_DICT:
+        try:
+            keras.optimizers.get(name)
+        except Exception:  # noqa: BLE001 - a wrapper that needs an inner optimizer
+            continue
+        buildable.add(name.lower())
+    assert set(KERAS_OPTIMIZERS) == buildable

@@ -32,7 +32,7 @@ def test_a_grid_from_the_command_line_is_typed_and_its_cells_are_every_combinati
         (["learning_rate"], "expected NAME=V1,V2"),
         (["learning_rate=0.1", "learning_rate=0.2"], "learning_rate comes twice"),
         (["learning_rate=-1"], "learning_rate must be a positive number"),
-        (["batch_size=8.5"], "batch_size: '8.5' is not a int"),
+        (["batch_size=8.5"], "batch_size: '8.5' is not a whole number"),
         (["input_scaling=log"], "input_scaling"),
         (["epochs=10,10"], "a value comes twice"),
         ([], "at least one grid axis"),
@@ -74,6 +74,38 @@ def test_a_cell_wins_only_when_its_adjusted_p_value_is_below_alpha():
     assert "bn wins 1 of 5 cells, plain 1, tie 3 (Holm-adjusted" in sweep.summary_line(
         "boston", cells, "holm"
     )
+
+
+def test_a_cell_where_every_seed_diverged_is_diverged_and_out_of_the_family():
+    """Not a tie: nothing could be compared there. Nor a member of the correction's
+    family: the other cells are adjusted as if it were not in the grid."""
+    nan = math.nan
+    dead = sweep.judge_cell(
+        sweep.Cell((("learning_rate", 1e9),)),
+        {"plain": {0: nan, 1: nan}, "bn": {0: nan, 1: nan}},
+        "test_rmse",
+        False,
+    )
+    alive = sweep.judge_cell(
+        sweep.Cell((("learning_rate", 1e-3),)),
+        {"plain": {0: 5.0, 1: 5.2, 2: 5.1}, "bn": {0: 4.0, 1: 4.3, 2: 4.1}},
+        "test_rmse",
+        False,
+    )
+    assert dead.all_diverged and not alive.all_diverged
+    alone = sweep.judge_cell(
+        alive.cell,
+        {"plain": {0: 5.0, 1: 5.2, 2: 5.1}, "bn": {0: 4.0, 1: 4.3, 2: 4.1}},
+        "test_rmse",
+        False,
+    )
+    sweep.adjust_verdicts([dead, alive], "holm")
+    sweep.adjust_verdicts([alone], "holm")
+    assert dead.winner == "diverged" and math.isnan(dead.p_adjusted)
+    assert alive.p_adjusted == pytest.approx(alone.p_adjusted)  # m = 1, not 2
+    assert alive.winner == "bn"
+    line = sweep.summary_line("boston", [dead, alive], "holm")
+    assert "bn wins 1 of 2 cells, plain 0, tie 0, diverged 1 (Holm-adjusted" in line
 
 
 def test_the_example_sweep_file_loads(tmp_path):

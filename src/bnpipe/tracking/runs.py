@@ -62,20 +62,34 @@ def _running(client, experiment_id: str):
 def close_open_runs(
     client, experiment_id: str, *, parent_id: str, status: str = "FAILED"
 ) -> list[str]:
-    """End the children of ``parent_id`` that are still RUNNING (a flow failed)."""
+    """End the descendants of ``parent_id`` still RUNNING (a flow failed): its
+    children and theirs (a sweep run's cell runs and their seed runs)."""
+    running = _running(client, experiment_id)
+    below = _descendants(running, {parent_id}) - {parent_id}
     closed = []
-    for run in _running(client, experiment_id):
-        if run.data.tags.get(PARENT_TAG) == parent_id:
+    for run in running:
+        if run.info.run_id in below:
             _write(client.set_terminated, run.info.run_id, status=status)
             closed.append(run.info.run_id)
     return closed
+
+
+def _descendants(running: list, roots: set[str]) -> set[str]:
+    """``roots`` and every run below them among ``running``."""
+    found = set(roots)
+    while True:
+        below = {r.info.run_id for r in running if r.data.tags.get(PARENT_TAG) in found}
+        if below <= found:
+            return found
+        found |= below
 
 
 def close_stale_runs(client, experiment_id: str) -> list[str]:
     """End KILLED the runs whose owning process died (SIGKILL, a crashed worker).
 
     A parent run records its host and PID; a RUNNING parent owned by a dead
-    process on this host is stale, and so are its children. Runs of a live
+    process on this host is stale, and so are its descendants (a sweep's cell
+    runs and their seed runs, two levels down). Runs of a live
     process (a concurrent flow run of the same dataset) are left alone. Called
     at the start of every flow run.
     """
@@ -91,9 +105,10 @@ def close_stale_runs(client, experiment_id: str) -> list[str]:
         and r.data.tags.get(OWNER_PID_TAG, "").isdigit()
         and not is_alive(int(r.data.tags[OWNER_PID_TAG]))
     }
+    stale = _descendants(running, stale_parents)
     closed = []
     for run in running:
-        if run.info.run_id in stale_parents or run.data.tags.get(PARENT_TAG) in stale_parents:
+        if run.info.run_id in stale:
             _write(client.set_terminated, run.info.run_id, status="KILLED")
             closed.append(run.info.run_id)
     return closed
