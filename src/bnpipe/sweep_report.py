@@ -18,8 +18,23 @@ from bnpipe.report.plots import new_figure, save_png
 from bnpipe.report.tables import markdown_table
 from bnpipe.sweep import CellVerdict
 
-WINNER_COLOURS = {"bn": "#d62728", "plain": "#1f77b4", "tie": "#7f7f7f"}
-HEADERS = ["cell", "bn − plain", "95% CI", "p", "p adjusted", "diverged plain/bn", "winner"]
+WINNER_COLOURS = {"bn": "#d62728", "plain": "#1f77b4", "tie": "#7f7f7f", "diverged": "#000000"}
+
+
+def headers(metric: str) -> list[str]:
+    """The cells table's columns; the effect's names its metric."""
+    return [
+        "cell",
+        f"bn − plain {metric}",
+        "95% CI",
+        "p",
+        "p adjusted",
+        "diverged plain/bn",
+        "winner",
+    ]
+
+
+NO_HEATMAP = "one grid axis: the effect is drawn along it (a heatmap needs two axes)"
 
 
 def _fmt(x: float) -> str:
@@ -65,6 +80,32 @@ def plot_forest(verdicts: Sequence[CellVerdict], path: Path, *, title: str) -> P
         ax.plot([], [], "o", color=c, label=f"winner: {w}")[0] for w, c in WINNER_COLOURS.items()
     ]
     ax.legend(handles=handles, fontsize=8, loc="best")
+    return save_png(fig, path)
+
+
+def plot_effect_along(
+    verdicts: Sequence[CellVerdict], axis: str, path: Path, *, title: str
+) -> Path:
+    """A one-axis grid: bn − plain with its 95 % interval at each value of ``axis``,
+    in the grid's order, coloured by the cell's winner (a heatmap needs two axes)."""
+    fig = new_figure((6.5, 4.0))
+    ax = fig.add_subplot(1, 1, 1)
+    xs = list(range(len(verdicts)))
+    for x, v in zip(xs, verdicts, strict=True):
+        colour = WINNER_COLOURS[v.winner]
+        if math.isfinite(v.ci_low) and math.isfinite(v.ci_high):
+            ax.plot([x, x], [v.ci_low, v.ci_high], color=colour, lw=2)
+        if math.isfinite(v.mean):
+            ax.plot([x], [v.mean], "o", color=colour)
+    means = [v.mean if math.isfinite(v.mean) else np.nan for v in verdicts]
+    ax.plot(xs, means, color="#999999", lw=1, zorder=0)
+    ax.axhline(0.0, color="black", lw=1, ls="--")
+    ax.set_xticks(xs, [str(v.cell.params()[axis]) for v in verdicts])
+    ax.set_xlabel(axis)
+    metric = verdicts[0].metric if verdicts else ""
+    better = "higher" if verdicts and verdicts[0].higher_is_better else "lower"
+    ax.set_ylabel(f"bn − plain {metric} ({better}: bn better)")
+    ax.set_title(f"{title} (95% paired t intervals)", fontsize=10)
     return save_png(fig, path)
 
 
@@ -131,9 +172,10 @@ def markdown(
         "",
         f"{multiplicity.describe(correction)}. A cell's winner is bn or plain only when its "
         "adjusted p-value is below 0.05. A diverged seed counts as the worst value seen in "
-        "its cell (both variants, all seeds), not as a gap.",
+        "its cell (both variants, all seeds), not as a gap; a cell where every seed of both "
+        'variants diverged is "diverged", and left out of the correction (nothing to test).',
         "",
-        markdown_table(rows(verdicts), HEADERS),
+        markdown_table(rows(verdicts), headers(metric)),
     ]
     if reused:
         lines += [
@@ -144,7 +186,11 @@ def markdown(
 
 
 def render_html(
-    title: str, md_table_rows: list[list[str]], plots: Mapping[str, Path], intro: str
+    title: str,
+    md_table_rows: list[list[str]],
+    plots: Mapping[str, Path],
+    intro: str,
+    metric: str = "",
 ) -> str:
     """A self-contained page: the table (Markdown bold dropped) and the plots
     inlined as data: URIs."""
@@ -160,7 +206,7 @@ def render_html(
         {
             "title": title,
             "intro": intro,
-            "headers": HEADERS,
+            "headers": headers(metric),
             "rows": [[str(c).strip("*") for c in row] for row in md_table_rows],
             "plots": images,
         },

@@ -274,10 +274,17 @@ def publish_report(
                 verdicts, grid, axes, out / "heatmap.png",
                 title=f"{dataset}: bn − plain over {axes[0]} x {axes[1]}",
             )  # fmt: skip
+        else:  # a one-axis grid
+            (axis,) = grid
+            plots[f"bn − plain along {axis}"] = sweep_report.plot_effect_along(
+                verdicts, axis, out / "effect.png", title=f"{dataset}: bn − plain by {axis}"
+            )
+            text += f"\n{sweep_report.NO_HEATMAP}.\n"
         (out / "sweep.md").write_text(text, "utf-8")
         page = sweep_report.render_html(
-            f"{dataset}: when does BatchNorm help?", sweep_report.rows(verdicts), plots, summary
-        )
+            f"{dataset}: when does BatchNorm help?", sweep_report.rows(verdicts), plots, summary,
+            metric=verdicts[0].metric if verdicts else "",
+        )  # fmt: skip
         (out / "sweep.html").write_text(page, "utf-8")
         for f in out.iterdir():
             parent.log_artifact(f)

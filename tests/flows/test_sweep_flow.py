@@ -143,3 +143,50 @@ def test_a_sweep_writes_the_layout_and_judges_the_cells(env):
     assert (str(champion.version) == str(version.version)) == (promotion["outcome"] == "promoted")
     page = client.download_artifacts(third["run_id"], "sweep.html", str(env["tmp"]))
     assert "Heatmap: input_scaling x learning_rate" in Path(page).read_text("utf-8")
+
+
+def test_a_one_axis_sweep_draws_the_effect_along_it_and_a_dead_cell_is_diverged(env):
+    """One grid axis: no heatmap, the effect along the axis instead (and sweep.md says
+    why). A cell where every seed diverged is "diverged", not a tie; the sweep ends with
+    where its run and report are."""
+    from flows.bn_sweep import bn_sweep
+
+    grid = {"learning_rate": [0.001, 1e9]}
+    result = bn_sweep(datasets=["boston"], grid=grid, config=RunConfig(seeds=2, epochs=3))["boston"]
+    client = MlflowClient(env["uri"])
+    top = client.get_run(result["run_id"])
+    assert top.info.status == "FINISHED"
+    artifacts = {a.path for a in client.list_artifacts(top.info.run_id)}
+    assert {"forest.png", "effect.png", "sweep.md"} <= artifacts and "heatmap.png" not in artifacts
+    md = client.download_artifacts(top.info.run_id, "sweep.md", str(env["tmp"]))
+    assert "one grid axis: the effect is drawn along it" in Path(md).read_text("utf-8")
+    winners = {c["cell"]: c["winner"] for c in result["cells"]}
+    assert winners["learning_rate=1000000000.0"] == "diverged"
+    assert winners["learning_rate=0.001"] in {"bn", "plain", "tie"}
+    assert "diverged 1" in result["summary"]
+    assert result["metric"] == "test_rmse" and result["task"] == "regression"
+    assert result["link"].endswith(f"/runs/{top.info.run_id}?workflowType=machine_learning")
+    assert Path(result["report"]).name == "sweep.html" and Path(result["report"]).is_file()
+
+
+def test_a_sweep_where_every_seed_of_every_cell_diverged_fails(env):
+    """As bn-comparison does when every seed diverged: the flow fails (bnpipe sweep
+    exits 1), after the sweep run has its report; no cell is called a tie."""
+    from bnpipe.comparison import NoFiniteModelError
+    from flows.bn_sweep import bn_sweep
+
+    grid = {"learning_rate": [1e9, 1e10]}
+    with pytest.raises(NoFiniteModelError, match="boston: every seed of every cell diverged"):
+        bn_sweep(datasets=["boston"], grid=grid, config=RunConfig(seeds=2, epochs=2))
+    client = MlflowClient(env["uri"])
+    runs = sweep_runs(client, "boston")
+    [top] = [
+        r for r in runs
+        if "mlflow.parentRunId" not in r.data.tags and json.loads(r.data.params["grid"]) == grid
+    ]  # fmt: skip
+    assert top.info.status == "FAILED"
+    assert top.data.tags["error"].startswith("NoFiniteModelError: boston: every seed")
+    assert "sweep.html" in {a.path for a in client.list_artifacts(top.info.run_id)}
+    cells = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == top.info.run_id]
+    assert len(cells) == 2 and {c.data.tags["winner"] for c in cells} == {"diverged"}
+    assert all(r.info.status != "RUNNING" for r in runs)

@@ -89,6 +89,50 @@ def test_predicted_vs_actual_png(tmp_path):
     _assert_png(out)
 
 
+def test_predicted_vs_actual_says_which_seed_each_variant_shows(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    y = rng.uniform(5, 50, 40)
+    out = report.plot_predicted_vs_actual(
+        y, {"plain": y + 1, "bn": y - 1}, tmp_path / "pva.png", title="boston", target="medv",
+        labels={"plain": report.seed_label("plain", 4), "bn": report.seed_label("bn", 0)},
+    )  # fmt: skip
+    legend = Image.open(out).text["Description"].split(" | ")
+    assert "plain, seed 4 (chosen on the validation rows): RMSE 1" in legend
+    assert "bn, seed 0 (chosen on the validation rows): RMSE 1" in legend
+
+
+@pytest.mark.slow  # matplotlib
+def test_the_comparison_pages_plots_and_decision_read_as_words(regression, tmp_path):
+    """The decision of a first version (no champion, no interval, no holds) without a
+    Python repr; the predicted-vs-actual legend names the seed the leader rule chose."""
+    from PIL import Image
+
+    from bnpipe.registry import Decision
+
+    c = regression
+    first = Decision(
+        "bnpipe-toy", True, "first version: no champion yet", "test_rmse", "r1", "bn", 3.2
+    )
+    first.version = "1"
+    report.write_comparison_report(
+        tmp_path, spec=c.spec, snap=c.snap, data=c.data, results=c.results, summary=c.summary,
+        validation_summary="3 expectations, 3 passed", decision=first, drift=None, check=c.check,
+    )  # fmt: skip
+    page = (tmp_path / "comparison.html").read_text("utf-8")
+    section = page[page.index("<h2>Champion decision</h2>") :]
+    section = section[: section.index("<h2>", 5)] if "<h2>" in section[5:] else section
+    for repr_ in ("{}", "[]", "None", "{'", "'ci_low'"):
+        assert repr_ not in section, (repr_, section)
+    for words in ("none (no champion yet)", "n/a (no champion to compare with)", "bnpipe-toy v1"):
+        assert words in section, words
+    legend = Image.open(tmp_path / "predicted_vs_actual.png").text["Description"]
+    best = {v: c.summary.best([r for r in c.results if r.variant == v]) for v in ("plain", "bn")}
+    for v, r in best.items():
+        assert f"{v}, seed {r.seed} (chosen on the validation rows): RMSE" in legend
+
+
 def _summaries():
     return {
         "plain": {

@@ -29,6 +29,7 @@ from bnpipe.report.plots import (
     plot_predicted_vs_actual,
     preload,
     save_png,
+    seed_label,
 )
 from bnpipe.report.tables import (
     INTERVAL_HEADERS,
@@ -67,6 +68,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_learning_curves",
     "plot_predicted_vs_actual",
+    "seed_label",
     "preload",
     "reference_rows",
     "render_html_report",

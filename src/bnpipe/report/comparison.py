@@ -22,6 +22,7 @@ from bnpipe.report.plots import (
     plot_confusion_matrix,
     plot_learning_curves,
     plot_predicted_vs_actual,
+    seed_label,
 )
 from bnpipe.report.tables import (
     INTERVAL_HEADERS,
@@ -138,7 +139,7 @@ def write_plots(
                     np.asarray(r.predictions).argmax(axis=1),
                     data.pre.classes,
                     out / name,
-                    title=f"{spec.name}: {v} (seed {r.seed}) on the test rows",
+                    title=f"{spec.name}: {seed_label(v, r.seed)}, on the test rows",
                 )
                 plots[f"Confusion matrix, {v}"] = name
     else:
@@ -149,6 +150,7 @@ def write_plots(
             title=f"{spec.name}: predicted vs actual on the test rows",
             target=spec.target_column,
             references=references.prediction_series(check.refs) if check else None,
+            labels={v: seed_label(v, r.seed) for v, r in best.items() if r is not None},
         )
         plots["Predicted vs actual"] = "predicted_vs_actual.png"
     return plots

@@ -158,14 +158,51 @@ def _intervals(intervals: Sequence[PairedInterval]) -> dict[str, Any] | None:
 
 
 def _champion(decision: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """``decision`` and ``reason`` first, as lines; the other keys as a table."""
+    """``decision`` and ``reason`` first, as lines; the other keys as a table. A
+    registry decision (``Decision.to_dict()``: it has ``model_name``) is put into
+    words (:func:`decision_rows`): no Python reprs (``{}``, ``[]``, ``None``) on the page."""
     if not decision:
         return None
-    rest = dict(decision)
+    rest = dict(decision_rows(decision) if "model_name" in decision else decision)
     lines = [
         {"key": key, "text": str(rest.pop(key))} for key in ("decision", "reason") if key in rest
     ]
     return {"lines": lines, "rows": _kv_rows(rest)}
+
+
+def _score(x: object) -> str:
+    return f"{x:.4g}" if isinstance(x, int | float) and math.isfinite(x) else "n/a"
+
+
+def decision_rows(d: Mapping[str, Any]) -> dict[str, str]:
+    """A registry decision (``Decision.to_dict()``) as labelled plain words."""
+    metric = d.get("metric", "")
+    version = d.get("version")
+    previous = d.get("previous_champion")
+    iv, own, holds = d.get("interval") or {}, d.get("score_interval") or {}, d.get("holds") or []
+    rows = {
+        "decision": str(d.get("outcome", "")),
+        "reason": str(d.get("reason", "")),
+        "held for review": "; ".join(holds) if holds else "no",
+        "how the challenger was chosen": str(d.get("chosen") or "n/a"),
+        "registered": f"{d.get('model_name')} v{version}" if version else "not registered",
+        "challenger": f"{d.get('challenger_variant')} (run {d.get('challenger_run_id')})",
+        f"challenger {metric}": _score(d.get("challenger_score")),
+        "champion it was compared with": f"v{previous}" if previous else "none (no champion yet)",
+        f"champion {metric}": _score(d.get("champion_score")) if previous else "n/a",
+    }
+    if iv:
+        rows["challenger − champion"] = (
+            f"{iv['mean']:+.4g} (95% CI {iv['ci_low']:+.4g} to {iv['ci_high']:+.4g}, "
+            f"{iv['rows']} test rows)"
+        )
+    else:
+        rows["challenger − champion"] = "n/a (no champion to compare with)"
+    if own:
+        rows[f"challenger {metric}, its own interval"] = (
+            f"{_score(own['ci_low'])} to {_score(own['ci_high'])} (95%, {own['rows']} test rows)"
+        )
+    return rows
 
 
 def _winner_words(winner: str, primary: str, intervals: Sequence[PairedInterval]) -> str:

@@ -21,6 +21,11 @@ FIGSIZE = (8.0, 5.0)
 DPI = 110
 
 
+def seed_label(variant: str, seed: int) -> str:
+    """Which model of a variant a plot shows: the seed the leader rule chose."""
+    return f"{variant}, seed {seed} (chosen on the validation rows)"
+
+
 def _colour(variant: str, i: int) -> str:
     return VARIANT_COLOURS.get(variant, _EXTRA_COLOURS[i % len(_EXTRA_COLOURS)])
 
@@ -50,10 +55,17 @@ def preload() -> None:
 
 
 def save_png(fig: Any, path: Path | str) -> Path:
-    """Write ``fig`` as a PNG at :data:`DPI`, creating the folder; returns the path."""
+    """Write ``fig`` as a PNG at :data:`DPI`, creating the folder; returns the path.
+    The PNG's ``Description`` text holds its titles and legend entries: what the
+    picture says, for a reader without the picture (and for the tests)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=DPI)
+    said = []
+    for ax in fig.axes:
+        said += [ax.get_title()] if ax.get_title() else []
+        legend = ax.get_legend()
+        said += [t.get_text() for t in legend.get_texts()] if legend is not None else []
+    fig.savefig(path, format="png", dpi=DPI, metadata={"Description": " | ".join(said)})
     return path
 
 
@@ -226,9 +238,12 @@ def plot_predicted_vs_actual(
     title: str,
     target: str = "target",
     references: Mapping[str, np.ndarray] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Path:
     """Predicted against actual values, one colour per variant, with the ``y = x``
-    line; the legend gives each variant's RMSE. Non-finite predictions are skipped.
+    line; the legend gives each variant's RMSE, under ``labels[variant]`` when
+    given (which seed the points are: :func:`seed_label`). Non-finite predictions
+    are skipped.
 
     ``references`` maps a label to a reference model's test predictions
     (``references.prediction_series``): a constant prediction (the training mean)
@@ -249,9 +264,9 @@ def plot_predicted_vs_actual(
         if ok.any():
             rmse = float(np.sqrt(np.mean((p[ok] - t[ok]) ** 2)))
             lims += [float(p[ok].min()), float(p[ok].max())]
-            label = f"{variant} (RMSE {rmse:.3g})"
+            label = f"{(labels or {}).get(variant, variant)}: RMSE {rmse:.3g}"
         else:
-            label = f"{variant} (no finite predictions)"
+            label = f"{(labels or {}).get(variant, variant)}: no finite predictions"
         if skipped:
             label += f", {skipped} non-finite skipped"
         ax.scatter(

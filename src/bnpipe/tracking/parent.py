@@ -64,6 +64,17 @@ class ParentRun:
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path)
 
+    def artifact_location(self, artifact_file: str) -> str:
+        """Where one of this run's artifacts is: a local path for a store on this
+        machine's disk, else its URI (``mlflow-artifacts:/...`` on a tracking server)."""
+        import urllib.parse
+
+        uri = f"{self.client.get_run(self.run_id).info.artifact_uri.rstrip('/')}/{artifact_file}"
+        parsed = urllib.parse.urlparse(uri)
+        if parsed.scheme == "file":
+            return urllib.parse.unquote(parsed.path)
+        return uri if parsed.scheme else str(Path(uri))
+
     def end(self, exc: BaseException | None = None) -> None:
         """End this run and any child still RUNNING: FINISHED, FAILED or KILLED."""
         status = status_for(exc)

@@ -49,6 +49,7 @@ def cmd_sweep(args, settings: Settings) -> int:
         if result.get("outcome") == "held":
             warn_held(result["dataset"], decision_from_dict(result["promotion"]))
     print(f"done in {time.perf_counter() - started:.1f} s.")
+    print(format_sweep_links(results.values(), settings))
     return 0
 
 
@@ -83,18 +84,24 @@ def _plan(args):
 
 
 def format_sweep(result: dict) -> str:
-    """A dataset's sweep: the cells' bn - plain with adjusted p, timings, the best cell."""
+    """A dataset's sweep, named once at its head: the cells' bn - plain (of the named
+    metric) with adjusted p, the counts, timings, the best cell."""
     from bnpipe import report
     from bnpipe.results import decision_from_dict, registry_line
 
+    dataset, metric = result["dataset"], result["metric"]
     rows = [
-        [c["cell"], f"{c['mean']:+.4g}", f"{c['ci_low']:+.4g} to {c['ci_high']:+.4g}",
-         f"{c['p_adjusted']:.3g}", c["winner"]]
+        [c["cell"], _num(c["mean"], "+.4g"), f"{_num(c['ci_low'], '+.4g')} to "
+         f"{_num(c['ci_high'], '+.4g')}", _num(c["p_adjusted"], ".3g"), c["winner"]]
         for c in result["cells"]
     ]  # fmt: skip
+    headers = ["cell", f"bn - plain {metric}", "95% CI", "p adjusted", "winner"]
     lines = [
-        report.format_table(rows, ["cell", "bn - plain", "95% CI", "p adjusted", "winner"]),
-        f"{result['summary']}; {result['trained']} cell(s) trained, {result['reused']} reused",
+        f"{dataset} ({result['task']}, {len(result['cells'])} cells x 2 variants x "
+        f"{result['seeds']} seeds, primary metric {metric})",
+        report.format_table(rows, headers),
+        f"{result['summary'].removeprefix(f'{dataset}: ')}; {result['trained']} cell(s) "
+        f"trained, {result['reused']} reused",
     ]
     if result["seed_runs"]:
         lines.append(
@@ -106,5 +113,22 @@ def format_sweep(result: dict) -> str:
     if result.get("promotion"):
         decision = decision_from_dict(result["promotion"])
         lines.append(f"best cell: {result['best_cell']}; {registry_line(decision)}")
-    lines.append(f"MLflow sweep run {result['run_id']} (experiment bn-sweep-{result['dataset']})")
+    return "\n".join(lines)
+
+
+def _num(x: float, spec: str) -> str:
+    return format(x, spec) if x == x else "n/a"  # NaN: a cell with nothing to compare
+
+
+def format_sweep_links(results, settings: Settings) -> str:
+    """Where to look: each dataset's sweep run in the MLflow UI and its report."""
+    from bnpipe import links
+
+    if links.served(settings.tracking_uri) or links.ui_answering(settings):
+        lines = [f"MLflow UI: {links.ui_base(settings)}"]
+    else:
+        lines = [f"MLflow UI: start it with  {links.ui_command(settings)}  then open:"]
+    for result in results:
+        lines.append(f"  {result['dataset']} sweep:   {result['link']}")
+        lines.append(f"  {result['dataset']} report:  {result['report']}")
     return "\n".join(lines)
