@@ -15,7 +15,7 @@ would show a "difference" by luck alone. Two standard controls:
 
 Cells whose p-value is NaN (one seed, or no finite pair) are not tested: they
 are left out of the family (``m`` counts the tested cells) and stay NaN.
-SciPy gives the t distribution.
+SciPy gives the paired t test, statsmodels the two corrections.
 """
 
 from __future__ import annotations
@@ -30,45 +30,42 @@ ALPHA = 0.05
 
 
 def paired_t_pvalue(differences: Sequence[float]) -> float:
-    """Two-sided p-value of Student's paired t test that the mean difference is 0.
+    """Two-sided p-value of Student's paired t test that the mean difference is 0
+    (``scipy.stats.ttest_1samp`` on the differences).
 
     NaN with fewer than two finite differences. Identical differences (zero
-    spread) give 1.0 when they are all 0 and 0.0 otherwise."""
+    spread) give 1.0 when they are all 0 and 0.0 otherwise: SciPy answers NaN
+    there, and a sweep cell of equal seeds is a clear answer, not a gap."""
     from scipy import stats
 
     d = np.asarray([x for x in differences if math.isfinite(x)], dtype=float)
     if d.size < 2:
         return math.nan
-    sd = float(np.std(d, ddof=1))
-    mean = float(d.mean())
-    if sd == 0.0:
-        return 1.0 if mean == 0.0 else 0.0
-    t = mean / (sd / math.sqrt(d.size))
-    return float(2.0 * stats.t.sf(abs(t), d.size - 1))
+    if float(np.ptp(d)) == 0.0:
+        return 1.0 if float(d[0]) == 0.0 else 0.0
+    return float(stats.ttest_1samp(d, 0.0).pvalue)
+
+
+_METHODS = {"holm": "holm", "bh": "fdr_bh"}  # statsmodels' names of the corrections
 
 
 def adjust(pvalues: Sequence[float], method: str = "holm") -> list[float]:
-    """The adjusted p-values, in the order given (compare each with ``alpha``)."""
+    """The adjusted p-values, in the order given (compare each with ``alpha``), by
+    ``statsmodels.stats.multitest.multipletests`` over the tested (finite) ones."""
     if method not in CORRECTIONS:
         raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}, got {method!r}")
     p = [float(x) for x in pvalues]
     tested = [i for i, x in enumerate(p) if math.isfinite(x)]
     if any(not 0.0 <= p[i] <= 1.0 for i in tested):
         raise ValueError(f"p-values must lie in [0, 1], got {pvalues!r}")
-    m = len(tested)
-    order = sorted(tested, key=lambda i: p[i])  # ascending p
     out = [math.nan] * len(p)
-    if method == "holm":
-        running = 0.0
-        for rank, i in enumerate(order):  # (m - rank) * p_(rank), made monotone upwards
-            running = max(running, min(1.0, (m - rank) * p[i]))
-            out[i] = running
-    else:
-        running = 1.0
-        for rank in range(m - 1, -1, -1):  # m / (rank + 1) * p_(rank), monotone from the top
-            i = order[rank]
-            running = min(running, min(1.0, m / (rank + 1) * p[i]))
-            out[i] = running
+    if not tested:
+        return out
+    from statsmodels.stats.multitest import multipletests
+
+    adjusted = multipletests([p[i] for i in tested], method=_METHODS[method])[1]
+    for i, q in zip(tested, adjusted, strict=True):
+        out[i] = float(q)
     return out
 
 

@@ -79,3 +79,39 @@ def test_every_package_is_installed():
     assert found <= listed, (
         f"packages missing from [tool.setuptools] packages: {sorted(found - listed)}"
     )
+
+
+def test_every_library_the_code_imports_is_a_declared_dependency():
+    """A module the code imports arrives because pyproject asks for it, not because
+    some other package happens to bring it (today's pins: requirements.lock)."""
+    import ast
+    import sys
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    declared = {
+        re.split(r"[\[=<>!~ ;]", d, maxsplit=1)[0].lower().replace("_", "-")
+        for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    ours = {"bnpipe", "flows", "tasks"}
+    imported: dict[str, str] = {}
+    for path in _tracked("src/*.py", "flows/*.py", "tasks/*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else []
+            )
+            for name in names:
+                top = name.split(".")[0]
+                if top not in ours and top not in sys.stdlib_module_names and top != "__future__":
+                    imported.setdefault(top, str(path.relative_to(ROOT)))
+    providers = packages_distributions()
+    undeclared = {
+        top: (where, providers.get(top))
+        for top, where in imported.items()
+        if not {d.lower().replace("_", "-") for d in providers.get(top, [])} & declared
+    }
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"

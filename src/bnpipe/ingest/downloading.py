@@ -118,36 +118,62 @@ def _fetch_retrying(
     sep: str = ",",
     known: dict | None = None,
 ) -> Fetched:
-    """One download with the retry policy of the module docstring; conditional
-    when ``known`` holds the validators of an earlier answer."""
-    attempt = 0
+    """One download with the retry policy of the module docstring (``tenacity``);
+    conditional when ``known`` holds the validators of an earlier answer."""
+    from tenacity import RetryCallState, Retrying, retry_if_exception
+
     known = known or {}
-    while True:
-        attempt += 1
-        try:
-            fetched = fetch_if_changed(
-                url, etag=known.get("etag"), last_modified=known.get("last_modified"),
-                timeout=timeout, max_bytes=max_bytes,
-            )  # fmt: skip
-            if fetched.body is not None:
-                check_csv(fetched.body, dataset=dataset, url=url, sep=sep)
-            return fetched
-        except DownloadError as exc:
-            limit = min(retries, UNREACHABLE_RETRIES) if exc.unreachable else retries
-            if not exc.transient or attempt > limit:
-                tries = f" after {attempt} attempts" if attempt > 1 else ""
-                raise DownloadError(
-                    f"{dataset}: download failed{tries}: {exc}",
-                    transient=exc.transient,
-                    unreachable=exc.unreachable,
-                ) from None
-            delay = (
-                min(retry_delay, UNREACHABLE_RETRY_DELAY)
-                if exc.unreachable
-                else retry_delay * 2 ** (attempt - 1)
-            )
-            log(f"{dataset}: {exc}; retry {attempt} of {limit} in {delay:g} s")
-            sleep(delay)
+
+    def attempt() -> Fetched:
+        fetched = fetch_if_changed(
+            url, etag=known.get("etag"), last_modified=known.get("last_modified"),
+            timeout=timeout, max_bytes=max_bytes,
+        )  # fmt: skip
+        if fetched.body is not None:
+            check_csv(fetched.body, dataset=dataset, url=url, sep=sep)
+        return fetched
+
+    def error(state: RetryCallState) -> DownloadError:
+        return state.outcome.exception()  # type: ignore[union-attr, return-value]
+
+    def limit(exc: DownloadError) -> int:
+        return min(retries, UNREACHABLE_RETRIES) if exc.unreachable else retries
+
+    def delay(state: RetryCallState) -> float:
+        if error(state).unreachable:
+            return min(retry_delay, UNREACHABLE_RETRY_DELAY)
+        return retry_delay * 2 ** (state.attempt_number - 1)
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc, n = error(state), state.attempt_number
+        log(f"{dataset}: {exc}; retry {n} of {limit(exc)} in {state.upcoming_sleep:g} s")
+
+    def give_up(state: RetryCallState) -> DownloadError:  # returned, raised below
+        exc, n = error(state), state.attempt_number
+        tries = f" after {n} attempts" if n > 1 else ""
+        return DownloadError(
+            f"{dataset}: download failed{tries}: {exc}",
+            transient=exc.transient,
+            unreachable=exc.unreachable,
+        )
+
+    retrying = Retrying(
+        retry=retry_if_exception(lambda e: isinstance(e, DownloadError) and e.transient),
+        stop=lambda state: state.attempt_number > limit(error(state)),
+        wait=delay,
+        sleep=sleep,
+        before_sleep=before_sleep,
+        retry_error_callback=give_up,
+    )
+    try:
+        outcome = retrying(attempt)
+    except DownloadError as exc:  # not transient: no retry, the same words
+        raise DownloadError(
+            f"{dataset}: download failed: {exc}", transient=False, unreachable=exc.unreachable
+        ) from None
+    if isinstance(outcome, DownloadError):  # the retries are spent
+        raise outcome
+    return outcome
 
 
 def _cause(exc: DownloadError) -> str:
