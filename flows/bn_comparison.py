@@ -17,6 +17,7 @@ from bnpipe.registry import Decision
 from bnpipe.results import ComparisonResult
 from bnpipe.settings import Settings, load_settings
 from bnpipe.tracking import ParentRun
+from tasks.artifacts import show_comparison, show_unchanged
 from tasks.data import download_dataset, keep_as_last_good, validate_dataset
 from tasks.drift import assess_drift
 from tasks.leaks import check_leaks
@@ -90,6 +91,7 @@ def bn_comparison(
                 earlier = None if force else find_unchanged(spec, key, settings, register_model)
                 if earlier is not None:  # trains nothing, logs nothing, registers nothing
                     out[spec.name] = earlier
+                    show_unchanged(earlier)  # on the flow run: the earlier table, its link
                     continue
                 parent = book.open(spec, cfg, settings, snap, key)
                 frame, checked = validate_dataset(spec, snap, settings, parent)
@@ -115,7 +117,7 @@ def bn_comparison(
                         parent, spec, p.data, results, summary, settings, p.drift,
                         check.verdicts, check.headline, leaks,
                     )  # fmt: skip
-                links = publish_report(
+                links, markdown = publish_report(
                     parent, spec, p.snap, p.data, results, summary, p.validation_summary,
                     decision, p.drift, check, settings,
                 )  # fmt: skip
@@ -123,6 +125,7 @@ def bn_comparison(
                     conclude(p, cfg, results, summary, check, decision, settings), links=links
                 )
                 keep_result(parent, out[spec.name])  # what a run with the same key shows
+                show_comparison(spec.name, parent.run_id, markdown, links["parent"])  # flow run
     return book.outcome(out)
 
 

@@ -18,6 +18,7 @@ from bnpipe.params import RunConfig
 from bnpipe.registry import Decision
 from bnpipe.settings import Settings, load_settings
 from bnpipe.tracking import ParentRun
+from tasks.artifacts import show_sweep
 from tasks.data import download_dataset, tag_snapshot, validate_dataset
 from tasks.drift import assess_drift
 from tasks.leaks import check_leaks
@@ -159,9 +160,10 @@ def bn_sweep(
                         decision = register_cell(
                             run, cell_run, spec, *trained_cells[best], drift, settings
                         )
-                summary = publish_sweep_report(
+                summary, table = publish_sweep_report(
                     run, spec, grid, verdicts, snap, config, correction, reused, axes
                 )
+                show_sweep(spec.name, table)  # on the flow run, not the task run
                 if all(v.all_diverged for v in verdicts):  # as bn-comparison: the run fails
                     raise NoFiniteModelError(
                         f"{spec.name}: every seed of every cell diverged (non-finite loss): "

@@ -62,12 +62,12 @@ def publish_report(
     drift: DriftCheck | None,
     check: ReferenceCheck | None,
     settings: Settings,
-) -> dict[str, str]:
+) -> tuple[dict[str, str], str]:
     """Plots (learning curves; confusion matrix or predicted vs actual, with the
     references drawn in), ``comparison.html`` and ``comparison.md`` on the parent
-    run, the comparison as its description; on the Prefect flow run, the table as
-    a markdown artifact and a link to the parent run. Returns the MLflow UI links
-    (:func:`bnpipe.links.comparison_links`)."""
+    run, the comparison as its description. Returns the MLflow UI links
+    (:func:`bnpipe.links.comparison_links`) and the report's markdown, which the
+    flow shows on its flow run (``tasks.artifacts``)."""
     from bnpipe import links
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,28 +85,4 @@ def publish_report(
     ui = links.comparison_links(
         settings, parent.experiment_id, parent.run_id, [r.run_id for r in results if r.run_id]
     )
-    _prefect_artifacts(spec.name, markdown, ui["parent"], parent.run_id)
-    return ui
-
-
-def _prefect_artifacts(dataset: str, markdown: str, parent_link: str, run_id: str) -> None:
-    """The comparison as a markdown artifact and a link to the parent run; a failure
-    is a warning (the UI artifacts are a convenience)."""
-    from prefect.artifacts import create_link_artifact, create_markdown_artifact
-
-    key = report.artifact_key(dataset)
-    for what, create in (
-        ("comparison", lambda: create_markdown_artifact(
-            markdown=markdown, key=f"bn-comparison-{key}",
-            description=f"plain vs bn on {dataset}",
-        )),
-        ("link", lambda: create_link_artifact(
-            link=parent_link, key=f"mlflow-run-{key}",
-            link_text=f"MLflow: {dataset} comparison (run {run_id[:8]})",
-            description=f"the parent run of plain vs bn on {dataset} in the MLflow UI",
-        )),
-    ):  # fmt: skip
-        try:
-            create()
-        except Exception as exc:  # noqa: BLE001
-            get_run_logger().warning("could not create the Prefect %s artifact: %s", what, exc)
+    return ui, markdown

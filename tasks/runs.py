@@ -38,6 +38,8 @@ from tasks import events
 from tasks.tracking import open_parent_run
 from tasks.training import train_variants
 
+UNCHANGED_STATE = "Unchanged"  # a flow run whose every dataset was unchanged
+
 
 class RunBook:
     """Open parent runs, failures and plumbing of one flow run (a context manager)."""
@@ -124,7 +126,7 @@ class RunBook:
     def outcome(self, out: dict[str, ComparisonResult | dict]):
         """The flow's return: the first error raised; else the results (a comparison's,
         or a sweep's dict), in a Completed state named ``Held`` (and an event per
-        dataset) when a promotion was held."""
+        dataset) when a promotion was held, ``Unchanged`` when no dataset trained."""
         if self.errors:
             first = self.errors[0][1]
             # the caller (bnpipe run) names every failed dataset, not only the first
@@ -142,7 +144,10 @@ class RunBook:
         ]
         if held:
             return Completed(name="Held", message="; ".join(messages), data=out)
-        if messages:  # nothing to retrain: the message says since which run, with a link
+        if rows and all(r["outcome"] == reuse.UNCHANGED for r in rows.values()):
+            # trained nothing: a state name the runs list and `--watch` show
+            return Completed(name=UNCHANGED_STATE, message="; ".join(messages), data=out)
+        if messages:  # some trained, some unchanged: the message names those reused
             return Completed(message="; ".join(messages), data=out)
         return out
 

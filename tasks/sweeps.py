@@ -107,21 +107,13 @@ def publish_sweep_report(
     correction: str,
     reused: int,
     heatmap: tuple[str, str] | None = None,
-) -> str:
-    """Forest plot, heatmap, ``sweep.md``, ``sweep.html`` on the sweep run; the
-    table as a Prefect artifact and the sweep run's description. Returns the
-    terminal summary line."""
+) -> tuple[str, str]:
+    """Forest plot, heatmap, ``sweep.md``, ``sweep.html`` on the sweep run and its
+    description. Returns the terminal summary line and the markdown table (which
+    the flow shows on its flow run)."""
     summary, text = sweep_runs.publish_report(
         parent, spec.name, grid, verdicts, data_sha256=snap.sha256, seeds=config.seeds,
         correction=correction, reused=reused, heatmap=heatmap,
     )  # fmt: skip
-    try:
-        from prefect.artifacts import create_markdown_artifact
-
-        create_markdown_artifact(
-            markdown=text, key=f"bn-sweep-{spec.name}", description=f"sweep on {spec.name}"
-        )
-    except Exception as exc:  # noqa: BLE001 - the UI artifact is a convenience
-        get_run_logger().warning("could not create the Prefect artifact: %s", exc)
     get_run_logger().info("%s", summary)
-    return summary
+    return summary, text

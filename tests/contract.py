@@ -143,3 +143,15 @@ def assert_model_predicts_raw_rows(
         assert list(out.columns) == ["prediction"]
         assert out["prediction"].notna().all()
     return out
+
+
+def flow_run_artifacts(flow_run_id) -> dict:
+    """The artifacts of a Prefect flow run, by key (from the API the flow ran against)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return {a.key: a for a in found}

@@ -167,3 +167,42 @@ def registry_line(decision: Decision) -> str:
         "held": "registered; promotion HELD for review",
     }[decision.outcome]
     return f"registry: {decision.model_name} v{decision.version} {what} ({decision.reason})"
+
+
+def unchanged_markdown(result: ComparisonResult) -> str:
+    """What a skipped comparison shows in the Prefect UI: that nothing was retrained,
+    since which run (linked when ``result.links`` has its page), and that run's table,
+    difference, verdicts and registry decision."""
+    from bnpipe import report
+    from bnpipe.evaluation import metric_names
+
+    assert result.reused is not None, "not a skipped comparison"
+    metrics = metric_names(result.task)
+    run = f"run {result.run_id}"
+    if result.links.get("parent"):
+        run = f"[{run}]({result.links['parent']})"
+    rows = report.comparison_table(result.summaries, metrics)
+    if result.references:
+        rows += report.reference_rows(result.references, metrics)
+    lines = [
+        f"# {result.dataset}: unchanged, nothing retrained",
+        "",
+        f"The data (sha256 `{result.data_sha256[:12]}`), the catalog entry, the suite, the "
+        f"parameters and the code are those of {run}, which finished: its outcome stands "
+        "and no run, model or version was added. `--force` (or `force: true`) retrains.",
+        "",
+        f"## The comparison of {result.run_id[:8]} ({result.seeds} seeds)",
+        "",
+        report.markdown_table(rows, report.comparison_headers(metrics)),
+        "",
+        difference_line(result),
+    ]
+    if result.verdicts:
+        lines += [
+            "",
+            "Against the references: "
+            + ", ".join(f"{k.replace('_vs_', ' vs ')} {v}" for k, v in result.verdicts.items()),
+        ]
+    if result.promotion:
+        lines += ["", f"That run's {registry_line(result.promotion)}"]
+    return "\n".join(lines) + "\n"

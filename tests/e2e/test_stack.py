@@ -264,6 +264,26 @@ def test_stack_runs_deployments_registers_a_champion_and_serves_it(stack_project
         assert str(client.get_model_version_by_alias("bnpipe-iris", "champion").version) == "1"
         assert champion_version_via_rest(project) == "1"
 
+        # 1b. The same run again: unchanged data, nothing to train, and it says so in
+        # the watch output, the flow run's state and its artifacts.
+        t = time.monotonic()
+        same = run(deployment_run('config={"epochs": 100, "seeds": 1}'), with_api, timeout=600)
+        timings["deployment run, unchanged"] = time.monotonic() - t
+        assert same.returncode == 0, explain(same, project)
+        assert "Flow run finished successfully in 'Unchanged'" in same.stdout, explain(same)
+        [skipped] = get_json(
+            f"{project.api_url}/flow_runs/filter",
+            {"flow_runs": {"state": {"name": {"any_": ["Unchanged"]}}}},
+        )
+        assert "iris: unchanged since run" in skipped["state"]["message"]
+        shown = get_json(
+            f"{project.api_url}/artifacts/filter",
+            {"artifacts": {"flow_run_id": {"any_": [skipped["id"]]}}},
+        )
+        note = {a["key"]: a for a in shown}["bn-comparison-iris"]
+        assert note["task_run_id"] is None and "unchanged, nothing retrained" in note["data"]
+        assert len(client.search_model_versions("name='bnpipe-iris'")) == 1
+
         # 2. At once: a worse retrain, started from the project folder by a shell with
         # `bnpipe stack env`'s settings; batch scoring with `bnpipe predict`; REST
         # serving of the champion with `mlflow models serve`.

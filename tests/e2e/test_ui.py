@@ -79,6 +79,7 @@ def ui_run(tmp_path_factory, data_mirror, http_mirror):
         children = {r.info.run_name: r for r in runs if r.info.run_name in SEED_RUNS}
         yield SimpleNamespace(
             project=project,
+            env=env,
             mirror=http_mirror[0],
             stdout=done.stdout,
             links=printed_links(done.stdout, "iris"),
@@ -228,10 +229,36 @@ def test_the_prefect_flow_run_page_shows_the_comparison_and_links_the_mlflow_run
     page.goto(f"http://127.0.0.1:{project.prefect_port}/runs/flow-run/{flow_run_id}")
     page.get_by_text("Artifacts", exact=True).first.click()  # the flow run's tabs
     page.get_by_text("bn-comparison-iris").first.wait_for()
+    page.screenshot(path=screenshots_dir() / "prefect-flow-run-artifacts.png", full_page=True)
     page.get_by_text("bn-comparison-iris").first.click()
     page.get_by_text("iris: plain vs BatchNorm").first.wait_for()
+    # the artifact's page names the flow run it belongs to, not "None"
+    flow_run = get_json(f"{project.api_url}/flow_runs/{flow_run_id}")
+    expect(page.get_by_text(flow_run["name"]).first).to_be_visible()
     tags = ui_run.parent.data.tags
     expect(
         page.get_by_text(f"Winner on {tags['primary_metric']}: {tags['winner']}").first
     ).to_be_visible()
     page.screenshot(path=screenshots_dir() / "prefect-comparison-artifact.png", full_page=True)
+
+
+def test_an_unchanged_run_says_so_on_its_flow_run_page(ui_run, page):
+    """The same run again trains nothing; its flow run is 'Unchanged' and its artifact
+    shows the earlier run's table."""
+    project = ui_run.project
+    argv = [BIN / "bnpipe", "run", "iris", "--seeds", SEEDS, "--epochs", EPOCHS]
+    again = run(argv, ui_run.env, timeout=600)
+    assert again.returncode == 0, explain(again, project)
+    assert f"iris: unchanged since run {ui_run.parent.info.run_id}" in again.stdout
+    [skipped] = get_json(
+        f"{project.api_url}/flow_runs/filter",
+        {"flow_runs": {"state": {"name": {"any_": ["Unchanged"]}}}},
+    )
+    page.goto(f"http://127.0.0.1:{project.prefect_port}/runs/flow-run/{skipped['id']}")
+    expect(page.get_by_text("Unchanged", exact=True).first).to_be_visible()
+    page.get_by_text("Artifacts", exact=True).first.click()
+    page.get_by_text("bn-comparison-iris").first.wait_for()
+    page.get_by_text("bn-comparison-iris").first.click()
+    page.get_by_text("iris: unchanged, nothing retrained").first.wait_for()
+    expect(page.get_by_text(f"run {ui_run.parent.info.run_id}").first).to_be_visible()
+    page.screenshot(path=screenshots_dir() / "prefect-unchanged-run.png", full_page=True)

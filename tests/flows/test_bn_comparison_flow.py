@@ -11,6 +11,7 @@ from tests.contract import (
     assert_comparison,
     assert_dataset_input,
     assert_model_predicts_raw_rows,
+    flow_run_artifacts,
 )
 
 pytestmark = pytest.mark.slow
@@ -19,9 +20,12 @@ pytestmark = pytest.mark.slow
 def test_flow_logs_the_contract_and_registers_a_champion(env):
     from flows.bn_comparison import bn_comparison
 
-    result = bn_comparison(
-        datasets=["iris"], config=RunConfig(epochs=4, seeds=2, learning_rate=0.003)
+    state = bn_comparison(
+        datasets=["iris"],
+        config=RunConfig(epochs=4, seeds=2, learning_rate=0.003),
+        return_state=True,
     )
+    result = state.result()
 
     client = MlflowClient(env["uri"])
     parent, children = assert_comparison(client, "iris", "classification", epochs=4, seeds=2)
@@ -39,6 +43,12 @@ def test_flow_logs_the_contract_and_registers_a_champion(env):
         "comparison.html",
         "learning_curves.png",
     } <= artifacts
+    # On the flow run itself (not a task run): the comparison's table and its link.
+    shown = flow_run_artifacts(state.state_details.flow_run_id)
+    table, link = shown["bn-comparison-iris"], shown["mlflow-run-iris"]
+    assert table.type == "markdown" and "iris: plain vs BatchNorm" in table.data
+    assert table.task_run_id is None and link.task_run_id is None
+    assert link.type == "markdown" and f"/runs/{parent.info.run_id}" in link.data
 
 
 def test_flow_stops_before_training_on_bad_data(env, tmp_path, monkeypatch):

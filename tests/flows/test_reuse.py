@@ -16,7 +16,9 @@ from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
 from bnpipe.params import RunConfig
+from bnpipe.report import format_mean_std
 from bnpipe.results import ComparisonResult
+from tests.contract import flow_run_artifacts
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +59,7 @@ def test_unchanged_data_trains_nothing_and_shows_the_earlier_result(store):
     before, runs = versions(client), len(all_runs(client))
     state = bn_comparison(datasets=["iris"], config=FEW, return_state=True)
 
-    assert state.is_completed()
+    assert state.is_completed() and state.name == "Unchanged"  # what --watch prints
     line = (
         f"iris: unchanged since run {first.run_id} (data {first.data_sha256[:12]}, "
         "same parameters and code): nothing to retrain"
@@ -76,6 +78,13 @@ def test_unchanged_data_trains_nothing_and_shows_the_earlier_result(store):
     kept = client.download_artifacts(first.run_id, "result.json", str(store["tmp"]))
     kept = ComparisonResult.from_dict(json.loads(Path(kept).read_text("utf-8")))
     assert kept == dataclasses.replace(first, links={})  # all of it but the links
+    # The flow run says so where a person looks: the earlier table and a link to it.
+    shown = flow_run_artifacts(state.state_details.flow_run_id)
+    note, link = shown["bn-comparison-iris"].data, shown["mlflow-run-iris"].data
+    assert note.startswith("# iris: unchanged, nothing retrained")
+    assert f"[run {first.run_id}](" in note and "| test_accuracy |" in note.replace("---", "")
+    assert f"| bn | {format_mean_std(first.summaries['bn']['test_accuracy'])} |" in note
+    assert f"/runs/{first.run_id}" in link and "reused" in link
 
 
 def retrains(store, *, same_key: bool = False, **kwargs) -> ComparisonResult:

@@ -61,20 +61,23 @@ def test_summarize_logs_the_summary_on_the_parent_run(parent, toy):
     assert "bn_minus_plain_test_rmse_boot_ci_low" in metrics
 
 
-def test_publish_logs_the_report_and_creates_the_prefect_artifacts(
+def test_publish_logs_the_report_and_the_flow_shows_it_as_prefect_artifacts(
     parent, toy, tmp_path, prefect_api
 ):
     from prefect.artifacts import Artifact
     from prefect.logging import disable_run_logger
 
+    from tasks.artifacts import show_comparison
+
     settings = load_settings({"MLFLOW_TRACKING_URI": parent.tracking_uri})
     decision = comparisons.decision(toy)
     drift = comparisons.drift_check(toy)
     with disable_run_logger():
-        ui = publish_report.fn(
+        ui, markdown = publish_report.fn(
             parent, toy.spec, toy.snap, toy.data, toy.results, toy.summary,
             "3 expectations, 3 passed", decision, drift, toy.check, settings,
         )  # fmt: skip
+        show_comparison(toy.spec.name, parent.run_id, markdown, ui["parent"])
 
     base = f"http://127.0.0.1:{settings.mlflow_port}/#/experiments/{parent.experiment_id}"
     assert set(ui) == {"runs", "parent", "compare"}
@@ -93,7 +96,7 @@ def test_publish_logs_the_report_and_creates_the_prefect_artifacts(
     out.mkdir()
     md = Path(client.download_artifacts(parent.run_id, "comparison.md", str(out))).read_text()
     expected = report.markdown_report(toy.spec, toy.snap, toy.summary, decision, drift, toy.check)
-    assert md == expected
+    assert md == expected == markdown
     run = client.get_run(parent.run_id)
     assert run.data.tags["mlflow.note.content"] == md  # the run's description
     page = Path(client.download_artifacts(parent.run_id, "comparison.html", str(out))).read_text()

@@ -64,10 +64,11 @@ def test_a_sweep_logs_reuses_judges_and_reports_its_cells(settings, data_mirror,
     for v, r in zip(verdicts, (copied, trained), strict=True):
         tags = second.client.get_run(r["run_id"]).data.tags
         assert tags["winner"] == v.winner
-    summary = sweeps.publish_sweep_report.fn(
+    summary, table = sweeps.publish_sweep_report.fn(
         second, spec, GRID, verdicts, snap, CONFIG, "holm", reused=1
     )
     top = second.client.get_run(second.run_id)
     assert top.data.tags["summary"] == summary and top.data.tags["cells_reused"] == "1"
+    assert table.count("\n|") >= len(cells)  # a markdown row per cell, for the flow run
     files = {f.path for f in second.client.list_artifacts(second.run_id)}
     assert {"sweep.md", "sweep.html", "forest.png"} <= files
