@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bnpipe.files import write_atomically
+
 TASKS = ("regression", "classification")
 MISSING_POLICIES = ("impute", "drop", "error")
 SEPARATORS = (",", ";", "\t", "|")
@@ -345,7 +347,7 @@ def append_entry(
     if not text.endswith("\n"):
         text += "\n"
     block = entry_text(spec, comments=comments, notes=notes)
-    path.write_text(text + "\n" + block, encoding="utf-8")
+    write_atomically(path, text + "\n" + block)  # never half an entry
 
 
 def entry_text(

@@ -621,3 +621,31 @@ def test_dataset_init_names_features_that_sum_to_the_target(env, tmp_path, capsy
     assert main(["dataset", "init", "fees2", "--url", csv, "--target", "total",
                  "--exclude", "base_fee", "--exclude", "extras"]) == 0  # fmt: skip
     assert "possible target leak" not in capsys.readouterr().out
+
+
+@pytest.mark.slow  # Great Expectations
+def test_dataset_init_interrupted_at_the_catalog_write_puts_everything_back(
+    env, tmp_path, capsys, monkeypatch
+):
+    """A Ctrl-C at the last step (the catalog's new content about to replace the
+    old): the catalog as it was, no suite, no expectations folder, one line."""
+    import os
+
+    catalog = _project(env, tmp_path)
+    before = catalog.read_bytes()
+    csv = _csv(tmp_path, flats(60))
+    real_replace = os.replace
+
+    def replace(src, dst, *a, **kw):
+        if os.fspath(dst) == str(catalog):
+            raise KeyboardInterrupt("interrupted")
+        return real_replace(src, dst, *a, **kw)
+
+    monkeypatch.setattr(os, "replace", replace)
+    assert main(["dataset", "init", "flats", "--url", csv, "--target", "price"]) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "bnpipe: interrupted; nothing written (datasets.yaml and expectations/ as they were)"  # fmt: skip
+    assert catalog.read_bytes() == before
+    assert not (tmp_path / "expectations").exists()
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != "state")
+    assert left == ["datasets.yaml", "flats.csv"]  # no temporary file either
