@@ -649,3 +649,31 @@ def test_dataset_init_interrupted_at_the_catalog_write_puts_everything_back(
     assert not (tmp_path / "expectations").exists()
     left = sorted(p.name for p in tmp_path.iterdir() if p.name != "state")
     assert left == ["datasets.yaml", "flats.csv"]  # no temporary file either
+
+
+@pytest.mark.parametrize(
+    ("target", "values", "words"),
+    [
+        ("price", [250.5], "found only 250.5, on all 60 rows"),
+        ("price", [250.0], "found only 250.0, on all 60 rows"),  # whole numbers: "classes"
+        ("kind", ["flat"], "found only 'flat', on all 60 rows"),
+        ("kind", ["flat", None], "found only 'flat', on all 30 rows with a target"),
+    ],
+    ids=["regression", "one-code", "one-class", "one-class-and-blanks"],
+)  # fmt: skip
+def test_dataset_init_refuses_a_constant_target_in_one_line(
+    env, tmp_path, capsys, target, values, words
+):
+    catalog = _project(env, tmp_path)
+    before = catalog.read_bytes()
+    df = flats(60).drop(columns=["price"])
+    df[target] = (values * 60)[:60]
+    argv = ["dataset", "init", "flats", "--url", _csv(tmp_path, df), "--target", target]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"bnpipe: error: flats: column {target!r}: bnpipe_target_varies — the target must have "
+        f"at least 2 distinct values (a constant target leaves nothing to learn); {words}"
+    ]
+    assert catalog.read_bytes() == before
+    assert not (tmp_path / "expectations").exists()
