@@ -677,3 +677,25 @@ def test_dataset_init_refuses_a_constant_target_in_one_line(
     ]
     assert catalog.read_bytes() == before
     assert not (tmp_path / "expectations").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("f" * 65, "name must be at most 64 characters, not 65"),
+        ("Flats", "name must start with a lowercase letter, then lowercase letters, digits, '-' or '_'"),
+    ],
+    ids=["too-long", "capital"],
+)  # fmt: skip
+def test_dataset_init_checks_the_name_before_anything_else(env, tmp_path, capsys, name, rule):
+    """Before the CSV is read (here: there is none) and before any file is named."""
+    catalog = _project(env, tmp_path)
+    before = catalog.read_bytes()
+    argv = ["dataset", "init", name, "--url", str(tmp_path / "absent.csv"), "--target", "y"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [f"bnpipe: error: dataset {name!r}: {rule}"]
+    assert catalog.read_bytes() == before and not (tmp_path / "expectations").exists()
+    # the longest name allowed is fine
+    csv = _csv(tmp_path, flats(60))
+    assert main(["dataset", "init", "f" * 64, "--url", csv, "--target", "price"]) == 0
+    assert "f" * 64 in load_catalog(catalog)

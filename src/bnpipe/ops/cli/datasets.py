@@ -67,8 +67,10 @@ def cmd_dataset_init(args, settings: Settings) -> int:
     All or nothing: the suite and the catalog are each written whole (a temporary
     file replaced), and an init that fails or is interrupted (Ctrl-C, SIGTERM)
     before it is done removes the suite it wrote and puts the catalog back."""
-    from bnpipe.catalog import load_catalog
+    from bnpipe.catalog import load_catalog, name_problem
 
+    if problem := name_problem(args.name):  # before a download, a file name or a lookup
+        raise UsageError(f"dataset {args.name!r}: {problem}")
     existing = load_catalog(settings.catalog_path) if settings.catalog_path.exists() else {}
     if args.name in existing:
         raise UsageError(f"dataset {args.name!r} is already in {settings.catalog_path}")
