@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bnpipe.files import write_atomically
+
 TASKS = ("regression", "classification")
 MISSING_POLICIES = ("impute", "drop", "error")
 SEPARATORS = (",", ";", "\t", "|")
@@ -22,7 +24,10 @@ SCALINGS = ("none", "standard")  # of the inputs and of a regression target
 # flag, when given, wins. Absent: the notebook's setup (raw inputs, raw target,
 # the optimizer's Keras learning rate).
 DEFAULT_KEYS = ("input_scaling", "target_scaling", "learning_rate")
-_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+#: A dataset's name becomes file names, an MLflow experiment and model, a Prefect
+#: deployment and the first column of every table: at most this many characters.
+NAME_MAX = 64
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -126,13 +131,23 @@ def _kind(kind) -> str:
     )
 
 
+def name_problem(name: object) -> str | None:
+    """What is wrong with ``name`` as a dataset's name, in words; None if nothing."""
+    text = str(name)
+    if not _NAME.fullmatch(text):
+        return "name must start with a lowercase letter, then lowercase letters, digits, '-' or '_'"
+    if len(text) > NAME_MAX:
+        return f"name must be at most {NAME_MAX} characters, not {len(text)}"
+    return None
+
+
 def parse_entry(name: str, entry: Mapping, source: str = "catalog") -> DatasetSpec:
     """Check one catalog entry and turn it into a :class:`DatasetSpec`."""
     where = f"{source}: dataset '{name}'"
     if not isinstance(entry, Mapping):
         raise CatalogError(f"{where}: entry must be a mapping of fields")
-    if not _NAME.match(str(name)):
-        raise CatalogError(f"{where}: name must be lowercase letters, digits, '-' or '_'")
+    if problem := name_problem(name):
+        raise CatalogError(f"{where}: {problem}")
     url = _require(entry, "url", where, str)
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in URL_SCHEMES:
@@ -345,7 +360,7 @@ def append_entry(
     if not text.endswith("\n"):
         text += "\n"
     block = entry_text(spec, comments=comments, notes=notes)
-    path.write_text(text + "\n" + block, encoding="utf-8")
+    write_atomically(path, text + "\n" + block)  # never half an entry
 
 
 def entry_text(

@@ -1,6 +1,7 @@
 """A dataset's data checked as a run checks it, in one place for ``bnpipe run``
 and ``bnpipe validate``: its expectation suite (the row count against the last
-good copy's) and the catalog's missing-value policy (``bnpipe.sanity``)."""
+good copy's), the catalog's missing-value policy and a target that varies
+(``bnpipe.sanity``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ def check_data(df: pd.DataFrame, spec: DatasetSpec, settings: Settings):
     """The ``ValidationReport`` of ``df``: ``expectations/<suite>.json`` (the row
     count against the last good snapshot's, when there is one), then blank cells
     the catalog's ``missing: error`` refuses (columns whose not-null rule already
-    failed are not reported twice)."""
+    failed are not reported twice), and a target with fewer than 2 distinct values
+    (``bnpipe.sanity.constant_target``)."""
     from bnpipe import ingest, sanity, validation
 
     last_good = ingest.DataCache(settings.cache_dir).latest(spec.name)
@@ -27,4 +29,5 @@ def check_data(df: pd.DataFrame, spec: DatasetSpec, settings: Settings):
         reference_rows=len(ingest.read_csv(last_good.path, sep=spec.sep)) if last_good else None,
     )
     nulls = {f.column for f in report.failures if f.rule == NOT_NULL_RULE}
-    return validation.with_failures(report, sanity.missing_policy_failures(df, spec, nulls))
+    more = [*sanity.missing_policy_failures(df, spec, nulls), *sanity.target_failures(df, spec)]
+    return validation.with_failures(report, more)

@@ -26,7 +26,9 @@ from bnpipe.sanity import (
     CLASS_COUNTS_RULE,
     FINITE_RULE,
     NEAR_REFERENCE_RULE,
+    TARGET_VARIES_RULE,
     _as_float,
+    constant_target,
 )
 from bnpipe.validation.suites import _DUPLICATES_RULE, _UNIQUE_COUNT_RULE
 from bnpipe.values import _number, _plain, _sorted, _unique
@@ -109,6 +111,9 @@ def draft_dataset(
         profile = profiling.profile_frame(df, target=target, task=task, exclude=list(exclude))
     except profiling.ColumnError as exc:
         raise DraftError(f"{exc} (in {ingest.redact(url)})") from None
+    why = constant_target(df[target])
+    if why is not None:
+        raise DraftError(f"{name}: column {target!r}: {TARGET_VARIES_RULE} — {why}")
     if not profile.features:
         raise DraftError(
             f"no column of {ingest.redact(url)} is left to train on: "

@@ -15,6 +15,11 @@ records as GX's results:
   row count is within [min_ratio, max_ratio] x the last good snapshot's row count,
   passed as ``validate(..., reference_rows=n)``; without it the rule is not evaluated.
 
+Two rules come from the catalog entry rather than the suite (``bnpipe.data_checks``
+adds them to the report): blank cells under ``missing: error``
+(:func:`missing_policy_failures`), and a target with fewer than 2 distinct values
+(:func:`constant_target`; ``dataset init`` refuses one too).
+
 Why not GX built-ins (1.24): GX has no finiteness rule, and
 ``expect_column_values_to_be_between`` at +-float32 max cannot check a column read
 as text at all (it raises on mixed types; we parse what is a number and leave text
@@ -233,3 +238,35 @@ def missing_policy_failures(
                 )
             )
     return failures
+
+
+TARGET_VARIES_RULE = "bnpipe_target_varies"
+
+
+def constant_target(target: pd.Series) -> str | None:
+    """Why a target with fewer than 2 distinct values (one class only, or the same
+    number on every row) leaves nothing to learn, in words; None when it varies.
+    Rows with a blank target are not trained on, so they do not count."""
+    values = target.dropna()
+    try:
+        distinct = int(values.nunique())
+    except TypeError:  # unhashable cells
+        distinct = int(values.map(repr).nunique())
+    if distinct >= 2:
+        return None
+    rule = "the target must have at least 2 distinct values"
+    if not distinct:
+        return f"{rule}; every row's target is blank"
+    rows = f"all {len(values)} rows" + ("" if len(values) == len(target) else " with a target")
+    return (
+        f"{rule} (a constant target leaves nothing to learn); "
+        f"found only {_plain(values.iloc[0])!r}, on {rows}"
+    )
+
+
+def target_failures(df: pd.DataFrame, spec) -> list[Failure]:
+    """:func:`constant_target` as a failure (an absent target is left to the suite)."""
+    if spec.target not in df.columns:
+        return []
+    why = constant_target(df[spec.target])
+    return [] if why is None else [_failed(spec.target, TARGET_VARIES_RULE, why, [], None)]

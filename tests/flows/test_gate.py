@@ -134,6 +134,8 @@ REFUSED = [
     ("one-class", "iris", only_class, "column '품종'", "value_counts_to_be_at_least"),
     ("missing-class", "iris", without_class, "column '품종'", "value_counts_to_be_at_least"),
     ("constant", "boston", constant("zn", 0.0), "column 'zn'", "unique_value_count"),
+    # in range for the suite: only the target rule stops it
+    ("constant-target", "boston", constant("medv", 22.0), "column 'medv'", "bnpipe_target_varies"),
 ]
 
 

@@ -151,10 +151,19 @@ def test_parse_entry_errors_name_file_dataset_and_field(override, field, rule):
     assert rule in message
 
 
-@pytest.mark.parametrize("name", ["Boston", "1st", "my data", "", "café"])
+@pytest.mark.parametrize("name", ["Boston", "1st", "my data", "", "café", "flats\n", "-x"])
 def test_parse_entry_rejects_bad_names(name):
-    with pytest.raises(CatalogError, match="name must be lowercase"):
+    with pytest.raises(CatalogError, match="name must start with a lowercase letter, then "):
         parse_entry(name, _entry(), "cat.yaml")
+
+
+def test_a_name_has_at_most_64_characters():
+    assert parse_entry("a" * 64, _entry(), "cat.yaml").name == "a" * 64
+    with pytest.raises(CatalogError) as info:
+        parse_entry("a" * 65, _entry(), "cat.yaml")
+    assert str(info.value) == (
+        f"cat.yaml: dataset '{'a' * 65}': name must be at most 64 characters, not 65"
+    )
 
 
 def test_parse_entry_rejects_an_entry_that_is_not_a_mapping():

@@ -621,3 +621,81 @@ def test_dataset_init_names_features_that_sum_to_the_target(env, tmp_path, capsy
     assert main(["dataset", "init", "fees2", "--url", csv, "--target", "total",
                  "--exclude", "base_fee", "--exclude", "extras"]) == 0  # fmt: skip
     assert "possible target leak" not in capsys.readouterr().out
+
+
+@pytest.mark.slow  # Great Expectations
+def test_dataset_init_interrupted_at_the_catalog_write_puts_everything_back(
+    env, tmp_path, capsys, monkeypatch
+):
+    """A Ctrl-C at the last step (the catalog's new content about to replace the
+    old): the catalog as it was, no suite, no expectations folder, one line."""
+    import os
+
+    catalog = _project(env, tmp_path)
+    before = catalog.read_bytes()
+    csv = _csv(tmp_path, flats(60))
+    real_replace = os.replace
+
+    def replace(src, dst, *a, **kw):
+        if os.fspath(dst) == str(catalog):
+            raise KeyboardInterrupt("interrupted")
+        return real_replace(src, dst, *a, **kw)
+
+    monkeypatch.setattr(os, "replace", replace)
+    assert main(["dataset", "init", "flats", "--url", csv, "--target", "price"]) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "bnpipe: interrupted; nothing written (datasets.yaml and expectations/ as they were)"  # fmt: skip
+    assert catalog.read_bytes() == before
+    assert not (tmp_path / "expectations").exists()
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != "state")
+    assert left == ["datasets.yaml", "flats.csv"]  # no temporary file either
+
+
+@pytest.mark.parametrize(
+    ("target", "values", "words"),
+    [
+        ("price", [250.5], "found only 250.5, on all 60 rows"),
+        ("price", [250.0], "found only 250.0, on all 60 rows"),  # whole numbers: "classes"
+        ("kind", ["flat"], "found only 'flat', on all 60 rows"),
+        ("kind", ["flat", None], "found only 'flat', on all 30 rows with a target"),
+    ],
+    ids=["regression", "one-code", "one-class", "one-class-and-blanks"],
+)  # fmt: skip
+def test_dataset_init_refuses_a_constant_target_in_one_line(
+    env, tmp_path, capsys, target, values, words
+):
+    catalog = _project(env, tmp_path)
+    before = catalog.read_bytes()
+    df = flats(60).drop(columns=["price"])
+    df[target] = (values * 60)[:60]
+    argv = ["dataset", "init", "flats", "--url", _csv(tmp_path, df), "--target", target]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"bnpipe: error: flats: column {target!r}: bnpipe_target_varies — the target must have "
+        f"at least 2 distinct values (a constant target leaves nothing to learn); {words}"
+    ]
+    assert catalog.read_bytes() == before
+    assert not (tmp_path / "expectations").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("f" * 65, "name must be at most 64 characters, not 65"),
+        ("Flats", "name must start with a lowercase letter, then lowercase letters, digits, '-' or '_'"),
+    ],
+    ids=["too-long", "capital"],
+)  # fmt: skip
+def test_dataset_init_checks_the_name_before_anything_else(env, tmp_path, capsys, name, rule):
+    """Before the CSV is read (here: there is none) and before any file is named."""
+    catalog = _project(env, tmp_path)
+    before = catalog.read_bytes()
+    argv = ["dataset", "init", name, "--url", str(tmp_path / "absent.csv"), "--target", "y"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [f"bnpipe: error: dataset {name!r}: {rule}"]
+    assert catalog.read_bytes() == before and not (tmp_path / "expectations").exists()
+    # the longest name allowed is fine
+    csv = _csv(tmp_path, flats(60))
+    assert main(["dataset", "init", "f" * 64, "--url", csv, "--target", "price"]) == 0
+    assert "f" * 64 in load_catalog(catalog)

@@ -120,3 +120,34 @@ def test_a_deferred_block_finishes_before_the_signal_is_raised():
     assert proc.returncode == 130, out + err
     assert out.splitlines() == ["block finished", "caught Interrupted"]
     assert "SIGINT received: stopping" in err
+
+
+HELD = """
+import sys, time
+from bnpipe.ops import interrupts
+interrupts.install()
+try:
+    print("ready", flush=True)
+    time.sleep(5)  # the first signal comes in here
+except KeyboardInterrupt as exc:
+    with interrupts.held():
+        print("cleaning up", flush=True)
+        time.sleep(1.0)  # the second signal comes in here
+        print("clean-up finished", flush=True)
+    print(f"pending {interrupts.pending()}", flush=True)
+    sys.exit(exc.exit_code)
+"""
+
+
+def test_a_second_signal_does_not_cut_a_held_clean_up_short():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HELD], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGINT)
+    assert proc.stdout.readline().strip() == "cleaning up"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, out + err
+    assert out.splitlines() == ["clean-up finished", f"pending {int(signal.SIGINT)}"]
+    assert "Traceback" not in err, err

@@ -74,14 +74,24 @@ def deferred() -> Iterator[None]:
     would close (the child then prints ``EOFError: Ran out of input``). Blocking
     the signal in this thread is not enough: with other threads alive, one of
     them takes it and the main thread still raises at its next bytecode."""
+    with held():
+        yield
+    if not _deferring:
+        check()
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Hold a signal's exception while the block runs, and then drop it: for
+    clean-up on the way out of an interrupted step (an exception is already on
+    its way), which a second Ctrl-C must not cut short. The signal stays
+    recorded (:func:`pending`)."""
     global _deferring
     _deferring += 1
     try:
         yield
     finally:
         _deferring -= 1
-    if not _deferring:
-        check()
 
 
 def install() -> None:

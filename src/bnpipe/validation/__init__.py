@@ -26,6 +26,11 @@ Great Expectations is imported lazily (it takes seconds) and runs in one in-memo
   either one ``{raised_exception, exception_message, ...}`` dict or a dict of them
   keyed by metric id.
 - Results come back in GX's evaluation order, not the suite's; we sort them back.
+- GX's pandas engine does work in proportion to the batch's width for every
+  expectation (row filters copy every column; ``table.column_types`` lists them
+  all), so a wide table in one batch costs columns x expectations. The rules on
+  one column run in batches of 50 columns, with pass/fail alone first and a
+  summary of the offending values only for those that failed.
 - Type names in ``expect_column_values_to_be_in_type_list`` must be numpy dtype names
   (``int64``) or pandas class names (``Int64Dtype``, not ``Int64``).
 - ``expect_compound_columns_to_be_unique`` (with pandas 3 too) counts every row of a

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from bnpipe import sanity
+from bnpipe.files import write_atomically
 
 _MISSING_COLUMN_RULE = "expect_column_to_exist"
 _DUPLICATES_RULE = "expect_compound_columns_to_be_unique"
@@ -34,9 +35,11 @@ def load_suite(path: Path) -> dict:
 
 
 def write_suite(suite: dict, path: Path) -> None:
+    """Write ``suite`` as JSON at ``path``, whole or not at all (a temporary file
+    replaces it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(suite, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomically(path, json.dumps(suite, indent=2, ensure_ascii=False) + "\n")
 
 
 def _with_kwargs(expectation: dict) -> dict:

@@ -112,7 +112,7 @@ def _validate(
     )
 
 
-# GX spends ~10 ms per expectation whatever the data size, so validating the same
+# GX spends a few ms per expectation whatever the data size, so validating the same
 # frame against the same suite again (retries, `bnpipe validate` then `run`) is
 # answered from a small memo keyed by the frame's content hash.
 _MEMO: dict[tuple, ValidationReport] = {}

@@ -4,9 +4,11 @@ name that every command shares."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
+from bnpipe.ops import interrupts
 from bnpipe.ops.cli.errors import UsageError
 from bnpipe.settings import Settings
 
@@ -60,18 +62,41 @@ def cmd_validate(args, settings: Settings) -> int:
 
 def cmd_dataset_init(args, settings: Settings) -> int:
     """Draft a catalog entry and a suite from a CSV (:func:`bnpipe.drafting.draft_dataset`),
-    with the reasons for each column's role as comments in the entry."""
-    from bnpipe import drafting, validation
-    from bnpipe.catalog import append_entry, load_catalog
+    with the reasons for each column's role as comments in the entry.
 
+    All or nothing: the suite and the catalog are each written whole (a temporary
+    file replaced), and an init that fails or is interrupted (Ctrl-C, SIGTERM)
+    before it is done removes the suite it wrote and puts the catalog back."""
+    from bnpipe.catalog import load_catalog, name_problem
+
+    if problem := name_problem(args.name):  # before a download, a file name or a lookup
+        raise UsageError(f"dataset {args.name!r}: {problem}")
     existing = load_catalog(settings.catalog_path) if settings.catalog_path.exists() else {}
     if args.name in existing:
         raise UsageError(f"dataset {args.name!r} is already in {settings.catalog_path}")
     suite_path = settings.expectations_dir / f"{args.name}.json"
     if suite_path.exists():
         raise UsageError(f"{suite_path} exists already; remove it or choose another name")
+    undo = _Undo(settings.catalog_path, suite_path)
     try:
-        draft = drafting.draft_dataset(
+        draft = _draft(args, settings)
+        expectations = _write_draft(draft, suite_path, settings)
+    except BaseException as exc:
+        with interrupts.held():  # a second Ctrl-C does not cut the clean-up short
+            undo()
+        if isinstance(exc, KeyboardInterrupt):
+            shown = f"{settings.catalog_path.name} and {suite_path.parent.name}/"
+            exc.aftermath = f"nothing written ({shown} as they were)"  # type: ignore[attr-defined]
+        raise
+    _print_draft(draft, suite_path, expectations, settings)
+    return 0
+
+
+def _draft(args, settings: Settings):
+    from bnpipe import drafting
+
+    try:
+        return drafting.draft_dataset(
             args.name,
             args.url,
             target=args.target,
@@ -84,16 +109,51 @@ def cmd_dataset_init(args, settings: Settings) -> int:
         )
     except drafting.DraftError as exc:
         raise UsageError(str(exc)) from None
-    suite_path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _write_draft(draft, suite_path: Path, settings: Settings) -> int:
+    """Write the suite, check it on its own data, then add the entry; the count of
+    expectations evaluated."""
+    from bnpipe import validation
+    from bnpipe.catalog import append_entry
+
     validation.write_suite(draft.suite, suite_path)
-    report = validation.validate(draft.frame, suite_path, args.name)
+    frame, name = draft.frame, draft.spec.name
+    print(
+        f"{name}: checking {len(draft.suite['expectations'])} drafted expectations on "
+        f"{len(frame)} rows x {frame.shape[1]} columns",
+        file=sys.stderr,
+        flush=True,
+    )
+    report = validation.validate(frame, suite_path, name)
+    interrupts.check()  # a signal a library swallowed: stop before the catalog
     if not report.success:
-        suite_path.unlink(missing_ok=True)
         raise RuntimeError(f"the drafted suite does not pass on its own data:\n{report.summary()}")
     comments, notes = draft.entry_comments(_shown(suite_path, settings))
     append_entry(settings.catalog_path, draft.spec, comments=comments, notes=notes)
-    _print_draft(draft, suite_path, report.evaluated, settings)
-    return 0
+    return report.evaluated
+
+
+class _Undo:
+    """Put back what an init wrote: the catalog's bytes as they were (or no
+    catalog), no suite, no expectations folder it made."""
+
+    def __init__(self, catalog: Path, suite: Path) -> None:
+        self.catalog, self.suite = catalog, suite
+        self.before = catalog.read_bytes() if catalog.exists() else None
+        self.made = [d for d in (suite.parent, *suite.parent.parents) if not d.exists()]
+
+    def __call__(self) -> None:
+        from bnpipe.files import write_atomically
+
+        self.suite.unlink(missing_ok=True)
+        for folder in self.made:  # innermost first
+            with contextlib.suppress(OSError):  # not empty: someone else's files
+                folder.rmdir()
+        if self.before is None:
+            self.catalog.unlink(missing_ok=True)
+        elif not self.catalog.exists() or self.catalog.read_bytes() != self.before:
+            write_atomically(self.catalog, self.before)
 
 
 def _shown(suite_path: Path, settings: Settings) -> str:

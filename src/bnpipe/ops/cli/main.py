@@ -32,10 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bnpipe: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        print(
-            f"bnpipe: {str(exc) or 'interrupted'}; open MLflow runs were ended KILLED",
-            file=sys.stderr,
-        )
+        after = getattr(exc, "aftermath", None) or "open MLflow runs were ended KILLED"
+        print(f"bnpipe: {str(exc) or 'interrupted'}; {after}", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug
         if args.debug:
