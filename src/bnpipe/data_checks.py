@@ -1,6 +1,6 @@
 """A dataset's data checked as a run checks it, in one place for ``bnpipe run``
 and ``bnpipe validate``: its expectation suite (the row count against the last
-good copy's) and the catalog's missing-value policy (``bnpipe.sanity``)."""
+good copy's) and the catalog's missing-value policy (``bnpipe.validation.sanity``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def check_data(df: pd.DataFrame, spec: DatasetSpec, settings: Settings):
     count against the last good snapshot's, when there is one), then blank cells
     the catalog's ``missing: error`` refuses (columns whose not-null rule already
     failed are not reported twice)."""
-    from bnpipe import ingest, sanity, validation
+    from bnpipe import ingest, validation
+    from bnpipe.validation import sanity
 
     last_good = ingest.DataCache(settings.cache_dir).latest(spec.name)
     report = validation.validate(
