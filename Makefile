@@ -46,7 +46,7 @@ test-fast: setup ## the quick layer only (no TensorFlow training, no servers)
 lint: setup ## ruff lint and format check, import-linter contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-cache  # a cache can outlive a moved module
 
 # Browser tests (tests/e2e/test_ui.py) drive Debian's chromium through Playwright's
 # executable_path: Playwright's own browser download cannot work offline.

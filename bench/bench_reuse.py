@@ -71,11 +71,11 @@ def main() -> int:
 
     from bnpipe import watch
     from bnpipe.catalog import get_spec, load_catalog
+    from bnpipe.flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_watch import bn_watch
     from bnpipe.ops import cluster
     from bnpipe.params import RunConfig
     from bnpipe.settings import load_settings
-    from flows.bn_comparison import bn_comparison
-    from flows.bn_watch import bn_watch
 
     datasets = ["boston", "iris"]
     config = RunConfig(epochs=args.epochs, seeds=args.seeds)

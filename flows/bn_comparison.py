@@ -16,18 +16,18 @@ from bnpipe.params import RunConfig
 from bnpipe.registry import Decision
 from bnpipe.results import ComparisonResult
 from bnpipe.settings import Settings, load_settings
+from bnpipe.tasks.artifacts import show_comparison, show_unchanged
+from bnpipe.tasks.data import download_dataset, keep_as_last_good, validate_dataset
+from bnpipe.tasks.drift import assess_drift
+from bnpipe.tasks.leaks import check_leaks
+from bnpipe.tasks.references import compare_with_references
+from bnpipe.tasks.registry import register_best
+from bnpipe.tasks.reporting import ReferenceCheck, publish_report, summarize_comparison
+from bnpipe.tasks.reuse import comparison_key, find_unchanged, keep_result
+from bnpipe.tasks.runs import RunBook
+from bnpipe.tasks.tracking import log_seed_runs
+from bnpipe.tasks.training import encode_dataset
 from bnpipe.tracking import ParentRun
-from tasks.artifacts import show_comparison, show_unchanged
-from tasks.data import download_dataset, keep_as_last_good, validate_dataset
-from tasks.drift import assess_drift
-from tasks.leaks import check_leaks
-from tasks.references import compare_with_references
-from tasks.registry import register_best
-from tasks.reporting import ReferenceCheck, publish_report, summarize_comparison
-from tasks.reuse import comparison_key, find_unchanged, keep_result
-from tasks.runs import RunBook
-from tasks.tracking import log_seed_runs
-from tasks.training import encode_dataset
 
 
 @flow(name="bn-comparison", log_prints=True)

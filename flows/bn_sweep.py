@@ -17,15 +17,14 @@ from bnpipe.ops import cluster
 from bnpipe.params import RunConfig
 from bnpipe.registry import Decision
 from bnpipe.settings import Settings, load_settings
-from bnpipe.tracking import ParentRun
-from tasks.artifacts import show_sweep
-from tasks.data import download_dataset, tag_snapshot, validate_dataset
-from tasks.drift import assess_drift
-from tasks.leaks import check_leaks
-from tasks.references import compare_with_references
-from tasks.registry import register_best as register_leader
-from tasks.runs import RunBook
-from tasks.sweeps import (
+from bnpipe.tasks.artifacts import show_sweep
+from bnpipe.tasks.data import download_dataset, tag_snapshot, validate_dataset
+from bnpipe.tasks.drift import assess_drift
+from bnpipe.tasks.leaks import check_leaks
+from bnpipe.tasks.references import compare_with_references
+from bnpipe.tasks.registry import register_best as register_leader
+from bnpipe.tasks.runs import RunBook
+from bnpipe.tasks.sweeps import (
     best_reused_cell,
     cell_key,
     find_complete_cells,
@@ -35,7 +34,8 @@ from tasks.sweeps import (
     publish_sweep_report,
     reuse_cell,
 )
-from tasks.training import encode_dataset
+from bnpipe.tasks.training import encode_dataset
+from bnpipe.tracking import ParentRun
 
 
 @flow(name="bn-sweep", log_prints=True)

@@ -12,7 +12,7 @@ from prefect import flow
 
 from bnpipe.catalog import get_spec, load_catalog
 from bnpipe.settings import load_settings
-from tasks.watch import check_upstream
+from bnpipe.tasks.watch import check_upstream
 
 
 @flow(name="bn-watch", log_prints=True)

@@ -32,11 +32,11 @@ from bnpipe.ops.cluster import TrainingCluster
 from bnpipe.params import RunConfig
 from bnpipe.results import FAILURE_LOG_FIELD, ComparisonResult
 from bnpipe.settings import Settings
+from bnpipe.tasks import events
+from bnpipe.tasks.tracking import open_parent_run
+from bnpipe.tasks.training import train_variants
 from bnpipe.tracking import ParentRun
 from bnpipe.validation import DataValidationError
-from tasks import events
-from tasks.tracking import open_parent_run
-from tasks.training import train_variants
 
 UNCHANGED_STATE = "Unchanged"  # a flow run whose every dataset was unchanged
 

@@ -1,4 +1,4 @@
-"""The Prefect tasks of a sweep's MLflow side; the work is in ``bnpipe.sweep_runs``
+"""The Prefect tasks of a sweep's MLflow side; the work is in ``bnpipe.sweep.runs``
 (the sweep run, cell runs and their seed runs, reuse, the verdicts, the report)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from bnpipe import keys, sweep_runs
+from bnpipe import keys
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import SeedResult
 from bnpipe.features import Encoded
@@ -16,8 +16,9 @@ from bnpipe.ingest import Snapshot
 from bnpipe.params import RunConfig
 from bnpipe.settings import Settings
 from bnpipe.sweep import Cell, CellVerdict
+from bnpipe.sweep import runs as sweep_runs
+from bnpipe.tasks.tracking import open_experiment
 from bnpipe.tracking import ParentRun
-from tasks.tracking import open_experiment
 
 
 @task(name="open-sweep-run", cache_policy=NO_CACHE, retries=0)

@@ -14,8 +14,8 @@ from bnpipe.features import Encoded
 from bnpipe.ingest import Snapshot, redact
 from bnpipe.params import RunConfig
 from bnpipe.settings import Settings
+from bnpipe.tasks.data import tag_snapshot
 from bnpipe.tracking import ParentRun
-from tasks.data import tag_snapshot
 
 
 @task(name="open-parent-run", cache_policy=NO_CACHE, retries=0)

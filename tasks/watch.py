@@ -8,7 +8,7 @@ from prefect.cache_policies import NO_CACHE
 from bnpipe import watch
 from bnpipe.catalog import DatasetSpec
 from bnpipe.settings import Settings
-from tasks import events
+from bnpipe.tasks import events
 
 
 @task(name="check-upstream", cache_policy=NO_CACHE, timeout_seconds=300)

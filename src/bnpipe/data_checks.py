@@ -1,7 +1,7 @@
 """A dataset's data checked as a run checks it, in one place for ``bnpipe run``
 and ``bnpipe validate``: its expectation suite (the row count against the last
 good copy's), the catalog's missing-value policy and a target that varies
-(``bnpipe.sanity``)."""
+(``bnpipe.validation.sanity``)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ def check_data(df: pd.DataFrame, spec: DatasetSpec, settings: Settings):
     count against the last good snapshot's, when there is one), then blank cells
     the catalog's ``missing: error`` refuses (columns whose not-null rule already
     failed are not reported twice), and a target with fewer than 2 distinct values
-    (``bnpipe.sanity.constant_target``)."""
-    from bnpipe import ingest, sanity, validation
+    (``bnpipe.validation.sanity.constant_target``)."""
+    from bnpipe import ingest, validation
+    from bnpipe.validation import sanity
 
     last_good = ingest.DataCache(settings.cache_dir).latest(spec.name)
     report = validation.validate(

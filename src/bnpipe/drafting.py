@@ -3,7 +3,7 @@ entry and a first expectation suite.
 
 :func:`draft_dataset` fetches the CSV and decides each column's role from the data
 (:mod:`bnpipe.profiling`); :func:`draft_suite` writes GX expectations and bnpipe's
-sanity rules (:mod:`bnpipe.sanity`) that the data itself passes. The draft wants
+sanity rules (:mod:`bnpipe.validation.sanity`) that the data itself passes. The draft wants
 human review before anyone relies on it.
 """
 
@@ -21,7 +21,7 @@ import pandas as pd
 from bnpipe import ingest, leaks, profiling
 from bnpipe.catalog import DatasetSpec, parse_entry
 from bnpipe.drift import DEFAULT_LEVELS
-from bnpipe.sanity import (
+from bnpipe.validation.sanity import (
     _FLOAT32_MAX,
     CLASS_COUNTS_RULE,
     FINITE_RULE,

@@ -7,8 +7,9 @@ content), the resolved run parameters, and the code version. The sweep's
 resume uses it per cell; a comparison run uses the same function.
 
 The code version is the package version plus a hash of the installed sources
-of ``bnpipe``, ``flows`` and ``tasks`` (``*.py``, in path order), so a checkout
-with local edits counts as new code. Nothing is read at import time.
+of ``bnpipe`` with its ``bnpipe.flows`` and ``bnpipe.tasks`` (``*.py``, in path
+order; in a checkout those two are the top-level ``flows/`` and ``tasks/``), so a
+checkout with local edits counts as new code. Nothing is read at import time.
 """
 
 from __future__ import annotations
@@ -26,16 +27,17 @@ KEY_CHARS = 16  # shown and tagged; 64 bits tell apart far more runs than any st
 @functools.cache
 def code_version() -> str:
     """``<version>+<12 hex of the sources>``, e.g. ``0.1.0+3f2a9c1d0b7e``."""
+    import importlib.util
+
     import bnpipe
 
     roots = [Path(bnpipe.__file__).resolve().parent]
-    for name in ("flows", "tasks"):
-        try:
-            module = __import__(name)
-        except ImportError:  # a worker or a wheel without the project's flows
-            continue
-        if getattr(module, "__file__", None):
-            roots.append(Path(module.__file__).resolve().parent)
+    for name in ("bnpipe.flows", "bnpipe.tasks"):  # found, not imported: no Prefect here
+        spec = importlib.util.find_spec(name)
+        for where in (spec.submodule_search_locations or []) if spec else []:
+            path = Path(where).resolve()
+            if path.is_dir() and not path.is_relative_to(roots[0]):  # a checkout's top level
+                roots.append(path)
     return f"{bnpipe.__version__}+{sources_digest(roots)}"
 
 

@@ -1,6 +1,6 @@
 """Plain, JSON-safe values for the validation reports.
 
-Small helpers shared by :mod:`bnpipe.validation` (GX results), :mod:`bnpipe.sanity`
+Small helpers shared by :mod:`bnpipe.validation` (GX results), :mod:`bnpipe.validation.sanity`
 (bnpipe's own rules) and :mod:`bnpipe.drafting` (suites drafted from data): numpy and
 pandas scalars unwrapped, NaN as None, +-inf as strings, a few distinct examples.
 """

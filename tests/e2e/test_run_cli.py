@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 
@@ -94,15 +93,18 @@ def test_run_both_datasets_over_http(project_env, data_mirror, tmp_path):
     assert again.stdout.count("winner:") == 2 and "±" in again.stdout
 
     # A checkout with a local edit is new code: it retrains.
-    edited = tmp_path / "edited"
+    edited = tmp_path / "edited"  # a wheel's layout: bnpipe with its flows and tasks inside
+    skip = shutil.ignore_patterns("__pycache__", "flows", "tasks")  # src/bnpipe's links to them
+    shutil.copytree(REPO / "src" / "bnpipe", edited / "bnpipe", ignore=skip)
     for package in ("flows", "tasks"):
         shutil.copytree(
-            REPO / package, edited / package, ignore=shutil.ignore_patterns("__pycache__")
+            REPO / package,
+            edited / "bnpipe" / package,
+            ignore=shutil.ignore_patterns("__pycache__"),
         )
-    with (edited / "tasks" / "reuse.py").open("a", encoding="utf-8") as f:
+    with (edited / "bnpipe" / "tasks" / "reuse.py").open("a", encoding="utf-8") as f:
         f.write("\n# a local edit\n")
-    # the edited flows and tasks, this checkout's core (whichever checkout the venv installs)
-    env = {**project_env, "PYTHONPATH": os.pathsep.join([str(edited), str(REPO / "src")])}
+    env = {**project_env, "PYTHONPATH": str(edited)}  # found before the installed bnpipe
     edit = bnpipe("run", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=env)
     assert edit.returncode == 0, edit.stdout[-3000:] + edit.stderr[-3000:]
     assert "unchanged since run" not in edit.stdout

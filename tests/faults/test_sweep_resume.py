@@ -17,7 +17,7 @@ ARGS = ["sweep", "iris", *GRID, "--seeds", "2", "--epochs", "20"]
 # halfway, at a known point (a signal from outside could land after every cell).
 KILL_AFTER_FIRST_CELL = """
 import functools, os, signal, sys
-import tasks.sweeps as sweeps
+import bnpipe.tasks.sweeps as sweeps
 real = sweeps.log_cell.fn
 @functools.wraps(real)  # Prefect binds the task's parameters by its signature
 def log_cell(*args, **kwargs):

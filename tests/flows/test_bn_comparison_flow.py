@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_flow_logs_the_contract_and_registers_a_champion(env):
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     state = bn_comparison(
         datasets=["iris"],
@@ -54,7 +54,7 @@ def test_flow_logs_the_contract_and_registers_a_champion(env):
 def test_flow_stops_before_training_on_bad_data(env, tmp_path, monkeypatch):
     """A CSV that breaks the suite fails the flow with a message naming the column;
     the parent run ends FAILED with the validation report, no child runs, no model."""
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     bad = pd.read_csv(env["mirror"] / "boston.csv")
     bad.loc[[3, 7], "medv"] = -5.0
@@ -85,7 +85,7 @@ def test_a_deployment_run_does_not_fall_back_when_upstream_is_unreachable(
 
     import yaml
 
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
     from tests.conftest import REPO
 
     with socket.socket() as sock:
@@ -123,7 +123,7 @@ def test_promotions_of_one_dataset_from_two_hosts_take_turns(env, tmp_path):
     from prefect.client.orchestration import get_client
 
     from bnpipe.settings import load_settings
-    from tasks.registry import promotion_lock
+    from bnpipe.tasks.registry import promotion_lock
 
     inside: list[int] = []
     overlaps: list[int] = []

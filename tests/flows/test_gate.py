@@ -60,7 +60,7 @@ def bnpipe_events(name: str) -> list:
 def store(env, tmp_path_factory, data_mirror):
     """Champions for boston and iris from good runs on the real data, in a store of
     this module's own; yields the environment to run further flows against it."""
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     tmp = tmp_path_factory.mktemp("gate")
     mp = pytest.MonkeyPatch()
@@ -143,7 +143,7 @@ REFUSED = [
 def test_data_that_passes_the_schema_but_is_wrong_is_refused_before_training(
     store, monkeypatch, case, dataset, change, where, rule
 ):
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     serve(store, monkeypatch, case, dataset, change(store["good"][dataset]))
     with pytest.raises(Exception, match=f"{dataset}: validation failed") as err:
@@ -171,7 +171,7 @@ def test_a_refusal_emits_an_event_naming_the_dataset(store):
 
 
 def test_a_rerun_of_the_same_data_shows_zero_drift(store, tmp_path):
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     out = bn_comparison(datasets=["iris"], **FEW, force=True)  # the same data again, on purpose
     assert out["iris"].drift == "ok" and out["iris"].outcome != "held"
@@ -193,7 +193,7 @@ def test_a_rerun_of_the_same_data_shows_zero_drift(store, tmp_path):
 def test_a_changed_relation_to_the_target_holds_the_champion(store, monkeypatch, tmp_path):
     """Every column plausible on its own (the same values), the target shuffled across
     rows: trained, registered, not promoted, and the run says why."""
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     good = store["good"]["boston"]
     shuffled = good.assign(medv=good["medv"].sample(frac=1.0, random_state=3).to_numpy())
@@ -233,7 +233,7 @@ def test_a_changed_relation_to_the_target_holds_the_champion(store, monkeypatch,
 
 
 def test_every_seed_diverging_fails_the_flow_and_keeps_the_champion(store, monkeypatch):
-    from flows.bn_comparison import NoFiniteModelError, bn_comparison
+    from bnpipe.flows.bn_comparison import NoFiniteModelError, bn_comparison
 
     serve(store, monkeypatch, "diverge", "iris", store["good"]["iris"])
     with pytest.raises(NoFiniteModelError, match="iris: every seed diverged"):

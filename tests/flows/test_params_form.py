@@ -11,7 +11,7 @@ from bnpipe.params import RunConfig
 def test_the_deployment_form_is_the_run_config_model():
     from prefect.utilities.callables import parameter_schema
 
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     schema = parameter_schema(bn_comparison.fn).model_dump_for_openapi()
     assert list(schema["properties"]) == [
@@ -36,7 +36,7 @@ def test_the_deployment_form_is_the_run_config_model():
 def test_a_deployment_runs_parameters_are_validated_into_the_model():
     from prefect.exceptions import ParameterTypeError
 
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     # `prefect deployment run ... -p config='{"epochs": 300, "seeds": 3}'`
     given = bn_comparison.validate_parameters({"config": {"epochs": 300, "seeds": 3}})
@@ -52,7 +52,7 @@ def test_the_sweep_deployment_parameters_are_valid_for_the_sweep_flow():
     import yaml
 
     from bnpipe import sweep
-    from flows.bn_sweep import bn_sweep
+    from bnpipe.flows.bn_sweep import bn_sweep
 
     spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "prefect.yaml").read_text())
     [dep] = [d for d in spec["deployments"] if d["name"] == "when-bn-helps"]

@@ -94,7 +94,7 @@ def project(env, tmp_path, monkeypatch):
 def test_blank_cells_are_imputed_and_every_seed_trains_on_finite_inputs(project):
     import mlflow
 
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     project["catalog"]("impute")
     out = bn_comparison(
@@ -121,7 +121,7 @@ def test_blank_cells_are_imputed_and_every_seed_trains_on_finite_inputs(project)
 
 
 def test_blank_cells_under_missing_error_are_refused_naming_column_and_count(project):
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     project["catalog"]("error")
     with pytest.raises(Exception, match="flats: validation failed") as err:

@@ -67,7 +67,7 @@ def noise_project(env, tmp_path, monkeypatch):
 
 
 def test_a_target_independent_of_the_features_makes_no_champion(noise_project):
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     state = bn_comparison(
         datasets=["noise-reg", "noise-cls"], config=RunConfig(epochs=30, seeds=2), return_state=True
@@ -101,7 +101,7 @@ def test_a_target_independent_of_the_features_makes_no_champion(noise_project):
 def test_five_epochs_on_raw_iris_register_no_champion(env, tmp_path, monkeypatch):
     """One plain seed beats the prior's log loss on its rows, the other is far worse:
     the leader is chosen on the validation rows, and neither variant beats the prior."""
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -134,7 +134,7 @@ def test_five_epochs_on_raw_iris_register_no_champion(env, tmp_path, monkeypatch
 def test_a_run_on_features_that_sum_to_the_target_is_held_naming_them(noise_project):
     """The networks learn it and the ridge reference looks perfect on it: the leak
     alone holds the run, naming the columns; nothing becomes champion."""
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     config = RunConfig(epochs=30, seeds=2, input_scaling="standard", target_scaling="standard")
     state = bn_comparison(datasets=["fees"], config=config, return_state=True)

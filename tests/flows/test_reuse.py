@@ -40,7 +40,7 @@ def store(env, tmp_path_factory, data_mirror):
 
     The tests share it (one first run, not one per test), so each counts runs and
     versions before and after itself, and none reuses another's parameters."""
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     tmp = tmp_path_factory.mktemp("reuse")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
@@ -53,7 +53,7 @@ def store(env, tmp_path_factory, data_mirror):
 
 
 def test_unchanged_data_trains_nothing_and_shows_the_earlier_result(store):
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     client, first = store["client"], store["first"]
     before, runs = versions(client), len(all_runs(client))
@@ -90,7 +90,7 @@ def test_unchanged_data_trains_nothing_and_shows_the_earlier_result(store):
 def retrains(store, *, same_key: bool = False, **kwargs) -> ComparisonResult:
     """The flow trains and registers again; its key differs from the first run's
     (the same key only when ``force`` made it retrain: ``same_key``)."""
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     client = store["client"]
     before = versions(client)
@@ -133,7 +133,7 @@ def test_one_changed_byte_of_data_retrains(store, monkeypatch, data_mirror):
 
 
 def test_a_run_that_did_not_register_does_not_stand_in_for_one_that_does(store):
-    from flows.bn_comparison import bn_comparison
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     client = store["client"]
     # a --no-register run of parameters no other test uses, then the same with registration

@@ -26,7 +26,7 @@ def sweep_runs(client: MlflowClient, dataset: str):
 
 
 def test_a_sweep_writes_the_layout_and_judges_the_cells(env):
-    from flows.bn_sweep import bn_sweep
+    from bnpipe.flows.bn_sweep import bn_sweep
 
     out = bn_sweep(datasets=["iris"], grid=GRID, config=RunConfig(seeds=SEEDS, epochs=EPOCHS))
     result = out["iris"]
@@ -149,7 +149,7 @@ def test_a_one_axis_sweep_draws_the_effect_along_it_and_a_dead_cell_is_diverged(
     """One grid axis: no heatmap, the effect along the axis instead (and sweep.md says
     why). A cell where every seed diverged is "diverged", not a tie; the sweep ends with
     where its run and report are."""
-    from flows.bn_sweep import bn_sweep
+    from bnpipe.flows.bn_sweep import bn_sweep
 
     grid = {"learning_rate": [0.001, 1e9]}
     result = bn_sweep(datasets=["boston"], grid=grid, config=RunConfig(seeds=2, epochs=3))["boston"]
@@ -173,7 +173,7 @@ def test_a_sweep_where_every_seed_of_every_cell_diverged_fails(env):
     """As bn-comparison does when every seed diverged: the flow fails (bnpipe sweep
     exits 1), after the sweep run has its report; no cell is called a tie."""
     from bnpipe.comparison import NoFiniteModelError
-    from flows.bn_sweep import bn_sweep
+    from bnpipe.flows.bn_sweep import bn_sweep
 
     grid = {"learning_rate": [1e9, 1e10]}
     with pytest.raises(NoFiniteModelError, match="boston: every seed of every cell diverged"):

@@ -53,7 +53,7 @@ def changed_events(sha: str, wait: float = 15.0) -> list:
 
 
 def test_the_watch_announces_new_content_once_and_304s_otherwise(upstream):
-    from flows.bn_watch import bn_watch
+    from bnpipe.flows.bn_watch import bn_watch
 
     folder, server = upstream
     good = (folder / "iris.csv").read_bytes()
@@ -84,8 +84,8 @@ def test_content_the_last_run_trained_on_is_not_news(upstream, tmp_path):
     """A cache whose last good copy is what the upstream serves: nothing to announce."""
     from bnpipe import ingest
     from bnpipe.catalog import get_spec, load_catalog
+    from bnpipe.flows.bn_watch import bn_watch
     from bnpipe.settings import load_settings
-    from flows.bn_watch import bn_watch
 
     settings = load_settings()
     spec = get_spec(load_catalog(settings.catalog_path), "iris")
@@ -96,7 +96,7 @@ def test_content_the_last_run_trained_on_is_not_news(upstream, tmp_path):
 
 
 def test_an_unreachable_upstream_fails_the_watch_in_one_line(upstream, monkeypatch):
-    from flows.bn_watch import bn_watch
+    from bnpipe.flows.bn_watch import bn_watch
 
     folder, server = upstream
     (folder / "iris.csv").unlink()
@@ -109,7 +109,7 @@ def test_the_watch_path_imports_no_tensorflow_gx_or_mlflow(tmp_path, data_mirror
     code = textwrap.dedent(
         """
         import json, sys
-        import flows.bn_watch  # the flow module and its task
+        import bnpipe.flows.bn_watch  # the flow module and its task
         from bnpipe import watch
         from bnpipe.catalog import get_spec, load_catalog
         from bnpipe.settings import load_settings

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from bnpipe import ingest, tracking, validation
-from tasks.data import download_dataset, keep_as_last_good, validate_dataset
+from bnpipe.tasks.data import download_dataset, keep_as_last_good, validate_dataset
 
 
 def test_a_download_is_cached_and_becomes_last_good_only_when_kept(upstream):

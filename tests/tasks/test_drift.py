@@ -15,8 +15,8 @@ from prefect.logging import disable_run_logger
 
 from bnpipe import drift, ingest, registry, tracking
 from bnpipe.catalog import parse_entry
+from bnpipe.tasks.drift import assess_drift
 from bnpipe.tracking import ParentRun
-from tasks.drift import assess_drift
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks import events as task_events
+from bnpipe.tasks import events as task_events
 
 
 def test_an_event_names_its_dataset_as_the_resource(events):

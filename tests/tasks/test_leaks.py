@@ -19,7 +19,7 @@ def _refs(data, spec):
 
 
 def test_features_that_sum_to_the_target_are_reasons_and_a_tag(parent):
-    from tasks.leaks import check_leaks
+    from bnpipe.tasks.leaks import check_leaks
 
     entry = {"url": "https://example.com/fees.csv", "task": "regression", "target": "total"}
     spec = parse_entry("fees", entry | {"features": [*NUMERIC, "city"], "categorical": ["city"]})
@@ -32,7 +32,7 @@ def test_features_that_sum_to_the_target_are_reasons_and_a_tag(parent):
 
 
 def test_iris_has_none(parent, data_mirror):
-    from tasks.leaks import check_leaks
+    from bnpipe.tasks.leaks import check_leaks
 
     spec, _, data = iris(data_mirror)
     assert check_leaks.fn(parent, spec, data, _refs(data, spec)) == []

@@ -17,7 +17,7 @@ def comparison(data_mirror):
 
 
 def test_the_references_are_logged_and_judged_on_the_parent_run(comparison, open_run):
-    from tasks.references import compare_with_references
+    from bnpipe.tasks.references import compare_with_references
 
     spec, data, results, summary = comparison
     parent = open_run("bn-comparison-iris")

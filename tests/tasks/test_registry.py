@@ -14,9 +14,9 @@ from bnpipe import jobs, registry
 from bnpipe.comparison import summarize_results
 from bnpipe.params import RunConfig
 from bnpipe.settings import load_settings
-from tasks import training
-from tasks.registry import register_best
-from tasks.tracking import log_seed_runs
+from bnpipe.tasks import training
+from bnpipe.tasks.registry import register_best
+from bnpipe.tasks.tracking import log_seed_runs
 
 pytestmark = pytest.mark.slow  # trains, logs and registers models, scores one on Dask
 

@@ -10,7 +10,7 @@ import pytest
 
 from bnpipe import report, tracking
 from bnpipe.settings import load_settings
-from tasks.reporting import publish_report, summarize_comparison
+from bnpipe.tasks.reporting import publish_report, summarize_comparison
 from tests import comparisons
 
 pytestmark = pytest.mark.slow  # MLflow, Prefect, matplotlib, scikit-learn
@@ -67,7 +67,7 @@ def test_publish_logs_the_report_and_the_flow_shows_it_as_prefect_artifacts(
     from prefect.artifacts import Artifact
     from prefect.logging import disable_run_logger
 
-    from tasks.artifacts import show_comparison
+    from bnpipe.tasks.artifacts import show_comparison
 
     settings = load_settings({"MLFLOW_TRACKING_URI": parent.tracking_uri})
     decision = comparisons.decision(toy)

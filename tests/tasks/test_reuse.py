@@ -7,7 +7,7 @@ import dataclasses
 from bnpipe import ingest, reuse, tracking
 from bnpipe.catalog import get_spec, load_catalog
 from bnpipe.params import RunConfig
-from tasks.reuse import comparison_key, find_unchanged, keep_result
+from bnpipe.tasks.reuse import comparison_key, find_unchanged, keep_result
 from tests.comparisons import a_result
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from bnpipe import ingest, sweep
 from bnpipe.params import RunConfig
-from tasks import sweeps
+from bnpipe.tasks import sweeps
 from tests.comparisons import iris, seed_results
 
 pytestmark = pytest.mark.slow  # logs four Keras models, draws two plots

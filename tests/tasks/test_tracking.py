@@ -7,7 +7,7 @@ import pytest
 
 from bnpipe import ingest, tracking
 from bnpipe.params import RunConfig
-from tasks.tracking import log_seed_runs, open_parent_run
+from bnpipe.tasks.tracking import log_seed_runs, open_parent_run
 from tests.comparisons import iris, seed_results
 from tests.contract import CHILD_PARAMS, PARENT_TAGS, TEST_METRICS
 

@@ -12,7 +12,7 @@ from prefect.logging import disable_run_logger
 from bnpipe import jobs
 from bnpipe.models import VARIANTS
 from bnpipe.params import RunConfig
-from tasks import training
+from bnpipe.tasks import training
 
 pytestmark = pytest.mark.slow  # trains Keras nets on a Dask worker
 

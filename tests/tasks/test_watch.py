@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tasks.watch import check_upstream
+from bnpipe.tasks.watch import check_upstream
 
 
 def one_row_fewer(path) -> bytes:

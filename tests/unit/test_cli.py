@@ -115,14 +115,14 @@ def test_a_malformed_catalog_is_a_usage_error_naming_the_file(env, tmp_path, cap
     ],
 )
 def test_unknown_dataset_exits_2_listing_the_known_ones(env, capsys, argv):
-    flows_loaded = "flows.bn_comparison" in sys.modules
+    flows_loaded = "bnpipe.flows.bn_comparison" in sys.modules
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "unknown dataset 'titanic'" in err
     assert "known datasets: boston, iris" in err
     assert "Traceback" not in err
     if not flows_loaded:  # rejected before the flow (and Prefect) is imported
-        assert "flows.bn_comparison" not in sys.modules
+        assert "bnpipe.flows.bn_comparison" not in sys.modules
 
 
 @pytest.mark.parametrize(
@@ -137,12 +137,12 @@ def test_unknown_dataset_exits_2_listing_the_known_ones(env, capsys, argv):
     ],
 )
 def test_run_with_bad_parameters_exits_2(env, capsys, args, message):
-    flows_loaded = "flows.bn_comparison" in sys.modules
+    flows_loaded = "bnpipe.flows.bn_comparison" in sys.modules
     assert main(["run", "boston", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("bnpipe: error: ") and message in err
     if not flows_loaded:
-        assert "flows.bn_comparison" not in sys.modules
+        assert "bnpipe.flows.bn_comparison" not in sys.modules
 
 
 @pytest.mark.parametrize(
@@ -174,12 +174,12 @@ def test_run_with_bad_parameters_exits_2(env, capsys, args, message):
     ],
 )
 def test_sweep_with_bad_arguments_exits_2_before_anything_starts(env, capsys, args, message):
-    flows_loaded = "flows.bn_sweep" in sys.modules
+    flows_loaded = "bnpipe.flows.bn_sweep" in sys.modules
     assert main(["sweep", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("bnpipe: error: ") and message in err, err
     if not flows_loaded:
-        assert "flows.bn_sweep" not in sys.modules
+        assert "bnpipe.flows.bn_sweep" not in sys.modules
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""A target with fewer than 2 distinct values is refused (``bnpipe.sanity``): at
+"""A target with fewer than 2 distinct values is refused (``bnpipe.validation.sanity``): at
 ``dataset init`` (tests/unit/test_drafting.py), and at run time and by ``bnpipe
 validate`` beside the suite's rules, in one line naming the dataset, the column
 and the rule."""
@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnpipe import sanity
 from bnpipe.catalog import get_spec, load_catalog
 from bnpipe.ops.cli import main
 from bnpipe.ops.cli.errors import error_line
-from bnpipe.validation import DataValidationError
+from bnpipe.validation import DataValidationError, sanity
 from tests.conftest import REPO
 
 

@@ -339,11 +339,11 @@ def test_predict_frame_answers_in_the_targets_units():
 
 @pytest.fixture
 def quiet_tasks(monkeypatch):
-    """tasks.training's functions outside a Prefect run (a plain logger)."""
-    import tasks.training
+    """bnpipe.tasks.training's functions outside a Prefect run (a plain logger)."""
+    import bnpipe.tasks.training
 
-    monkeypatch.setattr(tasks.training, "get_run_logger", lambda: logging.getLogger("test"))
-    return tasks.training
+    monkeypatch.setattr(bnpipe.tasks.training, "get_run_logger", lambda: logging.getLogger("test"))
+    return bnpipe.tasks.training
 
 
 def test_encode_dataset_resolves_the_datasets_defaults(quiet_tasks):
@@ -357,7 +357,7 @@ def test_encode_dataset_resolves_the_datasets_defaults(quiet_tasks):
 def test_jobs_carry_each_datasets_config_and_results_score_in_its_units(quiet_tasks, tmp_path):
     from bnpipe import jobs
     from bnpipe.models import VARIANTS
-    from tasks.training import make_job
+    from bnpipe.tasks.training import make_job
 
     scaled = spec_with({"target_scaling": "standard", "learning_rate": 0.01}, name="scaled")
     raw = spec_with(name="raw")

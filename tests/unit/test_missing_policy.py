@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bnpipe import sanity, validation
+from bnpipe import validation
 from bnpipe.catalog import parse_entry
+from bnpipe.validation import sanity
 
 ENTRY = {
     "url": "https://example.com/t.csv",

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bnpipe import multiplicity
+from bnpipe.stats import multiplicity
 
 
 def test_holm_by_hand():

@@ -494,7 +494,7 @@ def test_html_template_fails_on_a_missing_value():
 def test_sweep_page_escapes_and_needs_every_value(tmp_path):
     import jinja2
 
-    from bnpipe import sweep_report
+    from bnpipe.sweep import report as sweep_report
 
     png = tmp_path / "forest.png"
     png.write_bytes(PNG_SIGNATURE + b"data")

@@ -8,6 +8,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 README_LIMIT = 12_000
 MODULE_LIMIT = 450
@@ -72,8 +74,12 @@ def test_every_package_is_installed():
         tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
     )
     found = {
-        ".".join(init.parent.relative_to(base).parts)
-        for base, top in ((ROOT / "src", "bnpipe"), (ROOT, "flows"), (ROOT, "tasks"))
+        ".".join((*prefix, *init.parent.relative_to(base).parts))
+        for base, top, prefix in (
+            (ROOT / "src", "bnpipe", ()),
+            (ROOT, "flows", ("bnpipe",)),  # installed as bnpipe.flows (package-dir)
+            (ROOT, "tasks", ("bnpipe",)),
+        )
         for init in (base / top).rglob("__init__.py")
     }
     assert found <= listed, (
@@ -93,7 +99,7 @@ def test_every_library_the_code_imports_is_a_declared_dependency():
         re.split(r"[\[=<>!~ ;]", d, maxsplit=1)[0].lower().replace("_", "-")
         for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     }
-    ours = {"bnpipe", "flows", "tasks"}
+    ours = {"bnpipe"}
     imported: dict[str, str] = {}
     for path in _tracked("src/*.py", "flows/*.py", "tasks/*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -115,3 +121,27 @@ def test_every_library_the_code_imports_is_a_declared_dependency():
         if not {d.lower().replace("_", "-") for d in providers.get(top, [])} & declared
     }
     assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
+
+
+@pytest.mark.slow
+def test_a_users_own_tasks_and_flows_modules_do_not_shadow_bnpipes(tmp_path):
+    """The adapters and flows are installed as bnpipe.tasks and bnpipe.flows: no
+    package named `tasks` or `flows` is importable from outside the checkout, and a
+    user's own tasks.py / flows.py next to their datasets.yaml changes nothing."""
+    import subprocess
+    import sys
+
+    (tmp_path / "tasks.py").write_text("raise SystemExit('a user tasks.py was imported')\n")
+    (tmp_path / "flows.py").write_text("raise SystemExit('a user flows.py was imported')\n")
+    probe = (
+        "import importlib.util as u, sys; sys.path.remove('') if '' in sys.path else None; "
+        "print(u.find_spec('tasks'), u.find_spec('flows')); "
+        "sys.path.insert(0, ''); "
+        "import bnpipe.flows.bn_comparison, bnpipe.tasks.data; "
+        "print(bnpipe.flows.bn_comparison.bn_comparison.name)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split("\n")[:2] == ["None None", "bn-comparison"], out.stdout

@@ -1,12 +1,13 @@
-"""bnpipe.sweep_runs: what makes a cell complete, what a copy keeps, and a cell run
+"""bnpipe.sweep.runs: what makes a cell complete, what a copy keeps, and a cell run
 that fails half-way (a SQLite store under tmp_path; seed runs without models)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bnpipe import sweep, sweep_runs, tracking
+from bnpipe import sweep, tracking
 from bnpipe.params import RunConfig
+from bnpipe.sweep import runs as sweep_runs
 from bnpipe.tracking import ParentRun
 from tests.comparisons import iris, seed_result
 

@@ -9,7 +9,7 @@ readable :class:`ValidationReport`:
     check(df, suite_path, "boston")   # the same, raising DataValidationError on failure
 
 Besides GX's own expectation types a suite may hold bnpipe's "sanity" rules (types
-starting with ``bnpipe_``), which :mod:`bnpipe.sanity` evaluates in pandas into the
+starting with ``bnpipe_``), which :mod:`bnpipe.validation.sanity` evaluates in pandas into the
 same :class:`Failure` records. :mod:`bnpipe.drafting` drafts a first suite for a
 user's CSV (``bnpipe dataset init``).
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from bnpipe import sanity
+from bnpipe.validation import sanity
 from bnpipe.validation.report import Failure
 from bnpipe.validation.suites import _DUPLICATES_RULE, _TABLE_COLUMNS_RULES, _UNIQUE_COUNT_RULE
 from bnpipe.values import MAX_EXAMPLES, _examples, _join, _number, _plain, _sorted, _unique

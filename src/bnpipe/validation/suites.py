@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bnpipe import sanity
 from bnpipe.files import write_atomically
+from bnpipe.validation import sanity
 
 _MISSING_COLUMN_RULE = "expect_column_to_exist"
 _DUPLICATES_RULE = "expect_compound_columns_to_be_unique"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bnpipe import sanity
+from bnpipe.validation import sanity
 from bnpipe.validation.failures import _failure
 from bnpipe.validation.gx_context import _run_gx
 from bnpipe.validation.report import DataValidationError, Failure, ValidationReport

@@ -18,7 +18,7 @@ def orchestrated(settings: Settings, dask_address: str | None, debug: bool, load
     with the API connected."""
     from bnpipe import tracking, validation
     from bnpipe.ops import cluster
-    from flows.local_api import prefect_api
+    from bnpipe.ops.local_api import prefect_api
 
     # Three things start at once: the Dask cluster (local workers load TensorFlow,
     # ~7 CPU-s each), a temporary Prefect server (when no Prefect API is configured,

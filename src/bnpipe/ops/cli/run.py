@@ -30,7 +30,7 @@ def cmd_run(args, settings: Settings) -> int:
     )
 
     def load():
-        from flows.bn_comparison import bn_comparison
+        from bnpipe.flows.bn_comparison import bn_comparison
 
         return bn_comparison
 

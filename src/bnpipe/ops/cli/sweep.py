@@ -29,7 +29,7 @@ def cmd_sweep(args, settings: Settings) -> int:
     )
 
     def load():
-        from flows.bn_sweep import bn_sweep
+        from bnpipe.flows.bn_sweep import bn_sweep
 
         return bn_sweep
 

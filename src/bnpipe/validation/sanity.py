@@ -34,15 +34,13 @@ first download, a check by hand).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bnpipe.validation.report import Failure
 from bnpipe.values import _examples, _join, _number, _plain, _unique_by_key
-
-if TYPE_CHECKING:
-    from bnpipe.validation import Failure
 
 #: Rule types evaluated by bnpipe itself (in pandas), not by GX.
 CUSTOM_PREFIX = "bnpipe_"
@@ -75,10 +73,7 @@ def _describe(rule: str, kw: dict) -> str:
 def _failed(
     column: str | None, rule: str, detail: str, offending: list, count: int | None
 ) -> Failure:
-    """A :class:`~bnpipe.validation.Failure`; imported here, when a rule fails, since
-    validation imports this module."""
-    from bnpipe.validation import Failure
-
+    """A :class:`~bnpipe.validation.Failure`."""
     return Failure(column, rule, detail, offending, count)
 
 

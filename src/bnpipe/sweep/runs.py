@@ -20,13 +20,14 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bnpipe import keys, sweep, sweep_report, tracking
+from bnpipe import keys, sweep, tracking
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import SeedResult, by_variant, summarize_results
 from bnpipe.evaluation import primary_metric
 from bnpipe.features import Encoded
 from bnpipe.params import RunConfig
 from bnpipe.sweep import Cell, CellVerdict
+from bnpipe.sweep import report as sweep_report
 from bnpipe.tracking import ParentRun
 
 CELL_KEY_TAG = "cell_key"

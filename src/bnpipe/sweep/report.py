@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bnpipe import multiplicity
 from bnpipe.report.html import render
 from bnpipe.report.plots import new_figure, save_png
 from bnpipe.report.tables import markdown_table
+from bnpipe.stats import multiplicity
 from bnpipe.sweep import CellVerdict
 
 WINNER_COLOURS = {"bn": "#d62728", "plain": "#1f77b4", "tie": "#7f7f7f", "diverged": "#000000"}
