@@ -16,6 +16,10 @@ REPO = Path(__file__).resolve().parents[1]
 telemetry_off()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# One persistent XLA cache for every process the tests start (the in-process Dask
+# workers and each `bnpipe run` subprocess inherit it): a training loop compiled once
+# for its shapes and epochs is loaded by the next run, not compiled again.
+os.environ.setdefault("BNPIPE_XLA_CACHE_DIR", str(REPO / ".test-output" / "xla-cache"))
 
 
 @pytest.fixture(scope="session")
