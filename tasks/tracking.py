@@ -37,7 +37,9 @@ def open_parent_run(
     run_id = tracking.start_run(
         client,
         exp_id,
-        run_name=f"{spec.name}-{flow_run.get_name() or 'local'}",
+        run_name=tracking.parent_run_name(
+            spec.name, config.epochs, config.seeds, flow_run.get_name()
+        ),
         tags={
             "dataset": spec.name,
             "task_type": spec.task,

@@ -28,8 +28,17 @@ def test_the_parent_run_carries_the_lineage_and_ends_a_stale_run(settings, data_
     assert PARENT_TAGS - {"winner"} <= set(run.data.tags)
     assert run.data.tags["data_sha256"] == snap.sha256 and run.data.tags["dataset"] == "iris"
     assert run.data.params["epochs"] == "3" and run.data.params["seeds"] == "2"
+    # the runs table says what each comparison trained, not only the flow run's name
+    assert run.info.run_name == "iris, 3 epochs, 2 seeds (local)"
     assert second.client.get_run(second.run_id).info.status == "RUNNING"
     second.end()
+
+
+def test_a_parent_run_name_says_dataset_epochs_and_seeds():
+    assert tracking.parent_run_name("boston", 1000, 5, "crimson-beaver") == (
+        "boston, 1000 epochs, 5 seeds (crimson-beaver)"
+    )
+    assert tracking.parent_run_name("iris", 1, 1) == "iris, 1 epoch, 1 seed (local)"
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from bnpipe.tracking.datasets import (
     dataset_inputs,
     log_dataset,
 )
-from bnpipe.tracking.parent import ParentRun
+from bnpipe.tracking.parent import ParentRun, parent_run_name
 from bnpipe.tracking.runs import (
     OWNER_HOST_TAG,
     OWNER_PID_TAG,
@@ -94,6 +94,7 @@ __all__ = [
     "log_metrics",
     "log_params",
     "owner_tags",
+    "parent_run_name",
     "redact_uri",
     "refused_credentials",
     "registered_model_name",
