@@ -102,6 +102,7 @@ def log_seed_runs(
     parent.log_params({"learning_rate": learning_rate})
     params = config.seed_params(learning_rate, data_sha256)
     datasets = parent.datasets()  # the snapshot, as validate logged it
+    splits = tracking.split_entities(datasets[0], data.split) if datasets else None
     for r in results:
         r.run_id, r.model_uri = tracking.log_child_run(
             parent.client,
@@ -118,6 +119,7 @@ def log_seed_runs(
             tags={"dask_worker": r.worker} if r.worker else None,
             datasets=datasets,
             dataset_name=datasets[0].name if datasets else "",
+            splits=splits,
         )
         state = "DIVERGED (run FAILED, model not logged)" if r.diverged else "logged"
         logger.info("%s-seed%d: %s %s", r.variant, r.seed, _fmt(r.metrics), state)

@@ -15,13 +15,14 @@ MLflow is imported lazily: ``bnpipe datasets`` never pays for it.
 
 from __future__ import annotations
 
-from bnpipe.tracking.children import child_description, log_child_run
+from bnpipe.tracking.children import child_description, link_model_metrics, log_child_run
 from bnpipe.tracking.datasets import (
     DIGEST_CHARS,
     SCHEMA_SAMPLE_ROWS,
     dataset_entity,
     dataset_inputs,
     log_dataset,
+    split_entities,
 )
 from bnpipe.tracking.parent import ParentRun, parent_run_name
 from bnpipe.tracking.runs import (
@@ -87,6 +88,7 @@ __all__ = [
     "end_run",
     "ensure_experiment",
     "experiment_name",
+    "link_model_metrics",
     "log_child_run",
     "log_curves",
     "log_dataset",
@@ -99,6 +101,7 @@ __all__ = [
     "refused_credentials",
     "registered_model_name",
     "set_tags",
+    "split_entities",
     "start_run",
     "status_for",
 ]
