@@ -11,7 +11,10 @@ the MLflow UI serving that store on 127.0.0.1 and the stack's MLflow port
 Each link carries ``workflowType=machine_learning``: the UI has a GenAI / Model
 training switch, kept per browser and GenAI until someone flips it, under which
 an experiment opens on an empty traces overview; the URL parameter wins over
-the stored choice (read in the UI's workflow-type context, MLflow 3.17).
+the stored choice (read in the UI's workflow-type context, MLflow 3.17). A UI
+served with ``--app-name bnpipe`` (:mod:`bnpipe.ops.mlflow_app`; the stack's,
+and :func:`ui_command`'s) also starts a new browser in Model training mode, so
+the experiment list's own links open experiments on their runs.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def ui_command(settings: Settings) -> str:
     """How to serve a SQLite store's UI at :func:`ui_base`."""
     return (
         f".venv/bin/mlflow ui --backend-store-uri {shlex.quote(settings.tracking_uri)} "
-        f"--host 127.0.0.1 --port {settings.mlflow_port}"
+        f"--host 127.0.0.1 --port {settings.mlflow_port} --app-name bnpipe"
     )
 
 

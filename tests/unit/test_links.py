@@ -30,6 +30,7 @@ def test_with_sqlite_the_links_go_to_the_local_ui_on_the_stack_port():
     assert links.ui_base(s) == "http://127.0.0.1:5123"
     assert links.ui_command(s).endswith(
         "mlflow ui --backend-store-uri sqlite:////data/mlflow.db --host 127.0.0.1 --port 5123"
+        " --app-name bnpipe"  # the UI opening in Model training mode (bnpipe.ops.mlflow_app)
     )
 
 
