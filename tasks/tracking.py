@@ -26,13 +26,20 @@ def open_parent_run(
     snap: Snapshot | None = None,
     key: str | None = None,
 ) -> ParentRun:
-    """Create the experiment if needed, end runs a killed process left RUNNING,
+    """Create the experiment if needed (with the runs table's saved view: the
+    primary test metric and the winner), end runs a killed process left RUNNING,
     and start this flow run's parent run with its tags and params: the data's
     lineage (``snap``) and the ``comparison_key`` when known."""
     from prefect.runtime import flow_run
 
+    from bnpipe.evaluation import primary_metric
+
     logger = get_run_logger()
     client, exp_id = open_experiment(settings, tracking.experiment_name(spec.name))
+    try:  # the runs table's columns in the UI: never worth a failed run
+        tracking.ensure_runs_view(client, exp_id, primary_metric(spec.task))
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("%s: could not save the MLflow runs view: %s", spec.name, exc)
     flow_run_id = flow_run.get_id() or "none"
     run_id = tracking.start_run(
         client,

@@ -33,6 +33,10 @@ def test_the_parent_run_carries_the_lineage_and_ends_a_stale_run(settings, data_
     assert run.data.params["epochs"] == "3" and run.data.params["seeds"] == "2"
     # the runs table says what each comparison trained, not only the flow run's name
     assert run.info.run_name == "iris, 3 epochs, 2 seeds (local)"
+    # and has a saved view with the primary metric and the winner as columns
+    tags = first.client.get_experiment(first.experiment_id).tags
+    view = json.loads(tags["mlflow.sharedViewState.bnpipe-comparison"])
+    assert "metrics.`test_log_loss`" in json.loads(view["state"])["selectedColumns"]
     assert second.client.get_run(second.run_id).info.status == "RUNNING"
     second.end()
 

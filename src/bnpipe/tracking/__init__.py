@@ -10,7 +10,8 @@ MLflow is imported lazily: ``bnpipe datasets`` never pays for it.
 - :mod:`~bnpipe.tracking.datasets`: the snapshot as a run's dataset input;
 - :mod:`~bnpipe.tracking.runs`: start and end runs, stale RUNNING runs;
 - :mod:`~bnpipe.tracking.children`: the child run of one (variant, seed);
-- :mod:`~bnpipe.tracking.parent`: :class:`ParentRun`, the flow run's parent run.
+- :mod:`~bnpipe.tracking.parent`: :class:`ParentRun`, the flow run's parent run;
+- :mod:`~bnpipe.tracking.views`: the runs table's saved view of a comparison.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from bnpipe.tracking.store import (
     refused_credentials,
     registered_model_name,
 )
+from bnpipe.tracking.views import VIEW_ID, ensure_runs_view
 from bnpipe.tracking.writes import (
     DESCRIPTION_MAX,
     DESCRIPTION_TAG,
@@ -75,6 +77,7 @@ __all__ = [
     "PARENT_TAG",
     "SCHEMA_SAMPLE_ROWS",
     "ParentRun",
+    "VIEW_ID",
     "TrackingError",
     "artifact_root_for",
     "check_writable",
@@ -87,6 +90,7 @@ __all__ = [
     "describe",
     "end_run",
     "ensure_experiment",
+    "ensure_runs_view",
     "experiment_name",
     "link_model_metrics",
     "log_child_run",
