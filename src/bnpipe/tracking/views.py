@@ -5,7 +5,7 @@ MLflow 3.17's runs table starts with the columns Source, Models and Dataset,
 built into the UI; no tag or setting changes them. What the UI does read is a
 *saved view*: an experiment tag ``mlflow.sharedViewState.<id>`` holding
 ``{"name", "createdAt", "updatedAt", "state"}``, ``state`` being the JSON of the
-table's view (``selectedColumns``, ``columnOrder``, ``columnWidths``, ...). It is listed under the runs page's
+table's view (``selectedColumns``, ...). It is listed under the runs page's
 **Views** menu and opened by ``?viewStateShareKey=<id>``, as bnpipe's printed
 ``runs`` link does (:func:`bnpipe.links.experiment_runs`).
 """
@@ -29,24 +29,20 @@ def column(group: str, key: str) -> str:
 
 
 def view_state(primary: str) -> dict:
-    """The view's table, in this order: the parent run's ``winner`` tag, the seed
-    runs' ``primary`` test metric and its validation twin (which chose the seed),
-    the parent's mean per variant, then the dataset. The means' columns are wide
-    enough for their names."""
+    """The view's table: the seed runs' ``primary`` test metric and its validation
+    twin (which chose the seed), the parent run's mean per variant and its
+    ``winner`` tag. The UI orders columns by group (attributes, metrics by name,
+    tags): a ``columnOrder`` in a saved view is applied only when the view loads
+    before the table does, so none is given, and the snapshot's dataset (in the
+    default view) is left out to keep the winner on the screen."""
     val = f"val_{primary.removeprefix('test_')}"
-    names = [f"{v}_{primary}_mean" for v in VARIANTS]
-    means = [column("metrics", name) for name in names]
-    columns = [
-        column("tags", "winner"),
-        column("metrics", primary),
-        column("metrics", val),
-        *means,
-        column("attributes", "Dataset"),
-    ]
     return {
-        "selectedColumns": columns,
-        "columnOrder": columns,
-        "columnWidths": {c: 7 * len(name) + 40 for c, name in zip(means, names, strict=True)},
+        "selectedColumns": [
+            column("metrics", primary),
+            column("metrics", val),
+            *(column("metrics", f"{v}_{primary}_mean") for v in VARIANTS),
+            column("tags", "winner"),
+        ]
     }
 
 
