@@ -12,6 +12,7 @@ from bnpipe import gate, registry, tracking
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import ComparisonSummary, SeedResult
 from bnpipe.features import Encoded
+from bnpipe.ingest import redact
 from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
 
@@ -87,7 +88,7 @@ def register_best(
             champion_predictions=champion_predictions, parent_run_id=parent.run_id,
             drift=drift, verdicts=verdicts, headline=headline, warn=logger.warning,
             chosen=summary.choice(results, val_rows=len(data.x_val), test_rows=len(data.x_test)),
-            leaks=leaks,
+            leaks=leaks, about=registry.model_description(spec, data.pre.classes, redact(spec.url)),
         )  # fmt: skip
     if decision.chosen:
         logger.info("%s: %s", spec.name, decision.chosen)

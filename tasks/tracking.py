@@ -26,18 +26,27 @@ def open_parent_run(
     snap: Snapshot | None = None,
     key: str | None = None,
 ) -> ParentRun:
-    """Create the experiment if needed, end runs a killed process left RUNNING,
+    """Create the experiment if needed (with the runs table's saved view: the
+    primary test metric and the winner), end runs a killed process left RUNNING,
     and start this flow run's parent run with its tags and params: the data's
     lineage (``snap``) and the ``comparison_key`` when known."""
     from prefect.runtime import flow_run
 
+    from bnpipe.evaluation import primary_metric
+
     logger = get_run_logger()
     client, exp_id = open_experiment(settings, tracking.experiment_name(spec.name))
+    try:  # the runs table's columns in the UI: never worth a failed run
+        tracking.ensure_runs_view(client, exp_id, primary_metric(spec.task))
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("%s: could not save the MLflow runs view: %s", spec.name, exc)
     flow_run_id = flow_run.get_id() or "none"
     run_id = tracking.start_run(
         client,
         exp_id,
-        run_name=f"{spec.name}-{flow_run.get_name() or 'local'}",
+        run_name=tracking.parent_run_name(
+            spec.name, config.epochs, config.seeds, flow_run.get_name()
+        ),
         tags={
             "dataset": spec.name,
             "task_type": spec.task,
@@ -100,6 +109,7 @@ def log_seed_runs(
     parent.log_params({"learning_rate": learning_rate})
     params = config.seed_params(learning_rate, data_sha256)
     datasets = parent.datasets()  # the snapshot, as validate logged it
+    splits = tracking.split_entities(datasets[0], data.split) if datasets else None
     for r in results:
         r.run_id, r.model_uri = tracking.log_child_run(
             parent.client,
@@ -116,6 +126,7 @@ def log_seed_runs(
             tags={"dask_worker": r.worker} if r.worker else None,
             datasets=datasets,
             dataset_name=datasets[0].name if datasets else "",
+            splits=splits,
         )
         state = "DIVERGED (run FAILED, model not logged)" if r.diverged else "logged"
         logger.info("%s-seed%d: %s %s", r.variant, r.seed, _fmt(r.metrics), state)

@@ -129,7 +129,7 @@ def assert_model_predicts_raw_rows(
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
-    model = mlflow.pyfunc.load_model(f"runs:/{child_run.info.run_id}/model")
+    model = mlflow.pyfunc.load_model(f"runs:/{child_run.info.run_id}/{child_run.info.run_name}")
     features = raw.drop(columns=[target])
     out = model.predict(features)
     assert len(out) == len(raw)

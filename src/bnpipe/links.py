@@ -11,7 +11,10 @@ the MLflow UI serving that store on 127.0.0.1 and the stack's MLflow port
 Each link carries ``workflowType=machine_learning``: the UI has a GenAI / Model
 training switch, kept per browser and GenAI until someone flips it, under which
 an experiment opens on an empty traces overview; the URL parameter wins over
-the stored choice (read in the UI's workflow-type context, MLflow 3.17).
+the stored choice (read in the UI's workflow-type context, MLflow 3.17). A UI
+served with ``--app-name bnpipe`` (:mod:`bnpipe.ops.mlflow_app`; the stack's,
+and :func:`ui_command`'s) also starts a new browser in Model training mode, so
+the experiment list's own links open experiments on their runs.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def ui_command(settings: Settings) -> str:
     """How to serve a SQLite store's UI at :func:`ui_base`."""
     return (
         f".venv/bin/mlflow ui --backend-store-uri {shlex.quote(settings.tracking_uri)} "
-        f"--host 127.0.0.1 --port {settings.mlflow_port}"
+        f"--host 127.0.0.1 --port {settings.mlflow_port} --app-name bnpipe"
     )
 
 
@@ -56,8 +59,11 @@ def ui_answering(settings: Settings, timeout: float = 0.5) -> bool:
 MODEL_TRAINING = "workflowType=machine_learning"
 
 
-def experiment_runs(base: str, experiment_id: str) -> str:
-    return f"{base}/#/experiments/{experiment_id}/runs?{MODEL_TRAINING}"
+def experiment_runs(base: str, experiment_id: str, view: str | None = None) -> str:
+    """The experiment's runs table; with ``view``, opened on that saved view
+    (:mod:`bnpipe.tracking.views`: the primary test metric and the winner)."""
+    shown = f"viewStateShareKey={urllib.parse.quote(view, safe='')}&" if view else ""
+    return f"{base}/#/experiments/{experiment_id}/runs?{shown}{MODEL_TRAINING}"
 
 
 def run_page(base: str, experiment_id: str, run_id: str) -> str:
@@ -77,10 +83,13 @@ def compare_runs(base: str, experiment_id: str, run_ids: Sequence[str]) -> str:
 def comparison_links(
     settings: Settings, experiment_id: str, parent_id: str, child_ids: Sequence[str]
 ) -> dict[str, str]:
-    """The three links of one comparison: ``runs``, ``parent``, ``compare``."""
+    """The three links of one comparison: ``runs`` (on the comparison's saved view),
+    ``parent``, ``compare``."""
+    from bnpipe.tracking.views import VIEW_ID
+
     base = ui_base(settings)
     return {
-        "runs": experiment_runs(base, experiment_id),
+        "runs": experiment_runs(base, experiment_id, VIEW_ID),
         "parent": run_page(base, experiment_id, parent_id),
         "compare": compare_runs(base, experiment_id, child_ids),
     }

@@ -180,16 +180,17 @@ def _model_args(model_path, pre: Preprocessor):
         }
 
 
-def log_model(model_path, pre: Preprocessor, *, name: str = "model"):
+def log_model(model_path, pre: Preprocessor, *, name: str = "model", step: int = 0):
     """Log the Keras model saved at ``model_path`` (.keras) + ``pre`` as a pyfunc
-    model to the active run. Loads neither TensorFlow nor the model.
+    model named ``name`` to the active run, at ``step``. Loads neither TensorFlow
+    nor the model. MLflow links the run's metrics logged at ``step`` to it.
 
     No ``input_example``: MLflow 3.17 crashes writing it (the folder does not exist yet);
     the explicit signature documents the input instead. Its advice to pass one,
     and to prefer models-from-code over a pickled PythonModel, is silenced here.
     """
     with _model_args(model_path, pre) as args:
-        return mlflow.pyfunc.log_model(name=name, **args)
+        return mlflow.pyfunc.log_model(name=name, step=step, **args)
 
 
 def save_model(path, model_path, pre: Preprocessor) -> None:

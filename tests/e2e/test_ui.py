@@ -86,6 +86,7 @@ def ui_run(tmp_path_factory, data_mirror, http_mirror):
             experiment_id=exp.experiment_id,
             parent=parent,
             children=children,
+            client=client,
         )
     finally:
         down = run([bnpipe, "stack", "down"], project.env, timeout=120)
@@ -143,7 +144,14 @@ def test_bnpipe_run_ends_with_links_into_the_mlflow_server(ui_run):
     eid, parent_id = ui_run.experiment_id, ui_run.parent.info.run_id
     assert f"MLflow UI: {base}" in ui_run.stdout
     links = ui_run.links
-    assert links["runs"] == f"{base}/#/experiments/{eid}/runs?workflowType=machine_learning"
+    assert links["runs"] == (
+        f"{base}/#/experiments/{eid}/runs?viewStateShareKey=bnpipe-comparison"
+        "&workflowType=machine_learning"
+    )
+    # the parent run's name says what it trained, then the flow run's name
+    assert re.fullmatch(
+        rf"iris, {EPOCHS} epochs, {SEEDS} seeds \(\S+\)", ui_run.parent.info.run_name
+    )
     assert links["parent"] == (
         f"{base}/#/experiments/{eid}/runs/{parent_id}?workflowType=machine_learning"
     )
@@ -170,40 +178,141 @@ def test_the_parent_run_page_shows_the_winner_line_and_the_dataset(ui_run, page)
     page.screenshot(path=screenshots_dir() / "mlflow-parent-run.png", full_page=True)
 
 
-def test_the_runs_page_lists_plain_and_bn_seed_runs_with_their_test_metrics(ui_run, page):
-    open_mlflow(page, ui_run.links["runs"])
-    parent_name = ui_run.parent.info.run_name
-    row = page.get_by_role("row").filter(has_text=parent_name).first
+PRIMARY, VALIDATION = "test_log_loss", "val_log_loss"  # iris: the view's metrics
+MEANS = [f"{v}_{PRIMARY}_mean" for v in ("plain", "bn")]
+VIEW_NAME = f"bnpipe: winner and {PRIMARY}"
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?")
+
+
+def expand_parent(page, ui_run) -> None:
+    """Unfold the seed runs under the parent (the expander beside its name)."""
+    row = page.get_by_role("row").filter(has_text=ui_run.parent.info.run_name).first
     row.wait_for()
-    expect(page.get_by_text("Runs", exact=True).first).to_be_visible()  # runs, not traces
     expect(page.get_by_text("plain-seed0")).to_have_count(0)  # folded under the parent
-    row.locator("button").first.click()  # the expander beside the parent's name
+    row.locator("button").first.click()
     for name in SEED_RUNS:
         page.get_by_role("row").filter(has_text=name).first.wait_for()
 
-    metrics = ("test_accuracy", "test_log_loss")
-    page.get_by_role("button", name="Columns", exact=True).click()
-    for metric in metrics:  # the column picker's tree of attributes, metrics, params, tags
-        page.get_by_text(metric, exact=True).first.click()
-    page.keyboard.press("Escape")
-    page.get_by_role("columnheader", name=metrics[-1]).first.wait_for()
-    # The table is two grids side by side: names (pinned) and the other columns, the
-    # same runs in the same order.
-    digest = ui_run.parent.data.tags["data_sha256"][:12]
+
+def shown_rows(page, ui_run) -> dict[str, list[str]]:
+    """Each run's cells of values, by run name. The table is two grids side by side:
+    the names (pinned) and the other columns, the same runs in the same order; the
+    page has the rows of names first, then the rows of values."""
+    parent_name = ui_run.parent.info.run_name
     rows = page.get_by_role("row").all_inner_texts()
-    names = [r for r in rows if any(n in r for n in (*SEED_RUNS, parent_name))]
-    values = [r for r in rows if r.startswith(f"iris ({digest})")]
-    assert len(names) == len(values) == 1 + len(SEED_RUNS), rows
+    at = [i for i, r in enumerate(rows) if any(n in r for n in (*SEED_RUNS, parent_name))]
+    values = rows[at[-1] + 1 : at[-1] + 1 + len(at)]
+    assert len(at) == len(values) == 1 + len(SEED_RUNS), rows
     shown = {}
-    for name_cells, value_cells in zip(names, values, strict=True):
-        [name] = [n for n in SEED_RUNS if n in name_cells] or [parent_name]
-        shown[name] = [
-            float(x) for x in re.findall(r"^-?\d+(?:\.\d+)?(?:e-?\d+)?$", value_cells, re.M)
-        ]
+    for i, value_cells in zip(at, values, strict=True):
+        [name] = [n for n in SEED_RUNS if n in rows[i]] or [parent_name]
+        shown[name] = value_cells.splitlines()
+    return shown
+
+
+def test_the_runs_link_opens_the_view_with_the_winner_and_each_seeds_metric(ui_run, page):
+    """The printed runs link opens bnpipe's saved view: the winner and the primary
+    test metric are columns without picking them (MLflow's own default has none)."""
+    open_mlflow(page, ui_run.links["runs"])
+    page.get_by_role("columnheader", name="winner").first.wait_for()
+    expect(page.get_by_text("Runs", exact=True).first).to_be_visible()  # runs, not traces
+    expect(page.get_by_text(VIEW_NAME).first).to_be_visible()  # the Views menu names it
+    headers = page.get_by_role("columnheader").all_inner_texts()
+    for column in ("winner", PRIMARY, VALIDATION, *MEANS):
+        assert column in headers, headers
+    expand_parent(page, ui_run)
+    shown = shown_rows(page, ui_run)
+
+    def numbers(cells: list[str]) -> list[float]:
+        return [float(c) for c in cells if NUMBER.fullmatch(c)]
+
+    # metrics columns come by name (MLflow orders them so), then the tags
+    parent = ui_run.parent
+    assert parent.data.tags["winner"] in shown[parent.info.run_name]
+    assert numbers(shown[parent.info.run_name]) == pytest.approx(
+        [parent.data.metrics[m] for m in sorted(MEANS)], rel=1e-9
+    )
     for name, child in ui_run.children.items():
-        expected = [child.data.metrics[m] for m in metrics]
-        assert shown[name][-len(metrics) :] == pytest.approx(expected, rel=1e-9), (name, shown)
+        expected = [child.data.metrics[m] for m in sorted((PRIMARY, VALIDATION))]
+        assert numbers(shown[name]) == pytest.approx(expected, rel=1e-9), (name, shown[name])
+        assert parent.data.tags["winner"] not in shown[name]  # the parent's tag alone
     page.screenshot(path=screenshots_dir() / "mlflow-runs.png")
+
+    # any other metric is one pick away in the column picker
+    page.get_by_role("button", name="Columns", exact=True).click()
+    page.get_by_text("test_accuracy", exact=True).first.click()
+    page.keyboard.press("Escape")
+    page.get_by_role("columnheader", name="test_accuracy").first.wait_for()
+
+
+def test_a_click_in_the_experiment_list_opens_the_experiments_runs(ui_run, page):
+    """A new browser (no mode chosen yet) on the experiment list, without bnpipe's
+    links: the click on the experiment lands on its runs table, not on MLflow's
+    GenAI overview; the Views menu has bnpipe's view."""
+    base = ui_run.project.mlflow_url
+    open_mlflow(page, f"{base}/#/experiments")
+    page.get_by_role("link", name="bn-comparison-iris", exact=True).first.click()
+    page.get_by_role("row").filter(has_text=ui_run.parent.info.run_name).first.wait_for()
+    expect(page).to_have_url(re.compile(rf"#/experiments/{ui_run.experiment_id}/runs"))
+    assert page.evaluate("localStorage.getItem('mlflow.workflowType_v1')") == ('"machine_learning"')
+    expect(page.get_by_text("Model training", exact=True).first).to_be_visible()
+    page.get_by_role("button", name="Views").click()  # the saved views
+    page.get_by_text(VIEW_NAME).first.wait_for()
+    page.screenshot(path=screenshots_dir() / "mlflow-experiment-list.png")
+    page.get_by_text(VIEW_NAME).first.click()
+    page.get_by_role("columnheader", name=PRIMARY).first.wait_for()
+    page.get_by_role("columnheader", name="winner").first.wait_for()
+
+
+def test_a_browser_whose_person_chose_genai_keeps_it(ui_run, browser):
+    """The default is for a browser without a choice: one that chose GenAI (the
+    stored mode, as the UI's switch keeps it) opens the experiment on the GenAI
+    overview, as MLflow does."""
+    context = browser.new_context(viewport={"width": 1600, "height": 950})
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    context.add_init_script("localStorage.setItem('mlflow.workflowType_v1', '\"genai\"')")
+    try:
+        page = context.new_page()
+        open_mlflow(page, f"{ui_run.project.mlflow_url}/#/experiments")
+        page.get_by_role("link", name="bn-comparison-iris", exact=True).first.click()
+        page.get_by_text("Training runs", exact=True).first.wait_for()  # GenAI's side nav
+        expect(page.get_by_text("Overview", exact=True).first).to_be_visible()
+        expect(page.get_by_role("row").filter(has_text=ui_run.parent.info.run_name)).to_have_count(
+            0
+        )
+        assert page.evaluate("localStorage.getItem('mlflow.workflowType_v1')") == '"genai"'
+    finally:
+        context.close()
+
+
+def test_the_logged_model_page_shows_the_final_and_test_metrics(ui_run, page):
+    """A seed's logged model, named like its run, lists the last epoch's loss (not
+    the first's) and the test metrics with the test rows as their dataset."""
+    base, eid = ui_run.project.mlflow_url, ui_run.experiment_id
+    open_mlflow(page, f"{base}/#/experiments/{eid}/models?workflowType=machine_learning")
+    for name in SEED_RUNS:  # the experiment's Models tab: one model per seed, by name
+        page.get_by_role("link", name=name, exact=True).first.wait_for()
+    child = ui_run.children["bn-seed0"]
+    page.get_by_role("link", name="bn-seed0", exact=True).first.click()
+    page.get_by_text("Metrics (", exact=False).first.wait_for()
+    [output] = child.outputs.model_outputs
+    expect(page).to_have_url(re.compile(rf"/models/{output.model_id}"))
+    rows = {}
+    for text in page.get_by_role("row").all_inner_texts():
+        cells = text.split("\n")
+        if len(cells) == 4 and cells[2] == "bn-seed0":  # metric, dataset, source run, value
+            rows[cells[0]] = (cells[1], float(cells[3]))
+    final = ui_run.client.get_metric_history(child.info.run_id, "loss")
+    assert len(final) == EPOCHS
+    assert rows["loss"] == ("-", pytest.approx(final[-1].value, rel=1e-9))
+    assert rows["loss"][1] != pytest.approx(final[0].value, rel=1e-6)  # not the first epoch's
+    assert rows["val_loss"][0].startswith("iris-validation (")
+    for metric in ("test_accuracy", "test_log_loss", "test_macro_f1"):
+        dataset, value = rows[metric]
+        assert dataset.startswith("iris-test (") and value == pytest.approx(
+            child.data.metrics[metric], rel=1e-9
+        ), (metric, rows)
+    page.screenshot(path=screenshots_dir() / "mlflow-logged-model.png", full_page=True)
 
 
 def test_the_compare_link_opens_a_page_naming_every_seed_run(ui_run, page):

@@ -113,7 +113,7 @@ def test_blank_cells_are_imputed_and_every_seed_trains_on_finite_inputs(project)
         assert all(np.isfinite(v) for k, v in child.data.metrics.items() if k.startswith("test_"))
 
     # the logged model scores raw rows with blank cells (its own imputation)
-    model = mlflow.pyfunc.load_model(f"runs:/{children[0].info.run_id}/model")
+    model = mlflow.pyfunc.load_model(f"runs:/{children[0].info.run_id}/{children[0].info.run_name}")
     rows = project["frame"].drop(columns=["price"]).iloc[[3, 5, 7, 10]]
     assert rows.isna().any(axis=1).tolist() == [True, True, True, False]
     pred = model.predict(rows)

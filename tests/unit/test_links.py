@@ -19,7 +19,11 @@ def test_links_point_at_the_tracking_server_without_credentials():
     ui = links.comparison_links(s, "7", "p1", ["c1", "c2"])
     base = "https://mlflow.example.org/team/#/experiments/7/runs"
     # the parameter opens the UI in its Model training mode, not on a GenAI overview
-    assert ui["runs"] == f"{base}?workflowType=machine_learning"
+    # the runs table opens on the comparison's saved view (winner, primary metric)
+    assert ui["runs"] == f"{base}?viewStateShareKey=bnpipe-comparison&workflowType=machine_learning"
+    assert links.experiment_runs("http://h:1", "7") == (
+        "http://h:1/#/experiments/7/runs?workflowType=machine_learning"
+    )
     assert ui["parent"] == f"{base}/p1?workflowType=machine_learning"
     assert "secret" not in "".join(ui.values()) and "bob" not in "".join(ui.values())
 
@@ -30,6 +34,7 @@ def test_with_sqlite_the_links_go_to_the_local_ui_on_the_stack_port():
     assert links.ui_base(s) == "http://127.0.0.1:5123"
     assert links.ui_command(s).endswith(
         "mlflow ui --backend-store-uri sqlite:////data/mlflow.db --host 127.0.0.1 --port 5123"
+        " --app-name bnpipe"  # the UI opening in Model training mode (bnpipe.ops.mlflow_app)
     )
 
 

@@ -253,3 +253,69 @@ def test_a_champion_that_cannot_score_is_beaten_unless_the_baseline_holds_it(sto
     beaten = _challenge(client, _seed("bn", 2, 1.0, uri=model), broken)
     assert (beaten.version, beaten.outcome) == ("3", "promoted")
     assert str(registry.current_champion(client, "bnpipe-x").version) == "3"
+
+
+def _spec(task: str = "regression", features: int = 3):
+    from bnpipe.catalog import parse_entry
+
+    cols = [f"f{i}" for i in range(features)]
+    entry = {"url": "https://example.com/x.csv", "task": task, "target": "y", "features": cols}
+    return parse_entry("x", entry)
+
+
+def test_the_registered_model_says_what_it_predicts_and_from_what(store):
+    about = registry.model_description(_spec(), source="https://example.com/x.csv")
+    assert about.startswith(
+        "Predicts `y`: a `prediction` column (regression) for rows of the dataset **x** "
+        "(https://example.com/x.csv), from 3 features: `f0`, `f1`, `f2`."
+    )
+    iris = registry.model_description(_spec("classification", 2), classes=["setosa", "virginica"])
+    assert "the class of `y` (setosa, virginica): a `label` column" in iris
+    assert "(classification)" in iris and "from 2 features: `f0`, `f1`." in iris
+    wide = registry.model_description(_spec(features=2000))
+    assert "`f29` and 1970 more." in wide and "`f30`" not in wide
+
+    client, model = store
+    client.create_registered_model("bnpipe-x", description="bnpipe champion line: see README")
+    _challenge(client, _seed("bn", 0, 2.0, uri=model), _unused, about=about)
+    assert client.get_registered_model("bnpipe-x").description == about  # an older one replaced
+
+
+def test_each_version_says_its_decision_and_a_promotion_by_hand_updates_it(store):
+    client, model = store
+    _challenge(client, _seed("bn", 0, 2.0, uri=model), _unused)
+    v1 = client.get_model_version("bnpipe-x", "1")
+    assert v1.description.startswith("**Promoted** to @champion: first version: no champion yet")
+    assert "- model: bn, seed 0 of run bn0" in v1.description
+    assert "- test_rmse = 2 on today's 200 test rows (95% CI " in v1.description
+
+    kept = _challenge(client, _seed("plain", 1, 2.0, uri=model), lambda: Y.copy())
+    v2 = client.get_model_version("bnpipe-x", "2").description
+    assert v2.startswith("**Kept** the champion (v1), not promoted: challenger test_rmse=2")
+    lo, hi = kept.interval["ci_low"], kept.interval["ci_high"]
+    assert (
+        f"- challenger - champion v1 = +2 (95% CI {lo:+.4g}..{hi:+.4g}, on the same 200 rows)" in v2
+    )
+
+    held = _challenge(
+        client, _seed("bn", 3, 0.0, uri=model), lambda: Y + 2.0,
+        verdicts={"bn_vs_baseline": "tie"},
+    )  # fmt: skip
+    assert held.outcome == "held"
+    v3 = client.get_model_version("bnpipe-x", "3")
+    assert v3.description.startswith(
+        "**Held** for review, not champion: bn is not better than the baseline on test_rmse. "
+        "After a review: `bnpipe promote x 3 --reason ...`"
+    )
+    assert "- the champion rule alone: challenger test_rmse=0 vs champion 2" in v3.description
+    assert (v3.tags["outcome"], v3.tags["promoted"]) == ("held", "false")
+
+    registry.promote_by_hand(client, "bnpipe-x", "3", reason="baseline check was noise", who="ann")
+    after = client.get_model_version("bnpipe-x", "3")
+    assert (after.tags["outcome"], after.tags["promoted"]) == ("promoted", "true")
+    assert after.tags["hold_reason"] == "bn is not better than the baseline on test_rmse"
+    head, _, before = after.description.partition("\n\nBefore the review:\n\n")
+    assert head.startswith("**Promoted by hand** to @champion (was v1) by ann at ")
+    assert head.endswith(": baseline check was noise")
+    assert before == v3.description  # what it said when it was held, kept below
+    assert str(registry.current_champion(client, "bnpipe-x").version) == "3"

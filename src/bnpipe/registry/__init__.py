@@ -33,6 +33,11 @@ from bnpipe.registry.decision import (
     hold_reasons,
     off_its_record,
 )
+from bnpipe.registry.descriptions import (
+    model_description,
+    promoted_by_hand_description,
+    version_description,
+)
 from bnpipe.registry.scoring import champion_model, conform, prediction_array
 from bnpipe.registry.versions import (
     CHAMPION,
@@ -55,10 +60,13 @@ __all__ = [
     "hold",
     "hold_reasons",
     "leading_seed",
+    "model_description",
     "off_its_record",
     "prediction_array",
     "promote_by_hand",
+    "promoted_by_hand_description",
     "register",
     "register_challenger",
     "registry_lock",
+    "version_description",
 ]

@@ -43,6 +43,7 @@ def register_challenger(
     warn: Callable[[str], None] = print,
     chosen: str = "",
     leaks: Sequence[str] = (),
+    about: str = "",
 ) -> Decision:
     """The champion rule for ``best`` (:func:`leading_seed`) as version of ``name``.
 
@@ -52,7 +53,8 @@ def register_challenger(
     holds it when a person should look first (:func:`hold_reasons`) and
     registers it (:func:`register`). Run it under the dataset's promotion lock.
     ``chosen``: how ``best`` was chosen (``ComparisonSummary.choice``), kept on the
-    decision; ``leaks``: possible target leaks found in the data (each holds it)."""
+    decision; ``leaks``: possible target leaks found in the data (each holds it);
+    ``about``: the registered model's description (what it predicts, from what)."""
     from bnpipe import stats
 
     champion = current_champion(client, name)
@@ -107,4 +109,4 @@ def register_challenger(
         "seed": str(best.seed),
         "parent_run_id": parent_run_id,
     }
-    return register(client, decision, best.model_uri, tags=tags)
+    return register(client, decision, best.model_uri, tags=tags, about=about)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bnpipe.locks import file_lock
 from bnpipe.registry.decision import Decision
+from bnpipe.registry.descriptions import promoted_by_hand_description, version_description
 
 CHAMPION = "champion"
 
@@ -46,8 +47,13 @@ def current_champion(client, name: str):
         raise
 
 
-def register(client, decision: Decision, model_uri: str, tags: dict[str, str]) -> Decision:
-    """Create the new version; move ``@champion`` to it when ``decision.promoted``.
+def register(
+    client, decision: Decision, model_uri: str, tags: dict[str, str], about: str = ""
+) -> Decision:
+    """Create the new version, described by its decision; move ``@champion`` to it
+    when ``decision.promoted``. ``about``: the registered model's description
+    (:func:`~bnpipe.registry.descriptions.model_description`), set on a new model
+    and on one whose description differs (an older bnpipe's).
 
     All-or-nothing: on any failure the new version is deleted and the alias is
     left where it was.
@@ -56,10 +62,12 @@ def register(client, decision: Decision, model_uri: str, tags: dict[str, str]) -
 
     name = decision.model_name
     try:
-        client.create_registered_model(name, description="bnpipe champion line: see README")
+        client.create_registered_model(name, description=about or None)
     except MlflowException as exc:
         if "already exists" not in str(exc).lower() and "RESOURCE_ALREADY_EXISTS" not in str(exc):
             raise
+        if about and client.get_registered_model(name).description != about:
+            client.update_registered_model(name, description=about)
     # What mlflow.register_model does for a models:/<id> URI, without the lines it
     # prints ("Registered model ... already exists", "Created version ...").
     model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/") else None
@@ -83,6 +91,8 @@ def register(client, decision: Decision, model_uri: str, tags: dict[str, str]) -
             record["score_ci_high"] = repr(decision.score_interval["ci_high"])
         for key, value in record.items():
             client.set_model_version_tag(name, version.version, key, value[:5000])
+        described = version_description(decision, tags.get("dataset", ""), tags.get("seed", "?"))
+        client.update_model_version(name, version.version, description=described)
         if decision.promoted:
             # check and set: move the alias only from the champion this run compared
             # against (another host may have promoted since; the locks make it rare)
@@ -107,7 +117,9 @@ def promote_by_hand(client, name: str, version: str, *, reason: str, who: str) -
     """Move ``@champion`` to ``version`` after a person's review (a held promotion).
 
     Recorded on the version: who, when, why, and the numbers at the time (its
-    own score and the champion it replaces). Returns that record."""
+    own score and the champion it replaces); its ``outcome`` becomes ``promoted``
+    (``hold_reason`` stays) and its description says so above what it said
+    before. Returns that record."""
     from datetime import UTC, datetime
 
     from mlflow.exceptions import MlflowException
@@ -130,7 +142,9 @@ def promote_by_hand(client, name: str, version: str, *, reason: str, who: str) -
         "score_at_promotion": target.tags.get("score", ""),
         "previous_champion_score": previous.tags.get("score", "") if previous is not None else "",
     }
-    for key, value in record.items():
+    for key, value in {**record, "outcome": "promoted", "promoted": "true"}.items():
         client.set_model_version_tag(name, target.version, key, value[:5000])
+    described = promoted_by_hand_description(target.description or "", record)
+    client.update_model_version(name, target.version, description=described)
     client.set_registered_model_alias(name, CHAMPION, target.version)
     return record

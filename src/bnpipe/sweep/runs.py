@@ -160,6 +160,7 @@ def log_cell(
         }
         tracking.log_json(client, run_id, record, CELL_FILE)
         datasets = parent.datasets()  # the snapshot, as validate logged it on the sweep run
+        splits = tracking.split_entities(datasets[0], data.split) if datasets else None
         best = {v: summary.best(rs) for v, rs in by_variant(results).items()}
         seed_params = {k: v for k, v in params.items() if k != "seeds"}
         for r in results:
@@ -169,6 +170,7 @@ def log_cell(
                 metrics=r.metrics, val_metrics=r.val_metrics, model_path=r.model_path,
                 preprocessor=data.pre,
                 log_model=best.get(r.variant) is r, datasets=datasets, dataset_name=spec.name,
+                splits=splits,
                 tags={"dask_worker": r.worker} if r.worker else None,
             )  # fmt: skip
     except BaseException as exc:

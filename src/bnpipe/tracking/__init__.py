@@ -10,20 +10,22 @@ MLflow is imported lazily: ``bnpipe datasets`` never pays for it.
 - :mod:`~bnpipe.tracking.datasets`: the snapshot as a run's dataset input;
 - :mod:`~bnpipe.tracking.runs`: start and end runs, stale RUNNING runs;
 - :mod:`~bnpipe.tracking.children`: the child run of one (variant, seed);
-- :mod:`~bnpipe.tracking.parent`: :class:`ParentRun`, the flow run's parent run.
+- :mod:`~bnpipe.tracking.parent`: :class:`ParentRun`, the flow run's parent run;
+- :mod:`~bnpipe.tracking.views`: the runs table's saved view of a comparison.
 """
 
 from __future__ import annotations
 
-from bnpipe.tracking.children import child_description, log_child_run
+from bnpipe.tracking.children import child_description, link_model_metrics, log_child_run
 from bnpipe.tracking.datasets import (
     DIGEST_CHARS,
     SCHEMA_SAMPLE_ROWS,
     dataset_entity,
     dataset_inputs,
     log_dataset,
+    split_entities,
 )
-from bnpipe.tracking.parent import ParentRun
+from bnpipe.tracking.parent import ParentRun, parent_run_name
 from bnpipe.tracking.runs import (
     OWNER_HOST_TAG,
     OWNER_PID_TAG,
@@ -48,6 +50,7 @@ from bnpipe.tracking.store import (
     refused_credentials,
     registered_model_name,
 )
+from bnpipe.tracking.views import VIEW_ID, ensure_runs_view
 from bnpipe.tracking.writes import (
     DESCRIPTION_MAX,
     DESCRIPTION_TAG,
@@ -74,6 +77,7 @@ __all__ = [
     "PARENT_TAG",
     "SCHEMA_SAMPLE_ROWS",
     "ParentRun",
+    "VIEW_ID",
     "TrackingError",
     "artifact_root_for",
     "check_writable",
@@ -86,7 +90,9 @@ __all__ = [
     "describe",
     "end_run",
     "ensure_experiment",
+    "ensure_runs_view",
     "experiment_name",
+    "link_model_metrics",
     "log_child_run",
     "log_curves",
     "log_dataset",
@@ -94,10 +100,12 @@ __all__ = [
     "log_metrics",
     "log_params",
     "owner_tags",
+    "parent_run_name",
     "redact_uri",
     "refused_credentials",
     "registered_model_name",
     "set_tags",
+    "split_entities",
     "start_run",
     "status_for",
 ]

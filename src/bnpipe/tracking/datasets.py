@@ -50,6 +50,40 @@ def dataset_entity(name: str, frame, *, sha256: str, url: str, target: str | Non
     )
 
 
+SPLIT_PARTS = {"val": "validation", "test": "test"}  # Split attribute -> MLflow context
+
+
+def split_entities(snapshot, split) -> dict[str, object]:
+    """The validation and test rows of ``split`` (a :class:`~bnpipe.features.Split`
+    of the snapshot whose entity is ``snapshot``) as datasets of their own, by
+    context (``validation``, ``test``): named ``<dataset>-validation`` and
+    ``<dataset>-test``, each with MLflow's digest of its rows, the snapshot's
+    source and the rows' schema. The metrics a logged model is scored by name them."""
+    import warnings
+
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.pandas_dataset import PandasDataset
+    from mlflow.entities import Dataset
+
+    out = {}
+    for attr, context in SPLIT_PARTS.items():
+        frame = getattr(split, attr)
+        with warnings.catch_warnings():  # integer columns with missing cells, ...
+            warnings.simplefilter("ignore")
+            rows = PandasDataset(
+                frame, source=CodeDatasetSource(tags={}), name=f"{snapshot.name}-{context}"
+            )._to_mlflow_entity()
+        out[context] = Dataset(
+            name=rows.name,
+            digest=rows.digest,
+            source_type=snapshot.source_type,
+            source=snapshot.source,
+            schema=rows.schema,
+            profile=json.dumps({"num_rows": len(frame), "num_elements": int(frame.size)}),
+        )
+    return out
+
+
 def log_dataset(client, run_id: str, entity, context: str = "training") -> None:
     """Record ``entity`` (:func:`dataset_entity`) as an input of the run."""
     from mlflow.entities import DatasetInput, InputTag

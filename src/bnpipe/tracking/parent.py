@@ -11,6 +11,13 @@ from bnpipe.tracking.runs import close_open_runs, end_run, status_for
 from bnpipe.tracking.writes import describe, log_json, log_metrics, log_params, set_tags
 
 
+def parent_run_name(dataset: str, epochs: int, seeds: int, flow_run: str | None = None) -> str:
+    """A comparison's parent run name: what it trained on and how much, then the
+    flow run it belongs to, e.g. ``iris, 200 epochs, 2 seeds (crimson-beaver)``."""
+    name = f"{dataset}, {epochs} epoch{'s' * (epochs != 1)}, {seeds} seed{'s' * (seeds != 1)}"
+    return f"{name} ({flow_run or 'local'})"
+
+
 class ParentRun:
     """A handle on one flow run's parent MLflow run, passed between tasks.
 

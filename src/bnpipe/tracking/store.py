@@ -15,7 +15,8 @@ from bnpipe.locks import file_lock
 from bnpipe.settings import telemetry_off
 from bnpipe.tracking.writes import _write
 
-# What the UI reads to open an experiment on its training runs (not the GenAI overview).
+# MLflow's name for a model-training experiment. MLflow 3.17's UI does not read it to
+# choose where an experiment opens (the browser's mode decides: bnpipe.ops.mlflow_app).
 EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 
 
@@ -180,13 +181,13 @@ def _store_init_lock(tracking_uri: str) -> Iterator[None]:
 
 def ensure_experiment(client, name: str, artifact_location: str | None) -> str:
     """The experiment's id, created when missing; tagged as a model-training
-    experiment so the MLflow UI opens on its runs."""
+    experiment (``mlflow.experimentKind``), what MLflow calls it."""
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp.experiment_id)
         if exp.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:  # made by an older bnpipe
-            with contextlib.suppress(Exception):  # how the UI opens it: never worth a failed run
+            with contextlib.suppress(Exception):  # a label: never worth a failed run
                 _write(
                     client.set_experiment_tag,
                     exp.experiment_id,

@@ -36,10 +36,10 @@ def _params(params: Mapping[str, object]):
     return [Param(k, "None" if v is None else str(v)) for k, v in params.items()]
 
 
-def _metrics(values: Mapping[str, float], step: int = 0):
+def _metrics(values: Mapping[str, float], step: int = 0, timestamp: int | None = None):
     from mlflow.entities import Metric
 
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if timestamp is None else timestamp
     return [Metric(k, float(v), now, step) for k, v in values.items()]
 
 
@@ -47,9 +47,12 @@ def log_params(client, run_id: str, params: Mapping[str, object]) -> None:
     _write(client.log_batch, run_id, params=_params(params))
 
 
-def log_metrics(client, run_id: str, values: Mapping[str, float]) -> None:
+def log_metrics(
+    client, run_id: str, values: Mapping[str, float], timestamp: int | None = None
+) -> None:
+    """``values`` at step 0, logged at ``timestamp`` (ms; default now)."""
     if values:
-        _write(client.log_batch, run_id, metrics=_metrics(values))
+        _write(client.log_batch, run_id, metrics=_metrics(values, timestamp=timestamp))
 
 
 def set_tags(client, run_id: str, tags: Mapping[str, object]) -> None:
@@ -58,11 +61,14 @@ def set_tags(client, run_id: str, tags: Mapping[str, object]) -> None:
     _write(client.log_batch, run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
 
-def log_curves(client, run_id: str, history: Mapping[str, Iterable[float]]) -> None:
-    """Per-epoch curves (step = epoch, from 0) with ``log_batch``, chunked."""
+def log_curves(
+    client, run_id: str, history: Mapping[str, Iterable[float]], timestamp: int | None = None
+) -> None:
+    """Per-epoch curves (step = epoch, from 0) with ``log_batch``, chunked, logged
+    at ``timestamp`` (ms; default now)."""
     from mlflow.entities import Metric
 
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if timestamp is None else timestamp
     points = [
         Metric(key, float(v), now, step)
         for key, values in history.items()

@@ -31,9 +31,12 @@ def spawn_mlflow(cfg: StackConfig, starter: Starter) -> None:
         "--workers", "1",
     ]  # fmt: skip
     extra = {}
-    if cfg.auth:  # users in the stack's own store (mlflow_auth, or mlflow-auth.db)
-        argv += ["--app-name", "basic-auth"]
+    # MLflow's app, its UI opening in Model training mode (bnpipe.ops.mlflow_app)
+    if cfg.auth:  # with basic auth: users in the stack's own store (mlflow_auth, mlflow-auth.db)
+        argv += ["--app-name", "bnpipe-basic-auth"]
         extra.update(cfg.credentials.mlflow_server_env())
+    else:
+        argv += ["--app-name", "bnpipe"]
     if not is_loopback(cfg.listen):
         extra["MLFLOW_SERVER_ALLOWED_HOSTS"] = allowed_hosts(cfg.listen)
     if cfg.postgres:  # the store in PostgreSQL, artifacts served by this server
