@@ -94,7 +94,7 @@ def assert_comparison(
         seen.add((p["variant"], int(p["seed"])))
         assert TEST_METRICS[task] <= set(child.data.metrics)
         assert VAL_METRICS[task] <= set(child.data.metrics), set(child.data.metrics)
-        assert_dataset_input(child, dataset, tags["data_sha256"])
+        assert_dataset_input(child, dataset, tags["data_sha256"], splits=True)
         note = child.data.tags["mlflow.note.content"]
         assert note.startswith(f"**{p['variant']}**, seed {p['seed']} on {dataset}"), note
         for metric in TEST_METRICS[task]:
@@ -111,15 +111,24 @@ def assert_comparison(
     return parent, children
 
 
-def assert_dataset_input(run, dataset: str, sha256: str) -> None:
-    """The run has the snapshot as its MLflow dataset input: name, digest, source."""
-    [entry] = run.inputs.dataset_inputs
+def assert_dataset_input(run, dataset: str, sha256: str, *, splits: bool = False) -> None:
+    """The run has the snapshot as its MLflow dataset input (context ``training``):
+    name, digest, source; with ``splits`` (a seed run) also its validation and test
+    rows, ``<dataset>-validation`` and ``<dataset>-test``, which its logged model's
+    metrics name; without, nothing else."""
+    by_context: dict[str, list] = {}
+    for e in run.inputs.dataset_inputs:
+        [context] = [t.value for t in e.tags if t.key == "mlflow.data.context"]
+        by_context.setdefault(context, []).append(e)
+    [entry] = by_context.pop("training")
+    parts = {c: [e.dataset.name for e in es] for c, es in by_context.items()}
+    expected = {"validation": [f"{dataset}-validation"], "test": [f"{dataset}-test"]}
+    assert parts == (expected if splits else {}), parts
     assert entry.dataset.name == dataset
     assert entry.dataset.digest == sha256[:12]
     assert entry.dataset.source_type in {"http", "local", "code"}, entry.dataset.source_type
     assert "?" not in entry.dataset.source and "@" not in entry.dataset.source  # redacted
     assert entry.dataset.schema  # the columns, inferred from the frame
-    assert [t.value for t in entry.tags if t.key == "mlflow.data.context"] == ["training"]
 
 
 def assert_model_predicts_raw_rows(

@@ -67,10 +67,12 @@ def test_run_both_datasets_over_http(project_env, data_mirror, tmp_path):
         first_parents[dataset] = parent
         # links into the UI of this SQLite store, once `mlflow ui` serves it (printed first)
         ui = f"http://127.0.0.1:{port}/#/experiments/{parent.info.experiment_id}/runs"
-        assert f"  {dataset} runs:    {ui}?workflowType=machine_learning" in out
+        view = "viewStateShareKey=bnpipe-comparison"  # the saved view: metric and winner
+        assert f"  {dataset} runs:    {ui}?{view}&workflowType=machine_learning" in out
         assert f"  {dataset} parent:  {ui}/{parent.info.run_id}?" in out
     store = project_env["MLFLOW_TRACKING_URI"]
-    assert f"mlflow ui --backend-store-uri {store} --host 127.0.0.1 --port {port}" in out
+    ui_command = f"mlflow ui --backend-store-uri {store} --host 127.0.0.1 --port {port}"
+    assert f"{ui_command} --app-name bnpipe" in out  # opens a new browser on the runs
 
     # The same again: nothing changed, so nothing is trained, logged or registered;
     # the first run's table is printed from its result, with one line saying so.
