@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -83,31 +84,78 @@ def test_the_entry_points_name_the_apps_mlflow_server_runs():
     assert _is_factory(_find_app("bnpipe"))  # called in the server's worker, not at import
 
 
+def _page(argv, cwd, url, env=None, headers=None, timeout=180):
+    """Run an MLflow server (``argv``), wait for ``url`` to answer and return
+    (status, body) of a GET with ``headers``; the server is stopped."""
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                request = urllib.request.Request(url, headers=headers or {})
+                with urllib.request.urlopen(request, timeout=5) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read().decode()
+            except OSError:
+                time.sleep(1)
+        raise AssertionError(f"the MLflow server did not answer (exit {proc.poll()})")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
 @pytest.mark.slow
 def test_mlflow_ui_with_the_bnpipe_app_serves_the_default(tmp_path):
     """The command bnpipe prints for a SQLite store's UI, run for real."""
     from bnpipe import links
     from bnpipe.settings import load_settings
 
-    port = dead_port()
     settings = load_settings(
-        {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "BNPIPE_MLFLOW_PORT": port}
+        {
+            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+            "BNPIPE_MLFLOW_PORT": dead_port(),
+        }
     )
     argv = links.ui_command(settings).split()
     argv[0] = str(Path(sys.executable).with_name("mlflow"))
-    proc = subprocess.Popen(
-        argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    status, page = _page(argv, tmp_path, f"{links.ui_base(settings)}/")
+    assert status == 200 and mlflow_app.DEFAULT_SCRIPT in page
+
+
+@pytest.mark.slow
+def test_the_basic_auth_app_asks_for_credentials_then_serves_the_default(tmp_path):
+    """``--app-name bnpipe-basic-auth``, as the stack runs it with auth: MLflow's
+    basic auth (a page without credentials is refused), and the same page."""
+    import base64
+    import os
+    import secrets
+
+    password = secrets.token_urlsafe(24)
+    ini = tmp_path / "auth.ini"
+    ini.write_text(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{tmp_path / 'auth.db'}\nadmin_username = admin\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+        "utf-8",
     )
-    try:
-        deadline, page = time.monotonic() + 180, None
-        while page is None and time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{links.ui_base(settings)}/", timeout=5) as r:
-                    page = r.read().decode()
-            except OSError:
-                time.sleep(1)
-        assert page is not None, f"mlflow ui did not answer (exit {proc.poll()})"
-        assert mlflow_app.DEFAULT_SCRIPT in page
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+    env = {
+        **os.environ,
+        "MLFLOW_AUTH_CONFIG_PATH": str(ini),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
+    }
+    port = dead_port()
+    argv = [
+        str(Path(sys.executable).with_name("mlflow")), "server", "--app-name",
+        "bnpipe-basic-auth", "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    status, _ = _page(argv, tmp_path, url, env=env)
+    assert status == 401
+    token = base64.b64encode(f"admin:{password}".encode()).decode()
+    status, page = _page(argv, tmp_path, url, env=env, headers={"Authorization": f"Basic {token}"})
+    assert status == 200 and mlflow_app.DEFAULT_SCRIPT in page
