@@ -45,14 +45,9 @@ ROWS = 300
 
 
 def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from machine import cpu_model  # bench/machine.py, beside this script
+
+    cpu = cpu_model()
     import great_expectations as gx
     import pandas as pd
 

@@ -60,14 +60,9 @@ def peak_rss_mb() -> float:
 
 
 def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from machine import cpu_model  # bench/machine.py, beside this script
+
+    cpu = cpu_model()
     import keras
     import tensorflow as tf
 
