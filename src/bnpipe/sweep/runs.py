@@ -145,9 +145,11 @@ def keep_cell(
     run: ParentRun, cell: Cell, key: str, results: Sequence[SeedResult], task: str
 ) -> dict:
     """A trained cell's record (per-seed values) as ``cell.json`` on its run, read
-    back when a later sweep reuses the cell. Returns it, with the run's id."""
+    back when a later sweep reuses the cell, and the run ended FINISHED: complete,
+    an interrupted sweep reuses it. Returns the record, with the run's id."""
     record = {"cell": cell.label, "key": key, "per_seed": sweep.per_seed_values(results, task)}
     tracking.log_json(run.client, run.run_id, record, CELL_FILE)
+    run.end()
     return {**record, "run_id": run.run_id}
 
 
