@@ -122,8 +122,9 @@ class Plan:
             configs = {c: c.config(self.config).resolve(spec) for c in self.cells}
             again = None
             if self.register_best:
-                keys = {cell_key(spec, snap, configs[c], settings): c.label for c in self.cells}
-                again = keys.get(best_reused_cell(run, spec, find_complete_cells(run, keys)))
+                keys = {c.label: cell_key(spec, snap, configs[c], settings) for c in self.cells}
+                best = best_reused_cell(run, spec, find_complete_cells(run, keys))
+                again = next((label for label, k in keys.items() if k == best), None)
             return [
                 Request(spec, configs[c], settings, origin, register=False, report=False,
                         force=c.label == again, cell=SweepCell(c, run, checked))
