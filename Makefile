@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast lint format bench bench-references lock clean browser postgres
+.PHONY: help setup run test test-fast coverage lint format bench bench-references lock clean browser postgres
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,14 @@ test: setup lint browser postgres ## every test: lint, architecture contracts, u
 
 test-fast: setup ## the quick layer only (no TensorFlow training, no servers)
 	$(VENV)/bin/pytest -m "not slow and not e2e"
+
+# Every process the tests start measures itself too (coverage's patch = subprocess);
+# the data files land in .test-output/coverage and are combined at the end.
+coverage: setup lint browser postgres ## every test under coverage.py: line coverage of src/, flows/ and tasks/
+	rm -rf .test-output/coverage && mkdir -p .test-output/coverage
+	@status=0; $(VENV)/bin/coverage run -m pytest $(PYTEST_ARGS) || status=$$?; \
+	  $(VENV)/bin/coverage combine -q && $(VENV)/bin/coverage report --sort=cover | tail -25; \
+	  exit $$status
 
 lint: setup ## ruff lint and format check, import-linter contracts
 	$(VENV)/bin/ruff check .

@@ -73,7 +73,7 @@ def main() -> int:
     from bnpipe.catalog import get_spec, load_catalog
     from bnpipe.flows.bn_comparison import bn_comparison
     from bnpipe.flows.bn_watch import bn_watch
-    from bnpipe.ops import cluster
+    from bnpipe.ops.cluster import TrainingCluster
     from bnpipe.params import RunConfig
     from bnpipe.settings import load_settings
 
@@ -81,7 +81,11 @@ def main() -> int:
     config = RunConfig(epochs=args.epochs, seeds=args.seeds)
     print(f"bench_reuse: {', '.join(datasets)}, {args.seeds} seeds x {args.epochs} epochs")
     print(f"nproc {os.cpu_count()}, load average at start {os.getloadavg()[0]:.2f}")
-    with prefect_test_harness(server_startup_timeout=120), cluster.opened():
+    with (
+        prefect_test_harness(server_startup_timeout=120),
+        TrainingCluster() as dask,
+        dask.exported(),
+    ):
         bn_comparison(datasets=datasets, config=config)  # untimed: XLA cache, champions
         full = timed(
             lambda: bn_comparison(datasets=datasets, config=config, force=True), args.repeat

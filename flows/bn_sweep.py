@@ -1,41 +1,35 @@
-"""The ``bn-sweep`` flow: composition only; the work is in ``tasks/`` and ``bnpipe``."""
+"""The ``bn-sweep`` flow: composition only. Each cell of the grid is one
+comparison by the chain of ``bn-comparison`` (``bnpipe.flows.compare``); the
+sweep adds what is across cells: the adjustment, the report, the best cell."""
 
 from __future__ import annotations
 
 import time
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from prefect import flow
+from prefect.runtime import flow_run
 
 from bnpipe import links, sweep
 from bnpipe.catalog import DatasetSpec, get_spec, load_catalog
-from bnpipe.comparison import NoFiniteModelError, SeedResult, summarize_results
-from bnpipe.features import Encoded
-from bnpipe.gate import DriftCheck
-from bnpipe.ingest import Snapshot
-from bnpipe.ops import cluster
+from bnpipe.comparison import NoFiniteModelError
+from bnpipe.flows.compare import check, compare_all
+from bnpipe.ops.cluster import TrainingCluster
 from bnpipe.params import RunConfig
-from bnpipe.registry import Decision
 from bnpipe.settings import Settings, load_settings
+from bnpipe.stages import Compared, Origin, Request, SweepCell
 from bnpipe.tasks.artifacts import show_sweep
-from bnpipe.tasks.data import download_dataset, tag_snapshot, validate_dataset
-from bnpipe.tasks.drift import assess_drift
-from bnpipe.tasks.leaks import check_leaks
-from bnpipe.tasks.references import compare_with_references
+from bnpipe.tasks.data import download_dataset, tag_snapshot
 from bnpipe.tasks.registry import register_best as register_leader
-from bnpipe.tasks.runs import RunBook
+from bnpipe.tasks.runs import closing, failed, outcome
 from bnpipe.tasks.sweeps import (
     best_reused_cell,
     cell_key,
     find_complete_cells,
     finish_cells,
-    log_cell,
     open_sweep_run,
     publish_sweep_report,
-    reuse_cell,
 )
-from bnpipe.tasks.training import encode_dataset
-from bnpipe.tracking import ParentRun
 
 
 @flow(name="bn-sweep", log_prints=True)
@@ -50,13 +44,14 @@ def bn_sweep(
     fallback: bool = False,
 ) -> dict[str, dict]:
     """When does BatchNormalization help? Plain vs bn in every cell of a grid of
-    run parameters, per dataset: download -> validate -> one Dask job per (cell,
-    variant) carrying the seeds, for every cell of every dataset at once -> per
-    cell: a cell run with its seed runs (experiment bn-sweep-<dataset>) -> the
-    paired bn - plain comparison per cell, adjusted across the cells -> report
-    (forest plot, heatmap, sweep.md, sweep.html). Cells complete in an earlier
-    sweep (same data, catalog entry, suite, parameters and code) are reused, not
-    trained. Sweeps do not touch the model registry unless `register_best`.
+    run parameters, per dataset: download -> validate -> per cell, at once for
+    every cell of every dataset: the comparison chain of bn-comparison (a cell
+    run with its seed runs in experiment bn-sweep-<dataset>, one Dask job per
+    variant carrying the seeds) -> the paired bn - plain comparison per cell,
+    adjusted across the cells -> report (forest plot, heatmap, sweep.md,
+    sweep.html). Cells complete in an earlier sweep (same data, catalog entry,
+    suite, parameters and code) are reused, not trained. Sweeps do not touch the
+    model registry unless `register_best`.
 
     Args:
         datasets: Names from the catalog (datasets.yaml).
@@ -77,161 +72,132 @@ def bn_sweep(
     catalog = load_catalog(settings.catalog_path)
     specs = [get_spec(catalog, name) for name in datasets]  # fail fast on an unknown name
     grid = sweep.check_grid(grid)
+    plan = Plan(grid, sweep.cells(grid), config, correction, register_best, settings)
     axes = sweep.check_heatmap(grid, heatmap)
-    cells = sweep.cells(grid)
+    origin = Origin(flow_run.get_id(), flow_run.get_name())
+    errors: dict[str, BaseException] = {}
+    requests: dict[str, list[Request]] = {}
+    for spec in specs:  # each dataset downloaded, validated (and checked for drift) once
+        try:
+            requests[spec.name] = plan.requests(spec, origin, offline, fallback)
+        except Exception as exc:  # noqa: BLE001 - the others go on; the flow fails at the end
+            errors[spec.name] = exc
     out: dict[str, dict] = {}
-    with cluster.opened() as dask, RunBook(dask) as book:
-        plans: list[Plan] = []
-        for spec in specs:
-            run = book.adopt(spec.name, open_sweep_run(spec, grid, config, correction, settings))
-            with book.step(spec.name):
-                snap = download_dataset(spec, settings, offline, fallback)
-                tag_snapshot(run, snap)
-                frame, _ = validate_dataset(spec, snap, settings, run)
-                drift = assess_drift(spec, snap, frame, run) if register_best else None
-                configs = {c: c.config(config).resolve(spec) for c in cells}
-                cell_keys = {c.label: cell_key(spec, snap, configs[c], settings) for c in cells}
-                done = find_complete_cells(run, cell_keys)
-                if register_best and done:  # the best reused cell is trained again
-                    done.pop(best_reused_cell(run, spec, done), None)
-                todo = [c for c in cells if cell_keys[c.label] not in done]
-                encoded = {}  # one encoding per input/target scaling, shared by its cells
-                for c in todo:
-                    scaling = (configs[c].input_scaling, configs[c].target_scaling)
-                    if scaling not in encoded:
-                        encoded[scaling] = encode_dataset(frame, spec, configs[c])
-                units = [
-                    (c, encoded[configs[c].input_scaling, configs[c].target_scaling]) for c in todo
-                ]
-                print(
-                    f"{spec.name}: {len(cells)} cells, {len(cells) - len(todo)} reused "
-                    f"from earlier sweeps, {len(todo)} to train"
-                )
-                plans.append(Plan(spec, run, snap, configs, cell_keys, done, units, drift))
-
+    with TrainingCluster() as dask:
         began = time.perf_counter()
-        trained = book.train(
-            [(p.spec, data, p.configs[c]) for p in plans for c, data in p.units],
-            labels=[f"{p.spec.name}/{c.slug}" for p in plans for c, _ in p.units],
-        )
-        training_seconds = time.perf_counter() - began
-        # With a tracking server the cells log at once (a pool of threads here: the
-        # flow stays the only MLflow client); a SQLite store takes one writer.
-        concurrent = links.served(settings.tracking_uri)
-        trained = iter(trained)
-        for spec, run, snap, configs, cell_keys, done, units, drift in plans:
-            with book.step(spec.name, last=True):
-                began = time.perf_counter()
-                calls = []  # log_cell's arguments, per trained cell
-                for c, data in units:
-                    results, lr = next(trained)
-                    key = cell_keys[c.label]
-                    calls.append(
-                        (c, (run, spec, c, key, results, data, configs[c], lr, snap.sha256))
-                    )
-                if concurrent:
-                    futures = {c.label: log_cell.submit(*args) for c, args in calls}
-                    logged = {label: f.result() for label, f in futures.items()}
+        try:
+            done, failures = compare_all([r for rs in requests.values() for r in rs], dask)
+        except BaseException as exc:  # a stop: the sweep runs end KILLED with their cells
+            for name, rs in requests.items():
+                failed(name, exc, rs[0].cell.sweep_run)
+            raise
+        seconds = time.perf_counter() - began
+        for name, mine in requests.items():
+            try:
+                out[name] = plan.finish(mine, done, failures, dask, axes, seconds)
+            except Exception as exc:  # noqa: BLE001 - ended its sweep run FAILED; the others go on
+                errors[name] = exc
+    return outcome(out, errors)
+
+
+class Plan:
+    """A sweep's grid and settings: each dataset's cells as comparison requests,
+    and what the sweep makes of their comparisons."""
+
+    def __init__(self, grid, cells, config, correction, register_best, settings: Settings):
+        self.grid, self.cells, self.config = grid, cells, config
+        self.correction, self.register_best, self.settings = correction, register_best, settings
+
+    def requests(self, spec: DatasetSpec, origin: Origin, offline: bool, fallback: bool):
+        """The sweep run, the download and the validation (once per dataset); a
+        request per cell. With --register-best the best cell complete in an earlier
+        sweep is trained again: registering needs its model's predictions."""
+        settings = self.settings
+        run = open_sweep_run(spec, self.grid, self.config, self.correction, settings)
+        with closing(spec.name, end=False) as guard:  # the sweep run ends once its cells are judged
+            guard.open(run)
+            snap = download_dataset(spec, settings, offline, fallback)
+            tag_snapshot(run, snap)
+            checked = check(spec, settings, snap, run, drift=self.register_best)
+            configs = {c: c.config(self.config).resolve(spec) for c in self.cells}
+            again = None
+            if self.register_best:
+                keys = {c.label: cell_key(spec, snap, configs[c], settings) for c in self.cells}
+                best = best_reused_cell(run, spec, find_complete_cells(run, keys))
+                again = next((label for label, k in keys.items() if k == best), None)
+            return [
+                Request(spec, configs[c], settings, origin, register=False, report=False,
+                        force=c.label == again, cell=SweepCell(c, run, checked))
+                for c in self.cells
+            ]  # fmt: skip
+
+    def finish(self, mine: list[Request], done: dict[str, Compared], failures, dask, axes, seconds):
+        """Judge the cells (adjusted across them), register the best with
+        --register-best, report; the dataset's row of the flow's result."""
+        spec, run = mine[0].spec, mine[0].cell.sweep_run
+        with closing(spec.name) as guard:
+            guard.open(run)
+            lost = [failures[r.label] for r in mine if r.label in failures]
+            if lost:
+                raise lost[0]
+            cells = {r.cell.cell.label: done[r.label] for r in mine}
+            records = [cells[c.label].cell_record for c in self.cells]
+            verdicts = finish_cells(run, spec, self.cells, records, self.correction)
+            trained = {label: c for label, c in cells.items() if c.judged is not None}
+            decision, best = None, None
+            if self.register_best:
+                best = sweep.best_cell(spec.task, {k: c.cell_record for k, c in trained.items()})
+                if best is None:
+                    print(f"{spec.name}: every seed of every cell diverged: nothing registered")
                 else:
-                    logged = {c.label: log_cell(*args) for c, args in calls}
-                records = {label: record for label, (record, _) in logged.items()}
-                logging_seconds = time.perf_counter() - began
-                for c in cells:
-                    if c.label not in records:
-                        records[c.label] = reuse_cell(
-                            run, c, cell_keys[c.label], done[cell_keys[c.label]]
-                        )
-                verdicts = finish_cells(
-                    run, spec, cells, [records[c.label] for c in cells], correction
+                    decision = register_leader(trained[best].judged, dask, on=run)
+            reused = len(self.cells) - len(trained)
+            summary, table = publish_sweep_report(
+                run, spec, self.grid, verdicts, mine[0].cell.checked.snap, self.config,
+                self.correction, reused, axes,
+            )  # fmt: skip
+            show_sweep(spec.name, table)  # on the flow run, not the task run
+            if all(v.all_diverged for v in verdicts):  # as bn-comparison: the run fails
+                raise NoFiniteModelError(
+                    f"{spec.name}: every seed of every cell diverged (non-finite loss): "
+                    "no finite model; see the sweep report"
                 )
-                reused = len(cells) - len(units)
-                decision, best = None, None
-                if register_best:
-                    trained_cells = {  # label -> (results, encoded data)
-                        c.label: (logged[c.label][1], data) for c, data in units
-                    }
-                    best = sweep.best_cell(spec.task, {k: records[k] for k in trained_cells})
-                    if best is None:
-                        print(f"{spec.name}: every seed of every cell diverged: nothing registered")
-                    else:
-                        cell_run = ParentRun(
-                            settings.tracking_uri, run.experiment_id, records[best]["run_id"]
-                        )
-                        decision = register_cell(
-                            run, cell_run, spec, *trained_cells[best], drift, settings
-                        )
-                summary, table = publish_sweep_report(
-                    run, spec, grid, verdicts, snap, config, correction, reused, axes
-                )
-                show_sweep(spec.name, table)  # on the flow run, not the task run
-                if all(v.all_diverged for v in verdicts):  # as bn-comparison: the run fails
-                    raise NoFiniteModelError(
-                        f"{spec.name}: every seed of every cell diverged (non-finite loss): "
-                        "no finite model; see the sweep report"
-                    )
-                out[spec.name] = {
-                    "dataset": spec.name,
-                    "task": spec.task,
-                    "run_id": run.run_id,
-                    "experiment_id": run.experiment_id,
-                    "link": links.run_page(links.ui_base(settings), run.experiment_id, run.run_id),
-                    "report": run.artifact_location("sweep.html"),
-                    "metric": verdicts[0].metric,
-                    "seeds": config.seeds,
-                    "summary": summary,
-                    "cells": [
-                        {
-                            "cell": v.cell.label,
-                            "winner": v.winner,
-                            "mean": v.mean,
-                            "ci_low": v.ci_low,
-                            "ci_high": v.ci_high,
-                            "p_adjusted": v.p_adjusted,
-                        }
-                        for v in verdicts
-                    ],  # fmt: skip
-                    "reused": reused,
-                    "trained": len(units),
-                    "seed_runs": sum(len(args[4]) for _, args in calls),
-                    "training_seconds": training_seconds,
-                    "logging_seconds": logging_seconds,
-                    "store": "server" if concurrent else "sqlite",
-                    "best_cell": best,
-                    "promotion": decision.to_dict() if decision else None,
-                    "outcome": decision.outcome if decision else "swept",
+        concurrent = links.served(self.settings.tracking_uri)
+        evaluated = [c.judged.evaluated for c in trained.values()]
+        return {
+            "dataset": spec.name,
+            "task": spec.task,
+            "run_id": run.run_id,
+            "experiment_id": run.experiment_id,
+            "link": links.run_page(links.ui_base(self.settings), run.experiment_id, run.run_id),
+            "report": run.artifact_location("sweep.html"),
+            "metric": verdicts[0].metric,
+            "seeds": self.config.seeds,
+            "summary": summary,
+            "cells": [
+                {
+                    "cell": v.cell.label,
+                    "winner": v.winner,
+                    "mean": v.mean,
+                    "ci_low": v.ci_low,
+                    "ci_high": v.ci_high,
+                    "p_adjusted": v.p_adjusted,
                 }
-    return book.outcome(out)
+                for v in verdicts
+            ],  # fmt: skip
+            "reused": reused,
+            "trained": len(trained),
+            "seed_runs": sum(len(e.results) for e in evaluated),
+            "training_seconds": _span(evaluated) or seconds,
+            "logging_seconds": sum(e.log_seconds for e in evaluated),
+            "store": "server" if concurrent else "sqlite",
+            "best_cell": best,
+            "promotion": decision.to_dict() if decision else None,
+            "outcome": decision.outcome if decision else "swept",
+        }
 
 
-class Plan(NamedTuple):
-    """A dataset's sweep once prepared, before training."""
-
-    spec: DatasetSpec
-    run: ParentRun  # the sweep run
-    snap: Snapshot
-    configs: dict[sweep.Cell, RunConfig]  # each cell's resolved parameters
-    cell_keys: dict[str, str]  # cell label -> cell key
-    done: dict[str, str]  # cell key -> run id of a complete cell to reuse
-    units: list[tuple[sweep.Cell, Encoded]]  # the cells to train, with their encoding
-    drift: DriftCheck | None  # with register_best only
-
-
-def register_cell(
-    sweep_run: ParentRun,
-    cell_run: ParentRun,
-    spec: DatasetSpec,
-    results: list[SeedResult],
-    data: Encoded,
-    drift: DriftCheck | None,
-    settings: Settings,
-) -> Decision | None:
-    """The best cell's leader through bn-comparison's champion rule: its baseline,
-    linear model and leak check on the cell run, the registration and promotion on
-    the sweep run (which holds the data profile that the drift check of the next
-    run reads)."""
-    summary = summarize_results(spec.name, spec.task, results)
-    refs, verdicts, headline = compare_with_references(cell_run, spec, data, results, summary)
-    leaks = check_leaks(cell_run, spec, data, refs)  # each one holds
-    return register_leader(
-        sweep_run, spec, data, results, summary, settings, drift, verdicts, headline, leaks
-    )
+def _span(evaluated) -> float:
+    """From the first cell's jobs submitted to the last cell's trained."""
+    spans = [e.trained for e in evaluated if e.trained != (0.0, 0.0)]
+    return max(b for _, b in spans) - min(a for a, _ in spans) if spans else 0.0

@@ -14,7 +14,9 @@ from bnpipe.settings import Settings
 from bnpipe.tracking import ParentRun
 
 
-@task(name="download", cache_policy=NO_CACHE, timeout_seconds=900)
+# No Prefect timeout: it cannot stop a task in a worker thread (each dataset's chain
+# runs in one); every HTTP request has its own timeout, retried with backoff.
+@task(name="download", cache_policy=NO_CACHE)
 def download_dataset(
     spec: DatasetSpec,
     settings: Settings,
@@ -59,7 +61,7 @@ def tag_snapshot(parent: ParentRun, snap: ingest.Snapshot) -> None:
     )
 
 
-@task(name="validate", cache_policy=NO_CACHE, timeout_seconds=600)
+@task(name="validate", cache_policy=NO_CACHE)
 def validate_dataset(
     spec: DatasetSpec, snap: ingest.Snapshot, settings: Settings, parent: ParentRun
 ) -> tuple[pd.DataFrame, str]:

@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from bnpipe import gate, registry, tracking
-from bnpipe.catalog import DatasetSpec
-from bnpipe.comparison import ComparisonSummary, SeedResult
-from bnpipe.features import Encoded
+from bnpipe import jobs, registry, tracking
 from bnpipe.ingest import redact
+from bnpipe.ops.cluster import TrainingCluster
 from bnpipe.settings import Settings
+from bnpipe.stages import Judged
 from bnpipe.tracking import ParentRun
-
-
-def _champion_frame(name: str, rows):
-    """The champion's predictions for raw ``rows``: its MLflow model folder is
-    fetched here, its Keras model runs on a Dask worker (this process does not
-    load TensorFlow), exactly as its pyfunc ``predict`` would."""
-    from bnpipe import jobs
-    from bnpipe.ops import cluster
-
-    files, rows = registry.champion_model(name, rows)
-    with cluster.opened() as dask:  # the run's cluster; a cluster of its own outside a run
-        return dask.run(jobs.predict_logged, files, rows, key=f"predict-champion-{name}")
-
 
 PROMOTION_TIMEOUT = 900.0  # seconds to wait for another run's promotion of the same dataset
 
@@ -54,22 +40,21 @@ def promotion_lock(dataset: str, settings: Settings) -> Iterator[None]:
 
 @task(name="register", cache_policy=NO_CACHE)
 def register_best(
-    parent: ParentRun,
-    spec: DatasetSpec,
-    data: Encoded,
-    results: Sequence[SeedResult],
-    summary: ComparisonSummary,
-    settings: Settings,
-    drift: gate.DriftCheck | None = None,
-    verdicts: dict[str, str] | None = None,
-    headline: str | None = None,
-    leaks: Sequence[str] = (),
+    judged: Judged, dask: TrainingCluster, on: ParentRun | None = None
 ) -> registry.Decision | None:
     """Register the leading variant's best seed (both chosen on the validation rows)
     as a new version of ``bnpipe-<dataset>``; move ``@champion`` to it only when it
-    beats the champion on today's test rows, and hold it for review when the data
-    may leak the target (``leaks``), drifted, or the champion scores off its record."""
+    beats the champion on today's test rows (the champion scores on a Dask worker:
+    this process does not load TensorFlow), and hold it for review when the data
+    may leak the target, drifted, or the champion scores off its record.
+
+    ``on``: the run that records the decision (a sweep's run for its best cell;
+    else the comparison's own)."""
     logger = get_run_logger()
+    p = judged.prepared
+    spec, data, summary, settings = p.spec, p.data, judged.summary, p.request.settings
+    parent = on or p.run
+    results = judged.results
     best = registry.leading_seed(summary, results)
     if best is None:
         logger.warning("%s: every seed diverged; nothing registered, champion unchanged", spec.name)
@@ -78,7 +63,8 @@ def register_best(
     name = tracking.registered_model_name(spec.name)
 
     def champion_predictions():
-        frame = _champion_frame(name, data.split.test[list(spec.features)])
+        files, rows = registry.champion_model(name, data.split.test[list(spec.features)])
+        frame = dask.run(jobs.predict_logged, files, rows, key=f"predict-champion-{spec.name}")
         return registry.prediction_array(frame, spec.task, data.pre.classes)
 
     with promotion_lock(spec.name, settings):
@@ -86,9 +72,11 @@ def register_best(
             parent.client, name, best, dataset=spec.name, task=spec.task,
             metric=summary.primary, y_true=data.y_test_true,
             champion_predictions=champion_predictions, parent_run_id=parent.run_id,
-            drift=drift, verdicts=verdicts, headline=headline, warn=logger.warning,
+            drift=p.checked.drift, verdicts=judged.check.verdicts,
+            headline=judged.check.headline, warn=logger.warning,
             chosen=summary.choice(results, val_rows=len(data.x_val), test_rows=len(data.x_test)),
-            leaks=leaks, about=registry.model_description(spec, data.pre.classes, redact(spec.url)),
+            leaks=judged.leaks,
+            about=registry.model_description(spec, data.pre.classes, redact(spec.url)),
         )  # fmt: skip
     if decision.chosen:
         logger.info("%s: %s", spec.name, decision.chosen)

@@ -12,12 +12,9 @@ from prefect.cache_policies import NO_CACHE
 from bnpipe import report
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import ComparisonSummary, SeedResult, summarize_results
-from bnpipe.features import Encoded
-from bnpipe.gate import DriftCheck
-from bnpipe.ingest import Snapshot
 from bnpipe.registry import Decision
 from bnpipe.report import ReferenceCheck
-from bnpipe.settings import Settings
+from bnpipe.stages import Judged
 from bnpipe.tracking import ParentRun
 
 __all__ = ["ReferenceCheck", "publish_report", "summarize_comparison"]
@@ -50,19 +47,7 @@ def summarize_comparison(
 
 
 @task(name="report", cache_policy=NO_CACHE)
-def publish_report(
-    parent: ParentRun,
-    spec: DatasetSpec,
-    snap: Snapshot,
-    data: Encoded,
-    results: Sequence[SeedResult],
-    summary: ComparisonSummary,
-    validation_summary: str,
-    decision: Decision | None,
-    drift: DriftCheck | None,
-    check: ReferenceCheck | None,
-    settings: Settings,
-) -> tuple[dict[str, str], str]:
+def publish_report(judged: Judged, decision: Decision | None) -> tuple[dict[str, str], str]:
     """Plots (learning curves; confusion matrix or predicted vs actual, with the
     references drawn in), ``comparison.html`` and ``comparison.md`` on the parent
     run, the comparison as its description. Returns the MLflow UI links
@@ -70,11 +55,14 @@ def publish_report(
     flow shows on its flow run (``tasks.artifacts``)."""
     from bnpipe import links
 
+    p = judged.prepared
+    parent, results = p.run, judged.results
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         markdown = report.write_comparison_report(
-            out, spec=spec, snap=snap, data=data, results=results, summary=summary,
-            validation_summary=validation_summary, decision=decision, drift=drift, check=check,
+            out, spec=p.spec, snap=p.checked.snap, data=p.data, results=results,
+            summary=judged.summary, validation_summary=p.checked.validation_summary,
+            decision=decision, drift=p.checked.drift, check=judged.check,
         )  # fmt: skip
         for f in out.iterdir():
             parent.log_artifact(f)
@@ -83,6 +71,7 @@ def publish_report(
     except Exception as exc:  # noqa: BLE001
         get_run_logger().warning("could not set the MLflow run description: %s", exc)
     ui = links.comparison_links(
-        settings, parent.experiment_id, parent.run_id, [r.run_id for r in results if r.run_id]
-    )
+        p.request.settings, parent.experiment_id, parent.run_id,
+        [r.run_id for r in results if r.run_id],
+    )  # fmt: skip
     return ui, markdown

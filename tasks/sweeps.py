@@ -11,7 +11,6 @@ from prefect.cache_policies import NO_CACHE
 from bnpipe import keys
 from bnpipe.catalog import DatasetSpec
 from bnpipe.comparison import SeedResult
-from bnpipe.features import Encoded
 from bnpipe.ingest import Snapshot
 from bnpipe.params import RunConfig
 from bnpipe.settings import Settings
@@ -48,25 +47,22 @@ def find_complete_cells(parent: ParentRun, cell_keys: dict[str, str]) -> dict[st
     return sweep_runs.find_complete_cells(parent, cell_keys)
 
 
-@task(name="log-cell", cache_policy=NO_CACHE, task_run_name="log-cell-{cell.slug}")
-def log_cell(
-    parent: ParentRun,
-    spec: DatasetSpec,
-    cell: Cell,
-    key: str,
-    results: Sequence[SeedResult],
-    data: Encoded,
-    config: RunConfig,
-    learning_rate: float,
-    data_sha256: str,
-) -> tuple[dict, list[SeedResult]]:
-    """A trained cell: its cell run (params, means, intervals, per-seed values as
-    ``cell.json``) and its seed runs under it. Returns the cell's record and the
-    seed results with their MLflow run ids and model URIs."""
-    record = sweep_runs.log_cell(
-        parent, spec, cell, key, results, data, config, learning_rate, data_sha256
-    )
-    return record, list(results)  # the results carry their run ids and model URIs now
+@task(name="open-cell-run", cache_policy=NO_CACHE, task_run_name="open-cell-run-{cell.slug}")
+def open_cell_run(
+    sweep_run: ParentRun, cell: Cell, key: str, config: RunConfig, data_sha256: str
+) -> ParentRun:
+    """A cell's run under the sweep run (the cell's values, the shared parameters);
+    the cell's seed runs go under it."""
+    return sweep_runs.open_cell_run(sweep_run, cell, key, config, data_sha256)
+
+
+@task(name="keep-cell", cache_policy=NO_CACHE, task_run_name="keep-cell-{cell.slug}")
+def keep_cell(
+    run: ParentRun, cell: Cell, key: str, results: Sequence[SeedResult], task_type: str
+) -> dict:
+    """The cell's per-seed values as ``cell.json`` (what a later sweep reuses);
+    returns the cell's record."""
+    return sweep_runs.keep_cell(run, cell, key, results, task_type)
 
 
 @task(name="best-reused-cell", cache_policy=NO_CACHE)

@@ -14,6 +14,7 @@ from bnpipe.features import Encoded
 from bnpipe.ingest import Snapshot, redact
 from bnpipe.params import RunConfig
 from bnpipe.settings import Settings
+from bnpipe.stages import Origin
 from bnpipe.tasks.data import tag_snapshot
 from bnpipe.tracking import ParentRun
 
@@ -25,11 +26,13 @@ def open_parent_run(
     settings: Settings,
     snap: Snapshot | None = None,
     key: str | None = None,
+    origin: Origin | None = None,
 ) -> ParentRun:
     """Create the experiment if needed (with the runs table's saved view: the
     primary test metric and the winner), end runs a killed process left RUNNING,
-    and start this flow run's parent run with its tags and params: the data's
-    lineage (``snap``) and the ``comparison_key`` when known."""
+    and start the flow run's parent run with its tags and params: the data's
+    lineage (``snap``) and the ``comparison_key`` when known. ``origin``: the flow
+    run it belongs to (the deployment's, not the dataset's subflow); default: this one."""
     from prefect.runtime import flow_run
 
     from bnpipe.evaluation import primary_metric
@@ -40,12 +43,13 @@ def open_parent_run(
         tracking.ensure_runs_view(client, exp_id, primary_metric(spec.task))
     except Exception as exc:  # noqa: BLE001
         logger.warning("%s: could not save the MLflow runs view: %s", spec.name, exc)
-    flow_run_id = flow_run.get_id() or "none"
+    origin = origin or Origin(flow_run.get_id(), flow_run.get_name())
+    flow_run_id = origin.flow_run_id or "none"
     run_id = tracking.start_run(
         client,
         exp_id,
         run_name=tracking.parent_run_name(
-            spec.name, config.epochs, config.seeds, flow_run.get_name()
+            spec.name, config.epochs, config.seeds, origin.flow_run_name
         ),
         tags={
             "dataset": spec.name,
@@ -101,15 +105,28 @@ def log_seed_runs(
     config: RunConfig,
     learning_rate: float,
     data_sha256: str,
+    snapshot_on: ParentRun | None = None,
+    best_models_by: str | None = None,
 ) -> list[SeedResult]:
     """One child run per (variant, seed): params, per-epoch curves, test and
-    validation metrics, model.
-    The parent run gets ``learning_rate`` here, as the Dask job reported it."""
+    validation metrics, model (with ``best_models_by`` a primary metric, as a
+    sweep's cells log: for each variant's best seed by it on the validation rows only).
+    The parent run gets ``learning_rate`` here, as the Dask job reported it.
+    ``snapshot_on``: the run validate logged the snapshot on, when not ``parent``
+    (a sweep's run, for its cell runs)."""
+    from bnpipe.comparison import best_result, by_variant
+    from bnpipe.evaluation import higher_is_better, validation_name
+
     logger = get_run_logger()
     parent.log_params({"learning_rate": learning_rate})
     params = config.seed_params(learning_rate, data_sha256)
-    datasets = parent.datasets()  # the snapshot, as validate logged it
+    datasets = (snapshot_on or parent).datasets()  # the snapshot, as validate logged it
     splits = tracking.split_entities(datasets[0], data.split) if datasets else None
+    models = list(results)
+    if best_models_by:
+        by, higher = validation_name(best_models_by), higher_is_better(best_models_by)
+        best = [best_result(rs, by, higher) for rs in by_variant(results).values()]
+        models = [r for r in best if r is not None]
     for r in results:
         r.run_id, r.model_uri = tracking.log_child_run(
             parent.client,
@@ -127,6 +144,7 @@ def log_seed_runs(
             datasets=datasets,
             dataset_name=datasets[0].name if datasets else "",
             splits=splits,
+            log_model=any(r is m for m in models),
         )
         state = "DIVERGED (run FAILED, model not logged)" if r.diverged else "logged"
         logger.info("%s-seed%d: %s %s", r.variant, r.seed, _fmt(r.metrics), state)

@@ -1,9 +1,8 @@
-"""Encode, train and evaluate."""
+"""Encode, train and evaluate: the stages between validated data and logged runs."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -11,12 +10,12 @@ from prefect.cache_policies import NO_CACHE
 
 from bnpipe import jobs
 from bnpipe.catalog import DatasetSpec
-from bnpipe.comparison import SeedResult
 from bnpipe.features import Encoded, encode
 from bnpipe.jobs import JobResult, TrainJob
-from bnpipe.jobs import make_job as make_job  # tests build a run's jobs as train_variants does
+from bnpipe.models import VARIANTS
 from bnpipe.ops.cluster import TrainingCluster
 from bnpipe.params import RunConfig
+from bnpipe.stages import Evaluated, Prepared, Trained
 from bnpipe.tracking import ParentRun
 
 
@@ -62,30 +61,54 @@ def encode_dataset(
     return data
 
 
-def train_variants(
-    cluster: TrainingCluster,
-    datasets: Sequence[tuple[DatasetSpec, Encoded, RunConfig]],
-    models_dir: str,
-    labels: Sequence[str] | None = None,
-) -> list[tuple[list[SeedResult], float]]:
-    """Every variant of every dataset at once (:func:`bnpipe.jobs.train_variants`): one
-    ``train`` task per (dataset, variant), each one job on the Dask cluster carrying
-    the dataset's seeds; then each seed scored on its held-out test rows, here.
-
-    Test metrics and predictions are in the target's own units (network outputs
-    mapped back by ``data.pre.inverse_y``); the curves (``history``: loss, val_loss)
-    are in the units the network trained on, i.e. of the standardized target under
-    ``target_scaling="standard"``."""
-    if not datasets:
-        return []
+def train(prepared: Prepared, cluster: TrainingCluster, models_dir: str) -> Trained:
+    """Both variants of one dataset at once: a ``train`` task per variant, each one
+    job on the Dask cluster carrying the seeds (other datasets' and cells' jobs
+    share the cluster meanwhile). The trained models are saved under ``models_dir``
+    when they are evaluated."""
     logger = get_run_logger()
     started = time.perf_counter()
-    trained = jobs.train_variants(
-        datasets, models_dir, labels=labels, warn=logger.warning,
-        submit=lambda job: train_variant.submit(cluster, job),
+    futures = [
+        train_variant.submit(
+            cluster,
+            jobs.make_job(prepared.spec, prepared.data, prepared.config, v, prepared.request.label),
+        )
+        for v in VARIANTS
+    ]
+    done = tuple(f.result() for f in futures)
+    ended = time.perf_counter()
+    logger.info(
+        "%s: %d seed(s) x %d variants trained in %.1f s on %s",
+        prepared.request.label, prepared.config.seeds, len(VARIANTS),
+        ended - started, cluster.describe(),
     )  # fmt: skip
-    logger.info(jobs.trained_line(datasets, time.perf_counter() - started, cluster.describe()))
-    return trained
+    return Trained(prepared, done, models_dir, (started, ended))
+
+
+@task(
+    name="evaluate",
+    cache_policy=NO_CACHE,
+    task_run_name="evaluate-{trained.prepared.request.label}",
+)
+def evaluate(trained: Trained) -> Evaluated:
+    """Each seed scored on its validation rows (what the leader is chosen by) and
+    its test rows (what judges it), in the target's own units: network outputs
+    mapped back by ``data.pre.inverse_y``. The curves (``history``: loss,
+    val_loss) stay in the units the network trained on, i.e. of the standardized
+    target under ``target_scaling="standard"``. A diverged seed is named here."""
+    p = trained.prepared
+    results = []
+    for variant, out in zip(VARIANTS, trained.jobs, strict=True):
+        seeds = jobs.seed_results(out, p.spec.task, variant, p.data, trained.models_dir)
+        diverged = [r.seed for r in seeds if r.diverged]
+        if diverged:
+            get_run_logger().warning(
+                "%s/%s: seed(s) %s diverged (non-finite loss); left out of the comparison",
+                p.request.label, variant, diverged,
+            )  # fmt: skip
+        results.extend(seeds)
+    learning_rate = trained.jobs[-1].learning_rate if trained.jobs else 0.0
+    return Evaluated(p, tuple(results), learning_rate, trained.span)
 
 
 @task(name="train", cache_policy=NO_CACHE, task_run_name="train-{job.name}")

@@ -237,3 +237,33 @@ def drift_check(c: Comparison, shift: float = 0.0):
     today = frame(c.spec.task)
     today["x0"] += shift
     return DriftCheck("1", reference, drift.compare(reference, today, **drift.DEFAULT_LEVELS))
+
+
+def judged(
+    run,
+    spec: DatasetSpec,
+    data: Encoded,
+    results: list[SeedResult],
+    summary: ComparisonSummary,
+    settings,
+    *,
+    snap: Snapshot | None = None,
+    check: ReferenceCheck | None = None,
+    verdicts: dict[str, str] | None = None,
+    drift=None,
+    validation_summary: str = "",
+    leaks: tuple[str, ...] = (),
+):
+    """The records the chain's stages pass (``bnpipe.stages``) around parts a
+    test made: what ``register_best`` and ``publish_report`` take."""
+    from bnpipe import stages
+    from bnpipe.params import RunConfig
+
+    snap = snap or Snapshot(spec.name, "", "0" * 64, Path("unused.csv"), 0, "", source="cache")
+    if check is None:
+        check = ReferenceCheck(refs=None, verdicts=dict(verdicts or {}), headline=None)
+    request = stages.Request(spec, RunConfig(), settings)
+    checked = stages.Checked(snap, pd.DataFrame(), validation_summary, drift)
+    prepared = stages.Prepared(request, run, "key", checked, data)
+    evaluated = stages.Evaluated(prepared, tuple(results), 0.001)
+    return stages.Judged(evaluated, summary, check, tuple(leaks))

@@ -1,6 +1,6 @@
 """The work that runs on a Dask worker: training one (dataset, variant) over its
 seeds, and scoring a logged model on raw rows; and, in the flow process, the
-jobs of a run (:func:`train_variants`) and their results as seed results.
+job of one (dataset, variant) (:func:`make_job`) and its results as seed results.
 
 A job carries plain data (numpy arrays, numbers, strings) and returns plain
 data: curves, the outputs on the validation and test rows and each trained model as the bytes
@@ -18,14 +18,12 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bnpipe.models import VARIANTS
 from bnpipe.params import RunConfig
 
 if TYPE_CHECKING:
@@ -192,57 +190,6 @@ def make_job(
         x_test=data.x_test,
         seeds=tuple(config.seed_list),
         config=config,
-    )
-
-
-def train_variants(
-    datasets: Sequence[tuple[DatasetSpec, Encoded, RunConfig]],
-    models_dir: str,
-    *,
-    submit: Callable[[TrainJob], Any],
-    labels: Sequence[str] | None = None,
-    warn: Callable[[str], None] = print,
-) -> list[tuple[list, float]]:
-    """Every variant of every dataset at once: one job per (dataset, variant)
-    carrying the dataset's seeds, all submitted first (``submit(job)`` starts it
-    and returns what ``.result()`` waits on for its :class:`JobResult`); then
-    each seed scored on its held-out test rows (:func:`seed_results`), here, and
-    the diverged seeds named in ``warn``. ``labels`` name the units when one
-    dataset comes several times (a sweep's cells); else the dataset names.
-
-    Per dataset: the results (trained models saved under ``models_dir``) and the
-    optimizer's effective learning rate."""
-    labels = list(labels) if labels is not None else [spec.name for spec, _, _ in datasets]
-    futures = {
-        (label, variant): submit(make_job(spec, data, config, variant, label=label))
-        for label, (spec, data, config) in zip(labels, datasets, strict=True)
-        for variant in VARIANTS
-    }
-    trained = []
-    for label, (spec, data, _) in zip(labels, datasets, strict=True):
-        results, lr = [], 0.0
-        for variant in VARIANTS:
-            out = futures[label, variant].result()
-            lr = out.learning_rate
-            results.extend(seed_results(out, spec.task, variant, data, models_dir))
-            diverged = [r.seed for r in results if r.variant == variant and r.diverged]
-            if diverged:
-                warn(
-                    f"{label}/{variant}: seed(s) {diverged} diverged (non-finite loss); "
-                    "left out of the comparison"
-                )
-        trained.append((results, lr))
-    return trained
-
-
-def trained_line(
-    datasets: Sequence[tuple[DatasetSpec, Encoded, RunConfig]], seconds: float, where: str
-) -> str:
-    """What :func:`train_variants` did, in one line: datasets, seeds, variants, time, where."""
-    names = ", ".join(spec.name for spec, _, _ in datasets)
-    seeds = "/".join(dict.fromkeys(str(config.seeds) for _, _, config in datasets))
-    return (
-        f"{names}: {seeds} seed(s) x {len(VARIANTS)} variants trained in {seconds:.1f} s on {where}"
     )
 
 

@@ -18,13 +18,13 @@ ARGS = ["sweep", "iris", *GRID, "--seeds", "2", "--epochs", "20"]
 KILL_AFTER_FIRST_CELL = """
 import functools, os, signal, sys
 import bnpipe.tasks.sweeps as sweeps
-real = sweeps.log_cell.fn
+real = sweeps.keep_cell.fn
 @functools.wraps(real)  # Prefect binds the task's parameters by its signature
-def log_cell(*args, **kwargs):
-    record = real(*args, **kwargs)
+def keep_cell(*args, **kwargs):
+    record = real(*args, **kwargs)  # the cell's run is complete (FINISHED) now
     print("injected: killed after the first cell", flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
-sweeps.log_cell.fn = log_cell
+sweeps.keep_cell.fn = keep_cell
 from bnpipe.ops.cli import main
 sys.exit(main(sys.argv[1:]))
 """

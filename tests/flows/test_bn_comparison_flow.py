@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -49,6 +51,37 @@ def test_flow_logs_the_contract_and_registers_a_champion(env):
     assert table.type == "markdown" and "iris: plain vs BatchNorm" in table.data
     assert table.task_run_id is None and link.task_run_id is None
     assert link.type == "markdown" and f"/runs/{parent.info.run_id}" in link.data
+    # The dataset's chain is a subflow run of its own; evaluate is a step of its graph.
+    names = chain_task_runs(state.state_details.flow_run_id, "compare-iris")
+    assert sorted(names[6:8]) == ["train-iris/bn", "train-iris/plain"]  # at once, on Dask
+    assert names[:6] + names[8:] == [
+        "download", "find-unchanged", "open-parent-run", "validate", "drift", "encode",
+        "evaluate-iris", "log-seed-runs", "summarize", "references", "leak-check", "register",
+        "report", "keep-as-last-good",
+    ]  # fmt: skip
+    assert parent.data.tags["prefect_flow_run_id"] == str(state.state_details.flow_run_id)
+
+
+def chain_task_runs(flow_run_id, name: str) -> list[str]:
+    """The task runs of the subflow run ``name`` under ``flow_run_id``, by start."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, TaskRunFilter
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    with get_client(sync_client=True) as client:
+        [sub] = [
+            r
+            for r in client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name]))
+            )
+            if client.read_task_run(r.parent_task_run_id).flow_run_id == flow_run_id
+        ]
+        runs = client.read_task_runs(
+            task_run_filter=TaskRunFilter(flow_run_id={"any_": [sub.id]}),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+        )
+    # "download-b90": a task's default run name ends with three hex digits
+    return [re.sub(r"-[0-9a-f]{3}$", "", r.name) for r in runs]
 
 
 def test_flow_stops_before_training_on_bad_data(env, tmp_path, monkeypatch):

@@ -233,7 +233,8 @@ def test_a_changed_relation_to_the_target_holds_the_champion(store, monkeypatch,
 
 
 def test_every_seed_diverging_fails_the_flow_and_keeps_the_champion(store, monkeypatch):
-    from bnpipe.flows.bn_comparison import NoFiniteModelError, bn_comparison
+    from bnpipe.comparison import NoFiniteModelError
+    from bnpipe.flows.bn_comparison import bn_comparison
 
     serve(store, monkeypatch, "diverge", "iris", store["good"]["iris"])
     with pytest.raises(NoFiniteModelError, match="iris: every seed diverged"):

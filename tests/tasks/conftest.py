@@ -58,11 +58,11 @@ def parent(store, tmp_path):
 
 @pytest.fixture(scope="session")
 def dask():
-    """The session's training cluster (one worker), current for the tasks' own
-    ``cluster.opened()`` (the champion scores on it)."""
-    from bnpipe.ops import cluster
+    """The session's training cluster (one worker), passed to the tasks that
+    train or score on it (the champion scores on it)."""
+    from bnpipe.ops.cluster import TrainingCluster
 
-    with cluster.opened(workers=1) as training:
+    with TrainingCluster(workers=1) as training:
         yield training
 
 

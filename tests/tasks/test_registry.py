@@ -17,6 +17,7 @@ from bnpipe.settings import load_settings
 from bnpipe.tasks import training
 from bnpipe.tasks.registry import register_best
 from bnpipe.tasks.tracking import log_seed_runs
+from tests import comparisons
 
 pytestmark = pytest.mark.slow  # trains, logs and registers models, scores one on Dask
 
@@ -43,11 +44,12 @@ def _settings(store, tmp_path):
     return dataclasses.replace(load_settings(), tracking_uri=store, state_dir=tmp_path / "state")
 
 
-def _register(parent, spec, data, results, settings):
+def _register(parent, spec, data, results, settings, dask):
     with disable_run_logger():
         logged = log_seed_runs.fn(parent, results, data, CONFIG, 0.001, "0" * 64)
         summary = summarize_results(spec.name, spec.task, logged, n_boot=200)
-        return register_best.fn(parent, spec, data, logged, summary, settings, None, BETTER, None)
+        judged = comparisons.judged(parent, spec, data, logged, summary, settings, verdicts=BETTER)
+        return register_best.fn(judged, dask)
 
 
 def _tags(parent) -> dict:
@@ -55,11 +57,11 @@ def _tags(parent) -> dict:
 
 
 def test_the_first_version_is_champion_and_the_same_model_again_is_kept(
-    trained, store, parent, prefect_api, tmp_path
+    trained, store, parent, prefect_api, dask, tmp_path
 ):
     spec, data, results = trained
     settings = _settings(store, tmp_path)
-    first = _register(parent, spec, data, [dataclasses.replace(r) for r in results], settings)
+    first = _register(parent, spec, data, [dataclasses.replace(r) for r in results], settings, dask)
     assert (first.outcome, first.version, first.previous_champion) == ("promoted", "1", None)
     assert first.reason == "first version: no champion yet"
     assert _tags(parent)["promotion"] == "promoted"
@@ -72,7 +74,7 @@ def test_the_first_version_is_champion_and_the_same_model_again_is_kept(
     assert float(v1.tags["score_ci_low"]) <= float(v1.tags["score"])
 
     # the same seeds again: the champion (v1, scored on a worker) is the same model
-    again = _register(parent, spec, data, [dataclasses.replace(r) for r in results], settings)
+    again = _register(parent, spec, data, [dataclasses.replace(r) for r in results], settings, dask)
     assert (again.outcome, again.version, again.previous_champion) == ("kept", "2", "1")
     assert again.champion_score == pytest.approx(again.challenger_score, rel=1e-5)
     assert "not better beyond zero" in again.reason
@@ -81,7 +83,7 @@ def test_the_first_version_is_champion_and_the_same_model_again_is_kept(
     assert str(champion.version) == "1"
 
 
-def test_nothing_is_registered_when_every_seed_diverged(trained, store, parent, tmp_path):
+def test_nothing_is_registered_when_every_seed_diverged(trained, store, parent, dask, tmp_path):
     spec, data, results = trained
     nan = float("nan")
     broken = [
@@ -91,5 +93,6 @@ def test_nothing_is_registered_when_every_seed_diverged(trained, store, parent, 
     summary = summarize_results(spec.name, spec.task, broken, n_boot=200)
     settings = _settings(store, tmp_path)
     with disable_run_logger():
-        assert register_best.fn(parent, spec, data, broken, summary, settings) is None
+        judged = comparisons.judged(parent, spec, data, broken, summary, settings)
+        assert register_best.fn(judged, dask) is None
     assert _tags(parent)["promotion"] == "skipped: no finite model"

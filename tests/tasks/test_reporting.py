@@ -73,10 +73,11 @@ def test_publish_logs_the_report_and_the_flow_shows_it_as_prefect_artifacts(
     decision = comparisons.decision(toy)
     drift = comparisons.drift_check(toy)
     with disable_run_logger():
-        ui, markdown = publish_report.fn(
-            parent, toy.spec, toy.snap, toy.data, toy.results, toy.summary,
-            "3 expectations, 3 passed", decision, drift, toy.check, settings,
+        judged = comparisons.judged(
+            parent, toy.spec, toy.data, toy.results, toy.summary, settings, snap=toy.snap,
+            check=toy.check, drift=drift, validation_summary="3 expectations, 3 passed",
         )  # fmt: skip
+        ui, markdown = publish_report.fn(judged, decision)
         show_comparison(toy.spec.name, parent.run_id, markdown, ui["parent"])
 
     base = f"http://127.0.0.1:{settings.mlflow_port}/#/experiments/{parent.experiment_id}"

@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 
 from bnpipe import ingest, sweep
+from bnpipe.evaluation import primary_metric
 from bnpipe.params import RunConfig
 from bnpipe.tasks import sweeps
+from bnpipe.tasks.tracking import log_seed_runs
 from tests.comparisons import iris, seed_results
 
 pytestmark = pytest.mark.slow  # logs four Keras models, draws two plots
@@ -37,10 +39,19 @@ def test_a_sweep_logs_reuses_judges_and_reports_its_cells(settings, data_mirror,
     assert first.client.get_experiment(first.experiment_id).name == "bn-sweep-iris"
     assert sweeps.find_complete_cells.fn(first, keys) == {}
 
+    def log_cell(sweep_run, cell, learning_rate):
+        """A trained cell as the chain logs it: its run, its seed runs, its record."""
+        config = cell.config(CONFIG).resolve(spec)
+        run = sweeps.open_cell_run.fn(sweep_run, cell, keys[cell.label], config, snap.sha256)
+        results = log_seed_runs.fn(
+            run, seed_results(data, seeds=2), data, config, learning_rate, snap.sha256,
+            snapshot_on=sweep_run, best_models_by=primary_metric(spec.task),
+        )  # fmt: skip
+        record = sweeps.keep_cell.fn(run, cell, keys[cell.label], results, spec.task)
+        return record, results
+
     a, b = cells
-    record, results = sweeps.log_cell.fn(
-        first, spec, a, keys[a.label], seed_results(data, seeds=2), data, CONFIG, 0.001, snap.sha256
-    )
+    record, results = log_cell(first, a, 0.001)
     assert record["cell"] == a.label and record["key"] == keys[a.label]
     assert sum(r.model_uri is not None for r in results) == 2  # each variant's best seed
     cell_run = first.client.get_run(record["run_id"])
@@ -55,9 +66,7 @@ def test_a_sweep_logs_reuses_judges_and_reports_its_cells(settings, data_mirror,
     copied = sweeps.reuse_cell.fn(second, a, keys[a.label], record["run_id"])
     assert copied["per_seed"] == record["per_seed"] and copied["run_id"] != record["run_id"]
     assert second.client.get_run(copied["run_id"]).data.tags["reused_from"] == record["run_id"]
-    trained, _ = sweeps.log_cell.fn(
-        second, spec, b, keys[b.label], seed_results(data, seeds=2), data, CONFIG, 0.01, snap.sha256
-    )
+    trained, _ = log_cell(second, b, 0.01)
 
     verdicts = sweeps.finish_cells.fn(second, spec, cells, [copied, trained], "holm")
     assert [v.cell for v in verdicts] == cells

@@ -41,28 +41,49 @@ def test_train_variant_runs_one_job_on_a_worker(tiny, dask):
     assert all(s.test_output.shape == (len(data.x_test), 1) for s in out.seeds)
 
 
-def test_train_variants_trains_every_variant_of_every_dataset_in_a_flow(
+def test_train_then_evaluate_every_variant_of_two_comparisons_at_once_in_a_flow(
     tiny, dask, prefect_api, tmp_path
 ):
+    """Two comparisons of one dataset (a sweep's cells) train on the cluster at once;
+    evaluate scores each seed on its validation and test rows in the target's units."""
+    import dataclasses
+
     from prefect import flow
+
+    from bnpipe import stages
+    from bnpipe.settings import load_settings
+    from tests import comparisons
 
     spec, frame = tiny
     with disable_run_logger():
         data = training.encode_dataset.fn(frame, spec, CONFIG)
 
-    @flow(name="train-variants-test")
-    def train_two():
-        units = [(spec, data, CONFIG), (spec, data, CONFIG)]
-        return training.train_variants(dask, units, str(tmp_path), labels=["one", "two"])
+    def prepared(label: str) -> stages.Prepared:
+        named = dataclasses.replace(spec, name=label)
+        judged = comparisons.judged(None, named, data, [], None, load_settings())
+        return dataclasses.replace(
+            judged.prepared, request=dataclasses.replace(judged.prepared.request, config=CONFIG)
+        )
 
-    trained = train_two()
-    assert len(trained) == 2
-    for results, lr in trained:
-        assert math.isclose(lr, 0.001)  # RMSprop's Keras default
+    @flow(name="train-evaluate-test")
+    def train_two():
+        futures = [
+            training.evaluate.submit(training.train(prepared(label), dask, str(tmp_path)))
+            for label in ("one", "two")
+        ]
+        return [f.result() for f in futures]
+
+    evaluated = train_two()
+    assert [e.prepared.spec.name for e in evaluated] == ["one", "two"]
+    for e in evaluated:
+        assert math.isclose(e.learning_rate, 0.001)  # RMSprop's Keras default
+        assert e.trained[0] < e.trained[1]  # when its jobs were submitted, and ended
+        results = e.results
         assert [(r.variant, r.seed) for r in results] == [(v, s) for v in VARIANTS for s in (0, 1)]
         assert all(Path(r.model_path).is_file() and r.worker for r in results)
         assert all(set(r.metrics) == {"test_rmse", "test_mae", "test_r2"} for r in results)
+        assert all(set(r.val_metrics) >= {"val_rmse"} for r in results)
+        assert all(len(r.predictions) == len(data.x_test) for r in results)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         f"{unit}-{v}-seed{s}.keras" for unit in ("one", "two") for v in VARIANTS for s in (0, 1)
     )
-    assert training.train_variants(dask, [], str(tmp_path)) == []  # nothing to train

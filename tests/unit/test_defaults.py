@@ -356,8 +356,8 @@ def test_encode_dataset_resolves_the_datasets_defaults(quiet_tasks):
 
 def test_jobs_carry_each_datasets_config_and_results_score_in_its_units(quiet_tasks, tmp_path):
     from bnpipe import jobs
+    from bnpipe.jobs import make_job
     from bnpipe.models import VARIANTS
-    from bnpipe.tasks.training import make_job
 
     scaled = spec_with({"target_scaling": "standard", "learning_rate": 0.01}, name="scaled")
     raw = spec_with(name="raw")

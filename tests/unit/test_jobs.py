@@ -94,36 +94,30 @@ def test_an_error_in_a_job_comes_back_named(dask, boston):
     assert [s.seed for s in again.seeds] == [3]
 
 
-def test_train_variants_submits_every_job_first_then_scores_each_seed(boston, tmp_path):
-    """Every (dataset, variant) job is submitted before any result is waited on;
-    each seed comes back scored on the test rows, its model saved; here the jobs
-    run in this process, on two threads (the engine is thread-safe)."""
+def test_jobs_train_on_two_threads_and_each_seed_is_scored_on_both_held_out_splits(
+    boston, tmp_path
+):
+    """Two comparisons' jobs at once (as the chain's subflows submit them): each seed
+    comes back scored on the validation and the test rows, its model saved; here
+    the jobs run in this process, on two threads (the engine is thread-safe)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from bnpipe import evaluation
-    from bnpipe.models import effective_learning_rate
+    from bnpipe.models import VARIANTS, effective_learning_rate
 
     spec, data = boston
     config = RunConfig(epochs=2, seeds=2)
-    submitted: list[str] = []
-    warned: list[str] = []
+    made = [jobs.make_job(spec, data, config, v, label) for label in ("a", "b") for v in VARIANTS]
+    assert [job.name for job in made] == ["a/plain", "a/bn", "b/plain", "b/bn"]
     with ThreadPoolExecutor(max_workers=2) as pool:
-
-        def submit(job: jobs.TrainJob):
-            submitted.append(job.name)
-            return pool.submit(jobs.train, job)
-
-        trained = jobs.train_variants(
-            [(spec, data, config), (spec, data, config)], str(tmp_path),
-            submit=submit, labels=["a", "b"], warn=warned.append,
-        )  # fmt: skip
-    assert submitted == ["a/plain", "a/bn", "b/plain", "b/bn"] and warned == []
-    assert len(trained) == 2
-    for results, lr in trained:
-        assert lr == effective_learning_rate("rmsprop", config.resolve(spec).learning_rate)
-        assert [(r.variant, r.seed) for r in results] == [
-            ("plain", 0), ("plain", 1), ("bn", 0), ("bn", 1)
-        ]  # fmt: skip
+        outs = list(pool.map(jobs.train, made))
+    scored = {}
+    for job, out in zip(made, outs, strict=True):
+        assert out.learning_rate == effective_learning_rate(
+            "rmsprop", config.resolve(spec).learning_rate
+        )
+        results = jobs.seed_results(out, spec.task, job.variant, data, tmp_path)
+        assert [r.seed for r in results] == [0, 1]
         for r in results:
             assert set(r.metrics) == set(evaluation.metric_names("regression"))
             # scored on the validation rows too: what the leader and its seed are chosen by
@@ -131,17 +125,21 @@ def test_train_variants_submits_every_job_first_then_scores_each_seed(boston, tm
             assert all(math.isfinite(v) for v in r.val_metrics.values())
             assert r.predictions.shape == data.y_test_true.shape
             assert len(r.history["loss"]) == 2 and Path(r.model_path).is_file()
-    same = [r.metrics for r in trained[0][0]] == [r.metrics for r in trained[1][0]]
-    assert same  # a seed trains alike whichever job it is in
+        scored[job.name] = [r.metrics for r in results]
+    assert scored["a/bn"] == scored["b/bn"]  # a seed trains alike whichever job it is in
 
 
-def test_diverged_seeds_are_named_and_one_line_says_what_trained(boston, tmp_path):
-    from concurrent.futures import Future
+def test_diverged_seeds_are_named_by_evaluate(boston, tmp_path, monkeypatch):
+    import types
+
+    import bnpipe.tasks.training as training
+    from bnpipe.settings import load_settings
+    from tests import comparisons
 
     spec, data = boston
     config = RunConfig(epochs=2, seeds=2)
 
-    def submit(job: jobs.TrainJob) -> Future:  # what a worker returns, made up
+    def outcome(job: jobs.TrainJob) -> jobs.JobResult:  # what a worker returns, made up
         bad = job.variant == "bn"
         seeds = [
             jobs.SeedOutput(
@@ -154,20 +152,22 @@ def test_diverged_seeds_are_named_and_one_line_says_what_trained(boston, tmp_pat
             )
             for seed in job.seeds
         ]
-        done: Future = Future()
-        done.set_result(jobs.JobResult(job.name, seeds, 0.01, "", 0.2))
-        return done
+        return jobs.JobResult(job.name, seeds, 0.01, "", 0.2)
 
+    from bnpipe import stages
+    from bnpipe.models import VARIANTS
+
+    prepared = comparisons.judged(None, spec, data, [], None, load_settings()).prepared
+    made = tuple(outcome(jobs.make_job(spec, data, config, v)) for v in VARIANTS)
     warned: list[str] = []
-    [(results, lr)] = jobs.train_variants(
-        [(spec, data, config)], str(tmp_path), submit=submit, warn=warned.append
-    )
-    assert lr == 0.01 and [r.seed for r in results if r.diverged] == [1]
+    logger = types.SimpleNamespace(warning=lambda msg, *args: warned.append(msg % args))
+    monkeypatch.setattr(training, "get_run_logger", lambda: logger)
+    evaluated = training.evaluate.fn(stages.Trained(prepared, made, str(tmp_path), (1.0, 2.0)))
+    assert evaluated.learning_rate == 0.01 and evaluated.trained == (1.0, 2.0)
+    assert [(r.variant, r.seed) for r in evaluated.results if r.diverged] == [("bn", 1)]
     assert warned == [
         "boston/bn: seed(s) [1] diverged (non-finite loss); left out of the comparison"
     ]
-    line = jobs.trained_line([(spec, data, config), (spec, data, RunConfig(seeds=3))], 3.21, "here")
-    assert line == "boston, boston: 2/3 seed(s) x 2 variants trained in 3.2 s on here"
 
 
 def _free_port() -> int:

@@ -145,3 +145,34 @@ def test_a_users_own_tasks_and_flows_modules_do_not_shadow_bnpipes(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split("\n")[:2] == ["None None", "bn-comparison"], out.stdout
+
+
+def _function(path: Path, name: str):
+    import ast
+
+    tree = ast.parse(path.read_text("utf-8"))
+    return next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name)
+
+
+def test_both_flows_run_the_one_comparison_chain_and_the_comparison_reads_in_a_screen():
+    """bn-comparison and bn-sweep run each dataset (each cell) through the same
+    subflow; neither calls a stage of the chain itself, and bn-comparison's body
+    (its docstring aside) is at most 40 lines."""
+    import ast
+
+    chain = {"train", "evaluate", "log_seed_runs", "register_best", "encode_dataset"}
+    for flow in ("bn_comparison", "bn_sweep"):
+        path = ROOT / "flows" / f"{flow}.py"
+        text = path.read_text("utf-8")
+        assert "from bnpipe.flows.compare import" in text and "compare_all(" in text, flow
+        called = {
+            n.func.id for n in ast.walk(ast.parse(text))
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }  # fmt: skip
+        assert not called & chain, (flow, called & chain)
+    body = _function(ROOT / "flows" / "bn_comparison.py", "bn_comparison").body[1:]  # no docstring
+    assert body[-1].end_lineno - body[0].lineno + 1 <= 40
+    compare = (ROOT / "flows" / "compare.py").read_text("utf-8")
+    training = (ROOT / "tasks" / "training.py").read_text("utf-8")
+    assert re.search(r'@task\(\s*name="evaluate"', training)  # a task of its own
+    assert "evaluate(train(prepared, dask, models))" in compare

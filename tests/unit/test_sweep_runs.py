@@ -42,8 +42,11 @@ def test_only_finished_cells_with_their_record_are_complete(sweep_run, data):
     results = [seed_result(encoded, v, 0, skill=0.8, model_path=None) for v in ("plain", "bn")]
     for r in results:  # as a diverged seed: no model to log
         r.metrics = {k: float("nan") for k in r.metrics}
-    record = sweep_runs.log_cell(sweep_run, spec, CELL, "key1", results, encoded, CONFIG, 0.01, "s")
+    run = sweep_runs.open_cell_run(sweep_run, CELL, "key1", CONFIG, "s")
+    assert run.client.get_run(run.run_id).info.status == "RUNNING"
+    record = sweep_runs.keep_cell(run, CELL, "key1", results, spec.task)
     client = sweep_run.client
+    assert client.get_run(run.run_id).info.status == "FINISHED"  # complete once kept
     bare = tracking.start_run(  # a cell run without cell.json (pruned), and one still running
         client, sweep_run.experiment_id, run_name="x", tags={"kind": "cell", "cell_key": "key2"}
     )
@@ -65,14 +68,22 @@ def test_only_finished_cells_with_their_record_are_complete(sweep_run, data):
 
 
 def test_a_cell_that_fails_ends_its_runs_failed_and_raises(sweep_run, data):
+    """The chain's guard (bnpipe.tasks.runs.closing) ends a cell run that fails
+    while its seed runs are logged, and the seed runs under it, FAILED."""
+    from prefect.logging import disable_run_logger
+
+    from bnpipe.tasks.runs import closing
+
     spec, encoded = data
     missing = seed_result(encoded, "plain", 0, skill=0.8, model_path=None)
     missing.model_path = "/nonexistent/model.keras"  # the best seed's model is gone
-    diverged = seed_result(encoded, "bn", 0, skill=0.8, model_path=None)
-    diverged.metrics = {k: float("nan") for k in diverged.metrics}
-    results = [missing, diverged]
-    with pytest.raises(Exception):  # noqa: B017 - whatever MLflow raises for the file
-        sweep_runs.log_cell(sweep_run, spec, CELL, "k", results, encoded, CONFIG, 0.01, "s")
+    with disable_run_logger(), pytest.raises(Exception), closing("iris/cell") as guard:  # noqa: B017, PT012
+        run = guard.open(sweep_runs.open_cell_run(sweep_run, CELL, "k", CONFIG, "s"))
+        tracking.log_child_run(
+            run.client, run.experiment_id, run.run_id, variant="plain", seed=0, params={},
+            history=missing.history, metrics=missing.metrics, model_path=missing.model_path,
+            preprocessor=encoded.pre,
+        )  # fmt: skip
     runs = sweep_run.client.search_runs([sweep_run.experiment_id], "tags.kind = 'cell'")
     assert [r.info.status for r in runs] == ["FAILED"]
     seeds = sweep_run.client.search_runs(

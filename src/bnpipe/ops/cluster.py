@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from bnpipe.jobs import PROGRESS_TOPIC
+from bnpipe.ops import interrupts
 
 ADDRESS_ENV = "BNPIPE_DASK_ADDRESS"
 WORKERS_ENV = "BNPIPE_DASK_WORKERS"
@@ -65,7 +66,12 @@ def _workers_from_env(env=os.environ) -> int:
 
 
 class TrainingCluster:
-    """A Dask client on the run's cluster, opened in the background."""
+    """A Dask client on the run's cluster, opened in the background.
+
+    A flow run opens one (``with TrainingCluster() as dask:``) and passes it to
+    the stages that train or score on a worker. A process that runs flows and
+    wants the workers warm before the flow starts (``bnpipe run``, the tests'
+    harness) opens one first and :meth:`exports` its scheduler to them."""
 
     def __init__(self, address: str | None = None, workers: int | None = None):
         self.address = address or os.environ.get(ADDRESS_ENV) or None
@@ -78,6 +84,16 @@ class TrainingCluster:
         self._closed = False
         self._thread = threading.Thread(target=self._open, name="bnpipe-dask-open", daemon=True)
         self._thread.start()
+
+    def __enter__(self) -> TrainingCluster:
+        if self.address:  # a scheduler that cannot be reached fails before any run opens
+            self.client()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[1] is not None:  # a stop or a failure: the jobs still running stop too
+            self.cancel_pending()
+        self.close()
 
     # ------------------------------------------------------------------ opening
 
@@ -94,6 +110,7 @@ class TrainingCluster:
 
             if self.address:
                 try:
+                    # Security(): Dask's TLS settings (a stack's CA, or a local cluster's exported)
                     client = Client(self.address, timeout=CONNECT_TIMEOUT, set_as_default=False)
                 except (OSError, TimeoutError) as exc:
                     raise ClusterError(
@@ -179,6 +196,7 @@ class TrainingCluster:
         future.add_done_callback(lambda _: finished.set())
         while True:
             finished.wait(0.5)
+            interrupts.check()  # the run stops (a signal, another thread's stop): so does the wait
             while progress is not None and not inbox.empty():
                 progress(inbox.get_nowait())
             if future.cancelled():
@@ -202,6 +220,36 @@ class TrainingCluster:
                     f"no Dask worker at {self.where()} for {grace:g} s while {key} waits; "
                     f"start one with `dask worker {self.where()}`"
                 )
+
+    @contextlib.contextmanager
+    def exported(self) -> Iterator[str]:
+        """For the block, flows started in this process train on this cluster:
+        ``BNPIPE_DASK_ADDRESS`` names its scheduler, and Dask's TLS settings carry
+        the local cluster's throwaway keys (a user's scheduler brings its own).
+        Yields the address. Waits for the cluster to open."""
+        import dask
+
+        client = self.client()
+        address = client.scheduler.address
+        saved = os.environ.get(ADDRESS_ENV)
+        os.environ[ADDRESS_ENV] = address
+        tls = {}
+        if self._cluster is not None and address.startswith("tls://"):
+            sec = self._cluster.security
+            tls = {
+                "distributed.comm.require-encryption": True,
+                "distributed.comm.tls.ca-file": sec.tls_ca_file,
+                "distributed.comm.tls.client.cert": sec.tls_client_cert,
+                "distributed.comm.tls.client.key": sec.tls_client_key,
+            }
+        try:
+            with dask.config.set(tls):
+                yield address
+        finally:
+            if saved is None:
+                os.environ.pop(ADDRESS_ENV, None)
+            else:
+                os.environ[ADDRESS_ENV] = saved
 
     def where(self) -> str:
         if self.address:
@@ -261,32 +309,3 @@ def _local_cluster(workers: int):
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-# ---------------------------------------------------------------------- this process's cluster
-
-_CURRENT: TrainingCluster | None = None
-_CURRENT_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def opened(address: str | None = None, workers: int | None = None) -> Iterator[TrainingCluster]:
-    """This process's training cluster for the block (the one already open, if any)."""
-    global _CURRENT
-    with _CURRENT_LOCK:
-        outer = _CURRENT
-        if outer is None:
-            _CURRENT = TrainingCluster(address, workers)
-        mine = _CURRENT
-    try:
-        yield mine
-    finally:
-        if outer is None:
-            with _CURRENT_LOCK:
-                _CURRENT = None
-            mine.close()
-
-
-def current() -> TrainingCluster | None:
-    """The cluster an enclosing :func:`opened` block holds, if any."""
-    return _CURRENT

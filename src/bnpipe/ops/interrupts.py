@@ -46,6 +46,7 @@ class Terminated(Interrupted):
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _pending: int | None = None  # the first signal received, until reset()
 _deferring = 0  # inside deferred(): record, raise on the way out
+_stopped: BaseException | None = None  # a stop that came as an exception (see stop())
 
 
 def exception_for(signum: int) -> Interrupted:
@@ -107,14 +108,44 @@ def pending() -> int | None:
 
 
 def check() -> None:
-    """Raise the received signal's exception again, if a signal came (a no-op otherwise).
+    """Raise the received signal's exception again, if a signal came, or
+    :class:`Interrupted` while a stop is under way (a no-op otherwise).
 
-    Call it where the main thread waits for long, never in clean-up code."""
+    Call it between steps and where a thread waits for long, never in clean-up
+    code. The flow's other threads (one dataset's comparison each) call it too:
+    a signal reaches the main thread only."""
     if _pending is not None:
         raise exception_for(_pending)
+    if _stopped is not None:
+        raise Interrupted(f"stopped: {type(_stopped).__name__}")
+
+
+@contextlib.contextmanager
+def stopping_others(exc: BaseException) -> Iterator[None]:
+    """While the block runs, every other thread's :func:`check` raises: the main
+    thread got ``exc`` (Ctrl-C, SIGTERM, a cancelled flow run) and waits in the
+    block for the datasets' threads to end their runs KILLED."""
+    global _stopped
+    _stopped = exc
+    try:
+        with held():
+            yield
+    finally:
+        _stopped = None
+
+
+def stop_reason(exc: BaseException) -> BaseException:
+    """What ended a run that ``exc`` ended: ``exc`` itself, unless it is an error
+    raised because the run stops (a Dask job cancelled by the stop): then the stop,
+    so that the run ends KILLED, not FAILED."""
+    if not isinstance(exc, Exception):
+        return exc
+    if _pending is not None:
+        return exception_for(_pending)
+    return _stopped or exc
 
 
 def reset() -> None:
     """Forget a received signal (tests; a process that goes on after handling one)."""
-    global _pending
-    _pending = None
+    global _pending, _stopped
+    _pending = _stopped = None

@@ -22,9 +22,8 @@ from pathlib import Path
 
 from bnpipe import keys, sweep, tracking
 from bnpipe.catalog import DatasetSpec
-from bnpipe.comparison import SeedResult, by_variant, summarize_results
+from bnpipe.comparison import SeedResult
 from bnpipe.evaluation import primary_metric
-from bnpipe.features import Encoded
 from bnpipe.params import RunConfig
 from bnpipe.sweep import Cell, CellVerdict
 from bnpipe.sweep import report as sweep_report
@@ -123,64 +122,35 @@ def cell_params(config: RunConfig, cell: Cell, learning_rate: float, data_sha256
     }
 
 
-def log_cell(
-    parent: ParentRun,
-    spec: DatasetSpec,
-    cell: Cell,
-    key: str,
-    results: Sequence[SeedResult],
-    data: Encoded,
-    config: RunConfig,
-    learning_rate: float,
-    data_sha256: str,
-) -> dict:
-    """A trained cell: its cell run (params, means, intervals, per-seed values as
-    ``cell.json``) and its seed runs under it, each result given its run id and
-    model URI. Returns the cell's record (with its ``run_id``). A failure ends the
-    cell run and its seed runs (FAILED, or KILLED for a signal) and is raised."""
-    client = parent.client
-    summary = summarize_results(spec.name, spec.task, results, n_boot=2_000)
+def open_cell_run(
+    parent: ParentRun, cell: Cell, key: str, config: RunConfig, data_sha256: str
+) -> ParentRun:
+    """A cell's run under the sweep run: the cell's values and the shared training
+    parameters (``learning_rate`` joins them once the training job reports the
+    optimizer's effective value). Its seed runs go under it."""
     run_id = tracking.start_run(
-        client,
+        parent.client,
         parent.experiment_id,
         run_name=cell.label,
         tags={CELL_KEY_TAG: key, "kind": "cell", "cell": cell.label},
         parent_id=parent.run_id,
     )
-    try:
-        params = cell_params(config, cell, learning_rate, data_sha256)
-        tracking.log_params(client, run_id, params)
-        tracking.log_metrics(
-            client, run_id, {k: v for k, v in summary.parent_metrics().items() if math.isfinite(v)}
-        )
-        record = {
-            "cell": cell.label,
-            "key": key,
-            "per_seed": sweep.per_seed_values(results, spec.task),
-        }
-        tracking.log_json(client, run_id, record, CELL_FILE)
-        datasets = parent.datasets()  # the snapshot, as validate logged it on the sweep run
-        splits = tracking.split_entities(datasets[0], data.split) if datasets else None
-        best = {v: summary.best(rs) for v, rs in by_variant(results).items()}
-        seed_params = {k: v for k, v in params.items() if k != "seeds"}
-        for r in results:
-            r.run_id, r.model_uri = tracking.log_child_run(
-                client, parent.experiment_id, run_id,
-                variant=r.variant, seed=r.seed, params=seed_params, history=r.history,
-                metrics=r.metrics, val_metrics=r.val_metrics, model_path=r.model_path,
-                preprocessor=data.pre,
-                log_model=best.get(r.variant) is r, datasets=datasets, dataset_name=spec.name,
-                splits=splits,
-                tags={"dask_worker": r.worker} if r.worker else None,
-            )  # fmt: skip
-    except BaseException as exc:
-        tracking.close_open_runs(
-            client, parent.experiment_id, parent_id=run_id, status=tracking.status_for(exc)
-        )
-        tracking.end_run(client, run_id, tracking.status_for(exc))
-        raise
-    tracking.end_run(client, run_id)  # complete: an interrupted sweep reuses it
-    return {**record, "run_id": run_id}
+    run = ParentRun(parent.tracking_uri, parent.experiment_id, run_id)
+    params = cell_params(config, cell, config.learning_rate, data_sha256)
+    run.log_params({k: v for k, v in params.items() if k != "learning_rate"})
+    return run
+
+
+def keep_cell(
+    run: ParentRun, cell: Cell, key: str, results: Sequence[SeedResult], task: str
+) -> dict:
+    """A trained cell's record (per-seed values) as ``cell.json`` on its run, read
+    back when a later sweep reuses the cell, and the run ended FINISHED: complete,
+    an interrupted sweep reuses it. Returns the record, with the run's id."""
+    record = {"cell": cell.label, "key": key, "per_seed": sweep.per_seed_values(results, task)}
+    tracking.log_json(run.client, run.run_id, record, CELL_FILE)
+    run.end()
+    return {**record, "run_id": run.run_id}
 
 
 def read_record(client, run_id: str) -> dict:

@@ -61,6 +61,7 @@ from bnpipe.tracking.writes import (
     log_json,
     log_metrics,
     log_params,
+    one_writer,
     set_tags,
 )
 
@@ -99,6 +100,7 @@ __all__ = [
     "log_json",
     "log_metrics",
     "log_params",
+    "one_writer",
     "owner_tags",
     "parent_run_name",
     "redact_uri",

@@ -3,14 +3,32 @@ each tried again when SQLite says "database is locked"."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
 DESCRIPTION_TAG = "mlflow.note.content"  # a run's Markdown description in the UI
 DESCRIPTION_MAX = 8000  # MLflow's longest tag value
 LOCKED_RETRIES = 5
+_WRITERS: dict[str, threading.Lock] = {}  # SQLite store -> the lock of its one writer here
+_WRITERS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def one_writer(tracking_uri: str) -> Iterator[None]:
+    """Bulk writes of this process's threads to a SQLite store, one at a time (a
+    store holds one writer: threads taking turns finish sooner than threads that
+    retry "database is locked"). A tracking server takes them at once."""
+    if not tracking_uri.startswith("sqlite:"):
+        yield
+        return
+    with _WRITERS_LOCK:
+        lock = _WRITERS.setdefault(tracking_uri, threading.Lock())
+    with lock:
+        yield
 
 
 def _write(call, *args, **kwargs):

@@ -23,33 +23,36 @@ def orchestrated(settings: Settings, dask_address: str | None, debug: bool, load
     # Three things start at once: the Dask cluster (local workers load TensorFlow,
     # ~7 CPU-s each), a temporary Prefect server (when no Prefect API is configured,
     # ~8 CPU-s), and this process loads Prefect, MLflow and GX (~12 CPU-s).
-    with cluster.opened(dask_address) as dask:
-        if dask.address:  # unreachable: one line within seconds, before anything starts
-            dask.client()
-        with prefect_api(Path(os.environ["PREFECT_HOME"]), settings.state_dir / "logs") as api:
-            print(
-                f"bnpipe: orchestrated by {api.describe()}, training on {dask.describe()}",
-                flush=True,
-            )
-            # an unreachable or read-only store fails here, in the first seconds
-            client = tracking.connect(settings.tracking_uri)
-            tracking.check_writable(
-                client,
-                settings.tracking_uri,
-                tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
-            )
-            flow_fn = load()
-            # GX too, while the server boots: inside the flow its import would hold
-            # up the data the (by then idle) Dask workers wait for.
-            validation.preload()
-            # A Ctrl-C that landed in an import's clean-up callback was swallowed
-            # there ("Exception ignored in ... _get_module_lock"): raise it now.
+    # The cluster is this process's: the flow connects to it by address
+    # (dask.exported()), once per flow run. An unreachable address fails here,
+    # in one line within seconds, before anything starts.
+    with (
+        cluster.TrainingCluster(dask_address) as dask,
+        prefect_api(Path(os.environ["PREFECT_HOME"]), settings.state_dir / "logs") as api,
+    ):
+        print(
+            f"bnpipe: orchestrated by {api.describe()}, training on {dask.describe()}",
+            flush=True,
+        )
+        # an unreachable or read-only store fails here, in the first seconds
+        client = tracking.connect(settings.tracking_uri)
+        tracking.check_writable(
+            client,
+            settings.tracking_uri,
+            tracking.artifact_root_for(settings.tracking_uri, settings.artifact_root),
+        )
+        flow_fn = load()
+        # GX too, while the server boots: inside the flow its import would hold
+        # up the data the (by then idle) Dask workers wait for.
+        validation.preload()
+        # A Ctrl-C that landed in an import's clean-up callback was swallowed
+        # there ("Exception ignored in ... _get_module_lock"): raise it now.
+        interrupts.check()
+        if not debug:
+            _console_without_tracebacks()
+        with api.connected(), dask.exported():
             interrupts.check()
-            if not debug:
-                _console_without_tracebacks()
-            with api.connected():
-                interrupts.check()
-                yield flow_fn
+            yield flow_fn
 
 
 def _console_without_tracebacks() -> None:
