@@ -9,7 +9,7 @@ import pytest
 
 from bnpipe.settings import telemetry_off
 from tests.httpfiles import LoopbackServer
-from tests.servers import SharedDask, SharedPrefect
+from tests.servers import SharedDask, SharedPrefect, ready_for_a_test
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -109,8 +109,4 @@ def dask_cluster(tmp_path_factory) -> SharedDask:
 @pytest.fixture
 def shared_stack(prefect_server, dask_cluster):
     """``(prefect_server, dask_cluster)``: the server answering, the worker idle."""
-    prefect_server.wait_ready()
-    if not prefect_server.healthy():
-        pytest.fail(f"the shared Prefect server stopped answering; its log: {prefect_server.log}")
-    dask_cluster.ensure_usable()
-    return prefect_server, dask_cluster
+    return ready_for_a_test(prefect_server, dask_cluster)

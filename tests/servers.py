@@ -81,6 +81,21 @@ def _tail(path: Path, lines: int = 30) -> str:
 # --------------------------------------------------------------------------- Prefect
 
 
+def _api_call(method: str, url: str, body: object = None):
+    """A JSON call to a loopback API (no proxy); its decoded answer, or None."""
+    import json
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=30) as answer:
+        text = answer.read()
+    return json.loads(text) if text else None
+
+
 class SharedPrefect:
     """``prefect server start --no-ui`` on a free loopback port, on its own
     ``PREFECT_HOME``, configured like the temporary server ``bnpipe run`` starts
@@ -160,6 +175,18 @@ class SharedPrefect:
 
         answer = http_get(f"{self._api}/health", timeout=2.0)
         return answer is not None and answer[0] == 200
+
+    def release_leaked_slots(self) -> list[str]:
+        """Between tests: delete the global concurrency limits (bnpipe's registry
+        locks, ``bnpipe-registry-<dataset>``) that still hold a slot: a run killed
+        while it held one would make the next test's run of that dataset wait for
+        its lease to expire. bnpipe creates a limit again when it is missing.
+        Returns their names."""
+        found = _api_call("POST", f"{self.api_url}/v2/concurrency_limits/filter", {})
+        held = [limit["name"] for limit in found if limit.get("active_slots")]
+        for name in held:
+            _api_call("DELETE", f"{self.api_url}/v2/concurrency_limits/{name}")
+        return held
 
     def stop(self) -> None:
         self._stopping = True
@@ -307,6 +334,17 @@ class SharedDask:
         for proc in (self.worker, self.scheduler):
             if proc is not None:
                 stop_group(proc)
+
+
+def ready_for_a_test(prefect: SharedPrefect, dask: SharedDask) -> tuple[SharedPrefect, SharedDask]:
+    """Both as a test must find them: the server answering with no concurrency slot
+    held, the worker idle."""
+    prefect.wait_ready()
+    if not prefect.healthy():
+        raise RuntimeError(f"the shared Prefect server stopped answering; its log: {prefect.log}")
+    prefect.release_leaked_slots()
+    dask.ensure_usable()
+    return prefect, dask
 
 
 def shared_env(env: dict[str, str], prefect: SharedPrefect, dask: SharedDask) -> dict[str, str]:

@@ -60,7 +60,7 @@ from tests.faults.conftest import (
     seed_champion,
     sha256,
 )
-from tests.servers import shared_env
+from tests.servers import ready_for_a_test, shared_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -148,7 +148,7 @@ def scenario(prefect_server, dask_cluster, mirror, data_mirror, store_templates,
         good_sha=sha256(good), procs={}, notes=[], signalled={}, sigkill_leftovers=[],
         sigkill_survivors=[],
     )  # fmt: skip
-    dask_cluster.ensure_usable()
+    ready_for_a_test(prefect_server, dask_cluster)
 
     def shared(env):
         return shared_env(env, prefect_server, dask_cluster)
