@@ -2,16 +2,15 @@
 
 ``bnpipe run`` and ``bnpipe sweep`` start a temporary Prefect server and a local
 Dask cluster of their own when ``PREFECT_API_URL`` and ``BNPIPE_DASK_ADDRESS``
-are unset: ~20 CPU-s per process (the server's boot, a worker loading
-TensorFlow) on a 2-core machine. Tests that are not about that start-up point
+are unset: the server's boot and a worker loading TensorFlow, ~20 CPU-s a
+process on a 2-core machine. Tests that are not about that start-up point
 their subprocesses at these shared ones instead (:func:`shared_env`); the few
 that check start-up or teardown keep their own.
 
 Both listen on 127.0.0.1, run in sessions of their own (a test's signal to its
-process group never reaches them) and are stopped by process group. The Prefect
-server is tied to the pytest process (:mod:`bnpipe.ops.lifeline`): it goes with
-it even when pytest is SIGKILLed; Dask's workers exit when their scheduler has
-been gone for ``DEATH_TIMEOUT`` seconds.
+process group never reaches them) and are stopped by process group. Each process
+is tied to the pytest process (:mod:`bnpipe.ops.lifeline`): it goes with it even
+when pytest is SIGKILLed.
 """
 
 from __future__ import annotations
@@ -31,15 +30,28 @@ BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 BOOT_TIMEOUT = 300.0  # seconds: 2 shared cores, other sessions' tests beside these
 STOP_GRACE = 10.0
-DEATH_TIMEOUT = 60  # seconds a Dask worker outlives its scheduler
+DEATH_TIMEOUT = 60  # seconds a Dask worker outlives its scheduler (should it ever)
 
 
-def _start(argv: list[str], env: dict[str, str], log: Path, **popen) -> subprocess.Popen:
-    with open(log, "ab") as fh:
-        return subprocess.Popen(
-            [str(a) for a in argv], env=env, stdin=subprocess.DEVNULL, stdout=fh,
-            stderr=subprocess.STDOUT, start_new_session=True, **popen,
-        )  # fmt: skip
+def _start(argv: list, env: dict[str, str], log: Path, **popen) -> subprocess.Popen:
+    """``argv`` in a session of its own, tied to this process (:mod:`bnpipe.ops.lifeline`:
+    its supervisor stops the group when this process ends, however it ends)."""
+    from bnpipe.ops import lifeline
+
+    supervised, read_fd, write_fd = lifeline.tied([str(a) for a in argv])
+    try:
+        with open(log, "ab") as fh:
+            proc = subprocess.Popen(
+                supervised, env=env, stdin=subprocess.DEVNULL, stdout=fh,
+                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(read_fd,), **popen,
+            )  # fmt: skip
+    except BaseException:
+        os.close(write_fd)
+        raise
+    finally:
+        os.close(read_fd)
+    proc.lifeline = write_fd  # closed by stop_group
+    return proc
 
 
 def stop_group(proc: subprocess.Popen) -> None:
@@ -47,12 +59,15 @@ def stop_group(proc: subprocess.Popen) -> None:
     ``STOP_GRACE`` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if proc.poll() is not None and not _group_alive(proc.pid):
-            return
+            break
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)
         deadline = time.monotonic() + STOP_GRACE
         while time.monotonic() < deadline and (proc.poll() is None or _group_alive(proc.pid)):
             time.sleep(0.1)
+    fd, proc.lifeline = getattr(proc, "lifeline", None), None
+    if fd is not None:
+        os.close(fd)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -81,7 +96,7 @@ def _tail(path: Path, lines: int = 30) -> str:
 # --------------------------------------------------------------------------- Prefect
 
 
-def _api_call(method: str, url: str, body: object = None):
+def api_call(method: str, url: str, body: object = None):
     """A JSON call to a loopback API (no proxy); its decoded answer, or None."""
     import json
     import urllib.request
@@ -108,7 +123,6 @@ class SharedPrefect:
         self.log = self.root / "prefect-server.log"
         self.port: int | None = None
         self.proc: subprocess.Popen | None = None
-        self._lifeline: int | None = None
         self._booting: threading.Thread | None = None
         self._error: BaseException | None = None
         self._stopping = False
@@ -141,7 +155,6 @@ class SharedPrefect:
             self._error = exc
 
     def _spawn_until_healthy(self) -> None:
-        from bnpipe.ops import lifeline
         from bnpipe.ops.tempserver import server_env
 
         self.home.mkdir(parents=True, exist_ok=True)
@@ -152,11 +165,7 @@ class SharedPrefect:
             self.port = dead_port()
             argv = [str(BIN / "prefect"), "server", "start", "--host", HOST,
                     "--port", str(self.port), "--no-ui"]  # fmt: skip
-            supervised, read_fd, self._lifeline = lifeline.tied(argv)
-            try:
-                self.proc = _start(supervised, env, self.log, pass_fds=(read_fd,))
-            finally:
-                os.close(read_fd)
+            self.proc = _start(argv, env, self.log)
             while self.proc.poll() is None:
                 if self.healthy():
                     return
@@ -182,10 +191,10 @@ class SharedPrefect:
         while it held one would make the next test's run of that dataset wait for
         its lease to expire. bnpipe creates a limit again when it is missing.
         Returns their names."""
-        found = _api_call("POST", f"{self.api_url}/v2/concurrency_limits/filter", {})
+        found = api_call("POST", f"{self.api_url}/v2/concurrency_limits/filter", {})
         held = [limit["name"] for limit in found if limit.get("active_slots")]
         for name in held:
-            _api_call("DELETE", f"{self.api_url}/v2/concurrency_limits/{name}")
+            api_call("DELETE", f"{self.api_url}/v2/concurrency_limits/{name}")
         return held
 
     def stop(self) -> None:
@@ -197,9 +206,6 @@ class SharedPrefect:
     def _stop_process(self) -> None:
         if self.proc is not None:
             stop_group(self.proc)
-        if self._lifeline is not None:
-            os.close(self._lifeline)
-            self._lifeline = None
 
 
 # --------------------------------------------------------------------------- Dask

@@ -114,14 +114,19 @@ def dead_mirror_runs(tmp_path_factory, store_templates):
             name = f"{kind}{i}"
             procs[name] = (bnpipe(name, ["run", "iris"], env, tmp / "logs"), env)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         waiting = {n for n in procs if n.startswith("sigint")}
+        for proc, _ in procs.values():
+            proc.signalled = False
         while waiting and time.monotonic() < deadline:
             for name in list(waiting):
                 proc, _ = procs[name]
+                if proc.poll() is not None:  # ended before its Ctrl-C: the test says so
+                    waiting.discard(name)
                 # the CLI has started its helpers and is importing the flow's libraries
-                if "bnpipe: training plain and bn on iris" in proc.out or proc.poll() is not None:
+                elif "bnpipe: training plain and bn on iris" in proc.out:
                     proc.popen.send_signal(signal.SIGINT)
+                    proc.signalled = True
                     waiting.discard(name)
             time.sleep(0.05)
         for proc, _ in procs.values():
@@ -154,6 +159,7 @@ def test_a_dead_mirror_is_an_error_in_one_line_and_a_clean_exit(dead_mirror_runs
 @pytest.mark.parametrize("i", range(RACES))
 def test_ctrl_c_during_the_background_imports_is_a_clean_exit(dead_mirror_runs, i):
     proc, env = dead_mirror_runs[f"sigint{i}"]
+    assert proc.signalled, f"not running with its helpers starting: no Ctrl-C\n{proc.summary()}"
     assert proc.returncode == 130, proc.summary()
     assert "bnpipe: SIGINT received: stopping" in proc.err.splitlines()
     assert "bnpipe: interrupted; open MLflow runs were ended KILLED" in proc.err.splitlines()
