@@ -226,6 +226,8 @@ class SharedDask:
         self.worker: subprocess.Popen | None = None
         self.restarts: list[str] = []  # why the worker was restarted, in order
         self._client = None
+        self._booting: threading.Thread | None = None
+        self._error: BaseException | None = None
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         for key in ("BNPIPE_DASK_ADDRESS", "PREFECT_API_URL"):
             self.env.pop(key, None)
@@ -237,12 +239,17 @@ class SharedDask:
     def address(self) -> str:
         """What ``BNPIPE_DASK_ADDRESS`` is set to (once the worker has joined)."""
         if not self._ready:
-            self.wait_for_worker()
+            self._booting.join()
+            if self._error is not None:
+                raise RuntimeError(str(self._error))
             self._ready = True
         return self._address
 
     def start(self) -> SharedDask:
-        """Start the scheduler and the worker; ``address`` waits for them."""
+        """Start the scheduler and the worker; ``address`` waits for them. The worker
+        starts loading TensorFlow as soon as it has joined: the plugin bnpipe's
+        clients register (idempotent: theirs is then a no-op), registered here while
+        the test prepares (and the Prefect server boots on the other core)."""
         self.root.mkdir(parents=True, exist_ok=True)
         port = dead_port()
         self._address = f"tcp://{HOST}:{port}"
@@ -252,7 +259,18 @@ class SharedDask:
             self.env, self.root / "scheduler.log", cwd=self.root,
         )  # fmt: skip
         self._start_worker()
+        self._booting = threading.Thread(target=self._boot, name="shared-dask-boot", daemon=True)
+        self._booting.start()
         return self
+
+    def _boot(self) -> None:
+        try:
+            from bnpipe.ops.dask_plugin import PreloadTensorFlow
+
+            self.wait_for_worker()
+            self.client().register_plugin(PreloadTensorFlow(own_workers=False))
+        except BaseException as exc:  # noqa: BLE001 - raised where the address is asked for
+            self._error = exc
 
     def _start_worker(self) -> None:
         self.worker = _start(
@@ -290,6 +308,7 @@ class SharedDask:
 
     def state(self) -> tuple[int, list[str]]:
         """(workers, keys running on them)."""
+        assert self.address  # booted (the boot thread made the client)
         client = self.client()
         workers = client.scheduler_info(n_workers=-1)["workers"]
         if not workers:
@@ -333,6 +352,8 @@ class SharedDask:
         assert (workers, running) == (1, []), f"shared Dask worker not usable: {why}"
 
     def stop(self) -> None:
+        if self._booting is not None:
+            self._booting.join(timeout=BOOT_TIMEOUT)
         if self._client is not None:
             with contextlib.suppress(Exception):
                 self._client.close(timeout=10)
