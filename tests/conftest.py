@@ -9,6 +9,7 @@ import pytest
 
 from bnpipe.settings import telemetry_off
 from tests.httpfiles import LoopbackServer
+from tests.servers import SharedDask, SharedPrefect, ready_for_a_test
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,3 +79,34 @@ def env(tmp_path):
     yield os.environ
     os.environ.clear()
     os.environ.update(saved)
+
+
+# --------------------------------------------------------------------------- shared servers
+# Started on first use: a session whose tests need neither pays for neither.
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory) -> SharedPrefect:
+    """One real Prefect server for the session (``.api_url``: PREFECT_API_URL)."""
+    server = SharedPrefect(tmp_path_factory.mktemp("prefect-server"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory) -> SharedDask:
+    """One real Dask scheduler with one worker for the session (``.address``:
+    BNPIPE_DASK_ADDRESS); ``ensure_usable()`` restarts a worker a test left busy."""
+    cluster = SharedDask(tmp_path_factory.mktemp("dask-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def shared_stack(prefect_server, dask_cluster):
+    """``(prefect_server, dask_cluster)``: the server answering, the worker idle."""
+    return ready_for_a_test(prefect_server, dask_cluster)

@@ -3,6 +3,7 @@
 * upstream on a closed loopback port, no mirror, an empty cache: the first run
   trains on the copy bundled with bnpipe (``data_source=bundled``), the next on
   the last good cached copy (``cache``), each with one warning line;
+  (on the session's shared Prefect server and Dask cluster);
 * a mirror on a closed port: an error, never a fallback, three runs at once
   (failing while the Dask workers and the temporary Prefect server are still
   starting: the cold-start race that used to abort the process), and three runs
@@ -29,11 +30,13 @@ from tests.faults.conftest import (
     make_project,
     parent_of_pid,
 )
+from tests.servers import shared_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 ABORT = re.compile(r"terminate called|Aborted|core dumped|Fatal Python error")
 RACES = 3
+SWEEP_CELL = ["--epochs", "20", "--learning-rate", "0.001"]
 
 
 def point_upstream_at(env: dict[str, str], dataset: str, url: str) -> None:
@@ -65,16 +68,19 @@ def no_process_left(env: dict[str, str]) -> list[str]:
 
 
 def test_without_network_a_run_trains_on_the_bundled_then_the_cached_copy(
-    tmp_path, store_templates
+    shared_stack, tmp_path, store_templates
 ):
-    env = make_project(tmp_path / "offline", None, store_templates)
+    # (on the shared Prefect server and Dask cluster: not a test of their start-up)
+    env = make_project(tmp_path / "offline", None, {"mlflow": store_templates["mlflow"]})
+    env = shared_env(env, *shared_stack)
     upstream = f"http://127.0.0.1:{dead_port()}/iris.csv"
     point_upstream_at(env, "iris", upstream)
     client = client_for(env)
     for source, copy in (("bundled", "the bundled copy"), ("cache", "the last good cached copy")):
         proc = bnpipe(
             f"run-{source}",
-            ["run", "iris", "--epochs", "3", "--seeds", "1", "--force"],
+            # the training loop of test_sweep_resume's first cell: compiled once for both
+            ["run", "iris", *SWEEP_CELL, "--seeds", "1", "--force"],
             env,
             tmp_path,
         )
@@ -108,14 +114,19 @@ def dead_mirror_runs(tmp_path_factory, store_templates):
             name = f"{kind}{i}"
             procs[name] = (bnpipe(name, ["run", "iris"], env, tmp / "logs"), env)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         waiting = {n for n in procs if n.startswith("sigint")}
+        for proc, _ in procs.values():
+            proc.signalled = False
         while waiting and time.monotonic() < deadline:
             for name in list(waiting):
                 proc, _ = procs[name]
+                if proc.poll() is not None:  # ended before its Ctrl-C: the test says so
+                    waiting.discard(name)
                 # the CLI has started its helpers and is importing the flow's libraries
-                if "bnpipe: training plain and bn on iris" in proc.out or proc.poll() is not None:
+                elif "bnpipe: training plain and bn on iris" in proc.out:
                     proc.popen.send_signal(signal.SIGINT)
+                    proc.signalled = True
                     waiting.discard(name)
             time.sleep(0.05)
         for proc, _ in procs.values():
@@ -148,6 +159,7 @@ def test_a_dead_mirror_is_an_error_in_one_line_and_a_clean_exit(dead_mirror_runs
 @pytest.mark.parametrize("i", range(RACES))
 def test_ctrl_c_during_the_background_imports_is_a_clean_exit(dead_mirror_runs, i):
     proc, env = dead_mirror_runs[f"sigint{i}"]
+    assert proc.signalled, f"not running with its helpers starting: no Ctrl-C\n{proc.summary()}"
     assert proc.returncode == 130, proc.summary()
     assert "bnpipe: SIGINT received: stopping" in proc.err.splitlines()
     assert "bnpipe: interrupted; open MLflow runs were ended KILLED" in proc.err.splitlines()

@@ -1,14 +1,20 @@
 """`bnpipe run` under faults, as real processes against real stores (issue 5).
 
-One module-scoped scenario starts every process at once (they are independent,
-and a run is mostly import and startup time), signals the ones that must die
-mid-training, then starts the runs that must come after them:
+One module-scoped scenario starts the processes of project ``signals`` at once
+(they are independent, and a run is mostly import and startup time), signals the
+ones that must die mid-training, then starts the other projects' runs and the run
+that must come after the SIGKILL, together. Runs that are not
+about start-up or teardown use the session's shared Prefect server and Dask
+cluster (``prefect_server``, ``dask_cluster``); the signalled ones train on a
+local Dask cluster of their own, which their signal must take down with them
+(a job that its client left runs on in a shared worker's thread), and the
+SIGKILLed one also has its own temporary Prefect server:
 
 * project ``signals`` (boston; a champion v1 and a good cached download exist):
-  ``sigint``, ``sigterm`` and ``sigkill`` train 20000 epochs x 3 seeds and each
-  gets its signal once its first seed has trained (the SIGKILL only once every
-  process of the project has opened its run); the signalled runs must
-  acknowledge the signal and stop before their last seed has trained; ``exception`` fails while logging
+  ``sigint``, ``sigterm`` and ``sigkill`` train 20000 epochs x 3 seeds (the SIGKILL
+  100000 x 6) and each gets its signal once its log says it is training (the SIGKILL
+  only once every process of the project has opened its run); the signalled runs must
+  acknowledge the signal and stop before a training job has come back; ``exception`` fails while logging
   its second model (an injected OSError). After the SIGKILL, ``next`` runs with a
   learning rate of 1e9 (every seed diverges) through a mirror URL that carries
   ``user:secret@``: it must end the killed process's runs, complete, register
@@ -54,17 +60,19 @@ from tests.faults.conftest import (
     seed_champion,
     sha256,
 )
+from tests.servers import ready_for_a_test, shared_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-# Six seeds to train, signalled after the first. Long enough that the three are still
-# training when the slowest of the seven processes has opened its parent run (with
-# every variant trained at once, 3000 epochs were over before that on 2 cores).
+# Signalled as soon as their log says they train: 3 seeds of 20000 epochs (10-40 s a
+# seed on 2 busy cores) outlast the signal's delivery and the stop by far. Stopped
+# there, they cost their start-up only.
 LONG = ["--epochs", "20000", "--seeds", "3"]
 # The SIGKILL waits for every process of the project to open its run (minutes under
 # this load), so its training must outlast that: it is killed long before it ends.
 KILL_LONG = ["--epochs", "100000", "--seeds", "6"]  # the most epochs a run takes, x 6
 TRAINING = re.compile(r"boston/plain seed 0: \d+/\d+ epochs")
+JOB_BACK = re.compile(r"boston/\w+: trained on .*")  # a training job that came back
 READY_TIMEOUT = 600  # seconds for all the signalled processes to reach training
 RUN_TIMEOUT = 600
 
@@ -107,10 +115,13 @@ def test_an_unreachable_tracking_store_fails_fast_with_one_line(tmp_path, mirror
     assert proc.elapsed < 60
 
 
-def test_a_read_only_tracking_store_fails_fast_with_one_line(tmp_path, mirror, store_templates):
+def test_a_read_only_tracking_store_fails_fast_with_one_line(
+    shared_stack, tmp_path, mirror, store_templates
+):
     import subprocess
 
-    env = make_project(tmp_path, mirror.url, store_templates)
+    env = make_project(tmp_path, mirror.url, {"mlflow": store_templates["mlflow"]})
+    env = shared_env(env, *shared_stack)
     db = tmp_path / "mlflow.db"
     subprocess.run(["chattr", "+i", str(db)], check=True)  # read-only, even for root
     try:
@@ -129,13 +140,18 @@ def test_a_read_only_tracking_store_fails_fast_with_one_line(tmp_path, mirror, s
 
 
 @pytest.fixture(scope="module")
-def scenario(mirror, data_mirror, store_templates, tmp_path_factory):
+def scenario(prefect_server, dask_cluster, mirror, data_mirror, store_templates, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fault-runs")
     logs = tmp / "logs"
     good = (data_mirror / "boston.csv").read_bytes()
     s = SimpleNamespace(
-        good_sha=sha256(good), procs={}, notes=[], sigkill_leftovers=[], sigkill_survivors=[]
-    )
+        good_sha=sha256(good), procs={}, notes=[], signalled={}, sigkill_leftovers=[],
+        sigkill_survivors=[],
+    )  # fmt: skip
+    ready_for_a_test(prefect_server, dask_cluster)
+
+    def shared(env):
+        return shared_env(env, prefect_server, dask_cluster)
 
     # -- projects
     s.signals = make_project(tmp / "signals", mirror.url, store_templates)
@@ -144,55 +160,42 @@ def scenario(mirror, data_mirror, store_templates, tmp_path_factory):
     )
     s.bad_sha = sha256((mirror.root / "bad" / "boston.csv").read_bytes())
     # a fresh MLflow store, which both processes create at once
-    s.concurrent = make_project(
-        tmp / "concurrent", mirror.url, {"prefect": store_templates["prefect"]}
-    )
+    s.concurrent = make_project(tmp / "concurrent", mirror.url)
     for env in (s.signals, s.bad):
         seed_cache(env, "boston", good)
         seed_champion(env, "boston")
     s.secret_url = mirror.url.replace("://", "://user:secret@")
 
-    for env in (s.signals, s.bad, s.concurrent):  # compiled training loops, shared
-        env["BNPIPE_XLA_CACHE_DIR"] = str(tmp / "xla-cache")
+    # The SIGKILL's run starts everything of its own (a temporary Prefect server, a
+    # local Dask cluster): what must not outlive it. SIGINT and SIGTERM: the shared
+    # Prefect server, a local cluster of their own (their jobs stop with it).
+    own_cluster = {**shared(s.signals)}
+    own_cluster.pop("BNPIPE_DASK_ADDRESS")
     procs = s.procs
     few = ["--epochs", "5", "--seeds"]
     try:
-        # -- phase 1: everything independent, at once
+        # -- phase 1, project `signals`: the runs to signal, and the exception, at once
         for name in ("sigint", "sigterm"):
-            procs[name] = bnpipe(name, ["run", "boston", *LONG], s.signals, logs)
+            procs[name] = bnpipe(name, ["run", "boston", *LONG], own_cluster, logs)
         procs["sigkill"] = bnpipe("sigkill", ["run", "boston", *KILL_LONG], s.signals, logs)
         procs["exception"] = python(
-            "exception", INJECT_LOG_MODEL_FAULT, ["run", "boston", *few, "2"], s.signals, logs
-        )
-        # (an explicit learning rate: a run that stops at validation never loads TensorFlow)
-        procs["bad"] = bnpipe(
-            "bad", ["run", "boston", "--learning-rate", "0.001", *few, "1"], s.bad, logs
-        )
-        for name in ("c1", "c2"):
-            # enough epochs to beat the class prior: only such a version becomes champion;
-            # the same work twice on purpose (--force: neither may find the other's result)
-            procs[name] = bnpipe(
-                name,
-                ["run", "iris", "--epochs", "300", "--seeds", "1", "--force"],
-                s.concurrent,
-                logs,
-            )
-
-        # -- signal each of the three as soon as it has trained its first seed, but only
-        # once every process of project `signals` has opened its parent run (so none of
-        # them can start after the SIGKILL and tidy up in the next run's place)
+            "exception", INJECT_LOG_MODEL_FAULT, ["run", "boston", *few, "2"],
+            shared(s.signals), logs,
+        )  # fmt: skip
+        # -- signal each of the three as soon as its log says it is training, but the
+        # SIGKILL only once every process of project `signals` has opened its parent
+        # run (so none of them can start after it and tidy up in the next run's place)
         client = client_for(s.signals)
         targets = {"sigint": signal.SIGINT, "sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}
-        signalled: set[str] = set()
         opened = False
         deadline = time.monotonic() + READY_TIMEOUT
-        while len(signalled) < len(targets):
-            early = [n for n in targets if n not in signalled and procs[n].poll() is not None]
+        while len(s.signalled) < len(targets):
+            early = [n for n in targets if n not in s.signalled and procs[n].poll() is not None]
             if early:
                 s.notes.append(f"ended before its signal: {early}")
                 break
             if time.monotonic() > deadline:
-                s.notes.append(f"timed out waiting for training; signalled {sorted(signalled)}")
+                s.notes.append(f"timed out waiting for training; signalled {sorted(s.signalled)}")
                 break
             if not opened:
                 runs = all_runs(client, "boston")
@@ -201,16 +204,34 @@ def scenario(mirror, data_mirror, store_templates, tmp_path_factory):
                     for n in (*targets, "exception")
                 )
             for name, sig in targets.items():
-                # SIGINT and SIGTERM as soon as training is under way: their own handling
-                # must end their runs. The SIGKILL only once every process of the project
-                # has opened its run, so that only `next` can tidy up after it.
                 ready = opened or name != "sigkill"
-                if ready and name not in signalled and TRAINING.search(procs[name].err):
+                training = TRAINING.search(procs[name].err) if ready else None
+                if training and name not in s.signalled:
                     if name == "sigkill":
                         s.sigkill_leftovers = procs[name].descendants()
+                    err = procs[name].err
                     procs[name].popen.send_signal(sig)
-                    signalled.add(name)
+                    # what its log said when the signal went: training, no job back yet
+                    s.signalled[name] = SimpleNamespace(
+                        line=training.group(0), jobs_back=JOB_BACK.findall(err)
+                    )
             time.sleep(0.2)
+
+        # -- phase 2, projects `bad` and `concurrent`: nothing in them waits for a signal,
+        # and the signalled runs' start-up does not compete with theirs
+        # (an explicit learning rate: a run that stops at validation never loads TensorFlow)
+        procs["bad"] = bnpipe(
+            "bad", ["run", "boston", "--learning-rate", "0.001", *few, "1"], shared(s.bad), logs
+        )
+        for name in ("c1", "c2"):
+            # enough epochs to beat the class prior: only such a version becomes champion;
+            # the same work twice on purpose (--force: neither may find the other's result)
+            procs[name] = bnpipe(
+                name,
+                ["run", "iris", "--epochs", "300", "--seeds", "1", "--force"],
+                shared(s.concurrent),
+                logs,
+            )
 
         procs["sigkill"].wait(RUN_TIMEOUT)
         # The temporary Prefect server (through its lifeline) and the local Dask
@@ -229,8 +250,8 @@ def scenario(mirror, data_mirror, store_templates, tmp_path_factory):
             procs[name].wait(RUN_TIMEOUT)
         s.before_next = {r.info.run_id: r.info.status for r in all_runs(client, "boston")}
 
-        # -- phase 2: after the SIGKILL
-        next_env = {**s.signals, "BNPIPE_DATA_MIRROR": s.secret_url}
+        # -- phase 3: after the SIGKILL, the run that tidies up after it
+        next_env = {**shared(s.signals), "BNPIPE_DATA_MIRROR": s.secret_url}
         diverging = ["run", "boston", "--learning-rate", "1e9", *few, "2"]
         procs["next"] = bnpipe("next", diverging, next_env, logs)
         for proc in procs.values():
@@ -323,9 +344,13 @@ def test_bad_data_run_keeps_the_last_good_download(scenario):
 )
 def test_a_signal_mid_training_ends_the_runs_killed(scenario, name, code, message):
     proc = scenario.procs[name]
+    # sent while its log said it was training, before any training job had come back
+    sent = scenario.signalled.get(name)
+    assert sent is not None and sent.jobs_back == [], show(scenario, name)
     assert proc.returncode == code, show(scenario, name)
-    # delivered: acknowledged at once, and no seed trained to its end after it
+    # delivered: acknowledged, and it stopped before a job (or its last seed) was done
     assert f"bnpipe: {name.upper()} received: stopping" in proc.err.splitlines()
+    assert not JOB_BACK.search(proc.err), show(scenario, name)
     assert not re.search(r"seed 2: 20000/20000 epochs", proc.err), show(scenario, name)
     assert message in proc.err.splitlines()
     no_traceback(proc)
@@ -363,6 +388,7 @@ def test_an_exception_while_logging_ends_the_parent_and_the_child_failed(scenari
 
 
 def test_sigkill_leaves_runs_running_and_the_next_run_ends_them_killed(scenario):
+    assert "sigkill" in scenario.signalled, show(scenario, "sigkill")  # sent while training
     assert scenario.procs["sigkill"].returncode == -signal.SIGKILL, show(scenario, "sigkill")
     assert scenario.sigkill_parent_id is not None
     assert "boston/plain: trained on" not in scenario.procs["sigkill"].err  # killed mid-training
