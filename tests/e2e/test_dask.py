@@ -1,24 +1,24 @@
 """`bnpipe run` trains on Dask: on a user's scheduler (``--dask-address``) or its own.
 
-Proves, with real `dask scheduler` / `dask worker` processes on 127.0.0.1:
+Proves, with real `dask scheduler` / `dask worker` processes on 127.0.0.1 (the
+session's ``dask_cluster``: one scheduler, workers w1 and w2):
 - both workers of an external cluster train, and each seed run names its worker
   (tag ``dask_worker``); the metrics equal a run on bnpipe's own LocalCluster;
 - an unreachable scheduler is one clear error line, fast, with no run left RUNNING;
 - a worker SIGKILLed while it trains does not fail the run: its task is trained
-  again on the surviving worker.
+  again on the surviving worker (and the cluster gets a new w2 for later tests).
+
+The runs talk to the session's Prefect server (``prefect_api``): none of this is
+about the temporary server a run starts without one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,97 +26,27 @@ from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
 from tests.contract import TEST_METRICS, assert_comparison
-from tests.e2e.conftest import BNPIPE, REPO
+from tests.e2e.conftest import BNPIPE, REPO, free_port, start, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-DASK = Path(sys.executable).parent / "dask"
-
-
-def free_port() -> int:
-    """A loopback port that was bound and closed again: nothing listens on it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# Dask workers, a Prefect server and bnpipe share two cores here: give the server time.
-SLOW_BOOT = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"}
 
 
 def bnpipe(*args, env, timeout=900):
     return subprocess.run(
-        [str(BNPIPE), *args], cwd=REPO, env={**env, **SLOW_BOOT}, capture_output=True,
-        text=True, timeout=timeout,
-    )  # fmt: skip
-
-
-def start(argv: list, env: dict, log: Path, cwd: Path) -> subprocess.Popen:
-    with open(log, "wb") as fh:
-        return subprocess.Popen(
-            [str(a) for a in argv], cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """End a process started with ``start_new_session=True`` with its process group."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
-
-
-@dataclass
-class Cluster:
-    address: str
-    client: object  # distributed.Client
-    procs: dict[str, subprocess.Popen]  # "scheduler", "w1", "w2"
-    addresses: dict[str, str]  # worker name -> worker address
+        [str(BNPIPE), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
-def cluster(project_env, tmp_path):
-    """A `dask scheduler` and two one-thread `dask worker`s (names w1, w2) on 127.0.0.1."""
-    from distributed import Client
+def cluster(dask_cluster):
+    """The session's scheduler with both its one-thread workers (w1, w2) up."""
+    return dask_cluster.ready()
 
-    env = {k: v for k, v in project_env.items() if k != "BNPIPE_DASK_ADDRESS"}
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    procs = {}
-    client = None
-    try:
-        procs["scheduler"] = start(
-            [DASK, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard",
-             "--dashboard-address", "127.0.0.1:0"],  # its HTTP server: not on :8787
-            env, tmp_path / "scheduler.log", tmp_path,
-        )  # fmt: skip
-        for name in ("w1", "w2"):
-            procs[name] = start(
-                [DASK, "worker", address, "--nworkers", 1, "--nthreads", 1, "--no-dashboard",
-                 "--host", "127.0.0.1", "--name", name, "--local-directory", tmp_path / name],
-                env, tmp_path / f"{name}.log", tmp_path,
-            )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while client is None:
-            try:
-                client = Client(address, timeout=10)
-            except OSError:
-                assert time.monotonic() < deadline, (tmp_path / "scheduler.log").read_text()
-                time.sleep(0.5)
-        client.wait_for_workers(2, timeout=60)
-        workers = client.scheduler_info()["workers"]
-        addresses = {info["name"]: addr for addr, info in workers.items()}
-        assert set(addresses) == {"w1", "w2"}, workers
-        yield Cluster(address, client, procs, addresses)
-    finally:
-        if client is not None:
-            client.close()
-        for proc in reversed(procs.values()):
-            stop(proc)
+
+@pytest.fixture
+def run_env(project_env, prefect_api):
+    """``project_env`` on the session's Prefect server."""
+    return {**project_env, "PREFECT_API_URL": prefect_api}
 
 
 def local_project(project_env: dict, root: Path) -> dict:
@@ -140,8 +70,14 @@ def by_seed(children) -> dict:
     }
 
 
-def test_external_scheduler_two_workers(cluster, project_env, tmp_path):
+def executed_counts(cluster) -> dict[str, int]:
+    return cluster.client.run(lambda dask_worker: dask_worker.state.executed_count)
+
+
+def test_external_scheduler_two_workers(cluster, run_env, tmp_path):
+    project_env = run_env
     epochs, seeds = 20, 2
+    before = executed_counts(cluster)
     proc = bnpipe(
         "run", "boston", "iris", "--epochs", str(epochs), "--seeds", str(seeds),
         "--dask-address", cluster.address, env=project_env,
@@ -155,9 +91,9 @@ def test_external_scheduler_two_workers(cluster, project_env, tmp_path):
     tags = [c.data.tags.get("dask_worker") for kids in children.values() for c in kids]
     assert None not in tags, tags
     assert set(tags) == set(cluster.addresses.values()), (tags, cluster.addresses)
-    executed = cluster.client.run(lambda dask_worker: dask_worker.state.executed_count)
-    assert set(executed) == set(cluster.addresses.values()), executed
-    assert all(count >= 1 for count in executed.values()), executed
+    executed = executed_counts(cluster)
+    assert set(executed) == set(before) == set(cluster.addresses.values()), executed
+    assert all(executed[w] - before[w] >= 1 for w in executed), (before, executed)
 
     # The same iris comparison on bnpipe's own LocalCluster: same seeds, same metrics.
     local_env = local_project(project_env, tmp_path / "local")
@@ -175,7 +111,8 @@ def test_external_scheduler_two_workers(cluster, project_env, tmp_path):
         assert own[key] == pytest.approx(metrics, abs=1e-6), key
 
 
-def test_unreachable_scheduler_is_one_line(project_env):
+def test_unreachable_scheduler_is_one_line(run_env):
+    project_env = run_env
     port = free_port()
     began = time.monotonic()
     proc = bnpipe(
@@ -199,13 +136,14 @@ def test_unreachable_scheduler_is_one_line(project_env):
         assert [r.info.run_name for r in runs if r.info.status == "RUNNING"] == []
 
 
-def test_worker_killed_mid_training_the_run_completes(cluster, project_env, tmp_path):
+def test_worker_killed_mid_training_the_run_completes(cluster, run_env, tmp_path):
+    project_env = run_env
     epochs, seeds = 3000, 2
     log = tmp_path / "run.log"
     run = start(
         [BNPIPE, "run", "iris", "--epochs", epochs, "--seeds", seeds,
          "--dask-address", cluster.address],
-        {**project_env, **SLOW_BOOT}, log, REPO,
+        project_env, log, REPO,
     )  # fmt: skip
     try:
         killed = key = None

@@ -4,6 +4,9 @@
 The file: blank cells in a numeric and a categorical feature and in the target,
 a row id, a free-text column, a date column, a leaky column the user names with
 ``--exclude``, `;`-separated with a byte-order mark and CRLF line ends.
+
+The run trains on the session's Dask cluster and reports to its Prefect server
+(``shared_env``): what is tested is the file's way through, not where it trains.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import yaml
 from mlflow import MlflowClient
 
 from tests.e2e.conftest import BNPIPE, REPO
-from tests.e2e.test_stack import BIN, free_ports, get_json, stop_session, wait_for_http
+from tests.e2e.stacks import BIN, free_ports, get_json, stop_session, wait_for_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -57,7 +60,7 @@ def real_world(n: int = 260, seed: int = 11) -> pd.DataFrame:
 
 
 def test_a_real_world_csv_goes_through_init_run_predict_and_serve(
-    project_env, http_mirror, tmp_path
+    shared_env, http_mirror, tmp_path
 ):
     base_url, served = http_mirror
     frame = real_world()
@@ -66,7 +69,7 @@ def test_a_real_world_csv_goes_through_init_run_predict_and_serve(
 
     init = bnpipe(
         "dataset", "init", "homes", "--url", f"{base_url}/homes.csv",
-        "--target", "price", "--exclude", "sold_price", env=project_env,
+        "--target", "price", "--exclude", "sold_price", env=shared_env,
     )  # fmt: skip
     assert init.returncode == 0, init.stdout + init.stderr
     catalog_text = (tmp_path / "datasets.yaml").read_text("utf-8")
@@ -87,11 +90,11 @@ def test_a_real_world_csv_goes_through_init_run_predict_and_serve(
         "2",
         "--input-scaling",
         "standard",
-        env=project_env,
+        env=shared_env,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "diverged" not in run.stdout
-    client = MlflowClient(project_env["MLFLOW_TRACKING_URI"])
+    client = MlflowClient(shared_env["MLFLOW_TRACKING_URI"])
     exp = client.get_experiment_by_name("bn-comparison-homes")
     runs = client.search_runs([exp.experiment_id])
     parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
@@ -108,7 +111,7 @@ def test_a_real_world_csv_goes_through_init_run_predict_and_serve(
     rows_csv.write_text(rows.to_csv(index=False, sep=";"), "utf-8")
     out_csv = tmp_path / "pred.csv"
     pred = bnpipe(
-        "predict", "homes", "--input", str(rows_csv), "--output", str(out_csv), env=project_env
+        "predict", "homes", "--input", str(rows_csv), "--output", str(out_csv), env=shared_env
     )
     assert pred.returncode == 0, pred.stdout + pred.stderr
     scored = pd.read_csv(out_csv)
@@ -116,7 +119,7 @@ def test_a_real_world_csv_goes_through_init_run_predict_and_serve(
 
     # the same model over REST: mlflow models serve scores rows with nulls too
     (port,) = free_ports(1)
-    env = {**project_env, "PATH": f"{BIN}:{project_env.get('PATH', '')}"}
+    env = {**shared_env, "PATH": f"{BIN}:{shared_env.get('PATH', '')}"}
     log = tmp_path / "serve.log"
     with open(log, "wb") as fh:
         serve = subprocess.Popen(

@@ -1,4 +1,10 @@
-"""`bnpipe run` as a user runs it, on the real CSVs served over loopback HTTP."""
+"""`bnpipe run` as a user runs it, on the real CSVs served over loopback HTTP.
+
+A first run on a fresh store is run as a user runs it: bnpipe starts its temporary
+Prefect server and its own local Dask cluster. The other runs here are about
+what they train and record, not where: they use the session's Prefect server and
+Dask cluster (``shared_env``), except a run of edited code, whose workers must
+import that code (its own local cluster, on the session's Prefect server)."""
 
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ def bnpipe(*args, env, timeout=900):
     )
 
 
-def test_run_both_datasets_over_http(project_env, data_mirror, tmp_path):
+def test_run_both_datasets_over_http(project_env, shared_env, data_mirror, tmp_path):
     epochs, seeds = 30, 2
     proc = bnpipe(
         "run", "boston", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=project_env
@@ -79,7 +85,7 @@ def test_run_both_datasets_over_http(project_env, data_mirror, tmp_path):
     runs = {d: len(all_runs(client, d)) for d in ("boston", "iris")}
     versions = {d: registry_versions(client, d) for d in ("boston", "iris")}
     again = bnpipe(
-        "run", "boston", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=project_env
+        "run", "boston", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=shared_env
     )
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     for dataset in ("boston", "iris"):
@@ -106,7 +112,11 @@ def test_run_both_datasets_over_http(project_env, data_mirror, tmp_path):
         )
     with (edited / "bnpipe" / "tasks" / "reuse.py").open("a", encoding="utf-8") as f:
         f.write("\n# a local edit\n")
-    env = {**project_env, "PYTHONPATH": str(edited)}  # found before the installed bnpipe
+    env = {  # found before the installed bnpipe, by this process and its own Dask workers
+        **project_env,
+        "PYTHONPATH": str(edited),
+        "PREFECT_API_URL": shared_env["PREFECT_API_URL"],
+    }
     edit = bnpipe("run", "iris", "--epochs", str(epochs), "--seeds", str(seeds), env=env)
     assert edit.returncode == 0, edit.stdout[-3000:] + edit.stderr[-3000:]
     assert "unchanged since run" not in edit.stdout
@@ -148,7 +158,7 @@ def registry_versions(client, dataset: str) -> list[str]:
     return sorted(v.version for v in client.search_model_versions(f"name='bnpipe-{dataset}'"))
 
 
-def test_dataset_init_runs_a_new_csv_without_code_changes(project_env, http_mirror, tmp_path):
+def test_dataset_init_runs_a_new_csv_without_code_changes(shared_env, http_mirror, tmp_path):
     """A CSV the catalog does not know: `dataset init` drafts entry and suite, `run` trains it."""
     base_url, served = http_mirror
     rng = np.random.default_rng(0)
@@ -176,7 +186,7 @@ def test_dataset_init_runs_a_new_csv_without_code_changes(project_env, http_mirr
         f"{base_url}/flats.csv",
         "--target",
         "price",
-        env=project_env,
+        env=shared_env,
     )
     assert proc.returncode == 0, proc.stderr
     assert "regression" in proc.stdout and "city" in proc.stdout
@@ -188,7 +198,7 @@ def test_dataset_init_runs_a_new_csv_without_code_changes(project_env, http_mirr
     assert load_catalog(tmp_path / "datasets.yaml")["flats"].drift == DEFAULT_LEVELS
     assert (tmp_path / "expectations" / "flats.json").is_file()
 
-    listed = bnpipe("datasets", env=project_env)
+    listed = bnpipe("datasets", env=shared_env)
     assert "flats" in listed.stdout
 
     proc = bnpipe(
@@ -200,18 +210,18 @@ def test_dataset_init_runs_a_new_csv_without_code_changes(project_env, http_mirr
         "2",
         "--input-scaling",
         "standard",
-        env=project_env,
+        env=shared_env,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    client = MlflowClient(project_env["MLFLOW_TRACKING_URI"])
+    client = MlflowClient(shared_env["MLFLOW_TRACKING_URI"])
     _, children = assert_comparison(client, "flats", "regression", epochs=5, seeds=2)
     assert_model_predicts_raw_rows(
-        project_env["MLFLOW_TRACKING_URI"], children[0], frame, "regression", "price"
+        shared_env["MLFLOW_TRACKING_URI"], children[0], frame, "regression", "price"
     )
 
 
 def test_a_stock_shaped_table_is_learnable_at_the_defaults_dataset_init_chose(
-    project_env, http_mirror, tmp_path
+    shared_env, http_mirror, tmp_path
 ):
     """Target ~650 ± 100, a feature ~10^6: `dataset init` records input and target
     scaling, `bnpipe run` at its defaults learns it (R² >= 0.95) and promotes it, and
@@ -238,15 +248,15 @@ def test_a_stock_shaped_table_is_learnable_at_the_defaults_dataset_init_chose(
 
     init = bnpipe(
         "dataset", "init", "stock", "--url", f"{base_url}/stock.csv", "--target", "close",
-        env=project_env,
+        env=shared_env,
     )  # fmt: skip
     assert init.returncode == 0, init.stdout + init.stderr
     assert "input_scaling standard" in init.stdout and "target_scaling standard" in init.stdout
-    run = bnpipe("run", "stock", env=project_env)  # the defaults: 1000 epochs, 5 seeds
+    run = bnpipe("run", "stock", env=shared_env)  # the defaults: 1000 epochs, 5 seeds
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "promoted to @champion" in run.stdout, run.stdout
 
-    client = MlflowClient(project_env["MLFLOW_TRACKING_URI"])
+    client = MlflowClient(shared_env["MLFLOW_TRACKING_URI"])
     parent, children = assert_comparison(client, "stock", "regression", epochs=1000, seeds=5)
     assert {c.data.params["input_scaling"] for c in children} == {"standard"}
     assert {c.data.params["target_scaling"] for c in children} == {"standard"}

@@ -27,7 +27,7 @@ import pytest
 from bnpipe.ops import pgserver
 from bnpipe.ops.stack import port_free
 from bnpipe.processes import is_alive
-from tests.e2e.test_stack import (
+from tests.e2e.stacks import (
     BIN,
     REPO,
     deployment_run,
@@ -436,7 +436,7 @@ def test_a_second_host_joins_with_the_stacks_urls_only(team_stack, data_mirror):
     from mlflow import MlflowClient
 
     from bnpipe.ops.stack import HYGIENE, stop_process
-    from tests.e2e.test_stack import REPO, stop_session
+    from tests.e2e.stacks import REPO, stop_session
 
     project = team_stack  # after the test above: its own workers are stopped here
     host_b = project.tmp / "host-b"  # a checkout of its own, nothing of the project's state

@@ -1,10 +1,13 @@
 """What the MLflow and Prefect UIs show after a real run, in a real browser.
 
-One module-wide stack (`bnpipe stack up`: Prefect server and worker, MLflow
-server on 127.0.0.1), one `bnpipe run iris` that orchestrates through that
-Prefect server and tracks to that MLflow server over HTTP, then Debian's
-Chromium, driven by Playwright through its ``executable_path`` (Playwright's own
-browser download cannot work offline), opens the links the run printed.
+The session's shared stack (``local_stack``: `bnpipe stack up`'s Prefect server
+and worker, MLflow server and Dask on 127.0.0.1), one `bnpipe run iris` that
+orchestrates through that Prefect server, trains on its Dask cluster and tracks
+to its MLflow server over HTTP, as a shell with `bnpipe stack env`'s settings
+would; then Debian's Chromium (the session's ``browser``), driven by Playwright
+through its ``executable_path`` (Playwright's own browser download cannot work
+offline), opens the links the run printed. The other tests on the shared stack
+train datasets of their own (``iris-stack``, ``iris-watch``), not ``iris``.
 
 Screenshots go to ``$BNPIPE_TEST_OUTPUT/screenshots`` (default
 ``.test-output/screenshots`` in the checkout); the PNGs under ``docs/`` are
@@ -23,22 +26,10 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_stack import BIN, REPO, explain, get_json, new_stack_project, run
+from tests.e2e.stacks import BIN, REPO, explain, get_json, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("BNPIPE_CHROMIUM", "/usr/bin/chromium")
-# As root, with no network but loopback: no sandbox, and none of Chromium's own
-# background connections (each would be refused, many at a time).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SEEDS, EPOCHS = 2, 200
 SEED_RUNS = [f"{v}-seed{s}" for v in ("plain", "bn") for s in range(SEEDS)]
 PANEL_TEXT = "Ask questions about your experiments"  # MLflow 3.17's assistant panel
@@ -52,65 +43,46 @@ def screenshots_dir() -> Path:
 
 
 @pytest.fixture(scope="module")
-def ui_run(tmp_path_factory, data_mirror, http_mirror):
-    """A stack, and one `bnpipe run iris` through it, as a user would after `stack up`;
-    the data comes over HTTP from a loopback mirror (an http source in MLflow)."""
-    project = new_stack_project(tmp_path_factory.mktemp("ui"), data_mirror)
+def ui_run(local_stack, http_mirror):
+    """One `bnpipe run iris` through the shared stack, as a user would after `stack up`
+    and `eval "$(bnpipe stack env)"`; the data comes over HTTP from a loopback mirror
+    (an http source in MLflow)."""
+    project = local_stack.project
     bnpipe = BIN / "bnpipe"
-    up = run([bnpipe, "stack", "up"], project.env, timeout=420)
-    try:
-        assert up.returncode == 0, explain(up)
-        env = {
-            **project.env,
-            "PREFECT_API_URL": project.api_url,
-            "MLFLOW_TRACKING_URI": project.mlflow_url,  # over HTTP, as from another host
-            "BNPIPE_DASK_WORKERS": "1",
-            "BNPIPE_DATA_MIRROR": http_mirror[0],
-        }
-        done = run([bnpipe, "run", "iris", "--seeds", SEEDS, "--epochs", EPOCHS], env, timeout=900)
-        assert done.returncode == 0, explain(done, project)
-        (screenshots_dir().parent / "bnpipe-run-ui.txt").write_text(done.stdout)
-        from mlflow import MlflowClient
+    env = {
+        **project.env,
+        **local_stack.shell,  # the stack's Prefect API and Dask scheduler
+        "MLFLOW_TRACKING_URI": project.mlflow_url,  # over HTTP, as from another host
+        "BNPIPE_DATA_MIRROR": http_mirror[0],
+    }
+    assert env["PREFECT_API_URL"] == project.api_url
+    done = run([bnpipe, "run", "iris", "--seeds", SEEDS, "--epochs", EPOCHS], env, timeout=900)
+    assert done.returncode == 0, explain(done, project)
+    (screenshots_dir().parent / "bnpipe-run-ui.txt").write_text(done.stdout)
+    from mlflow import MlflowClient
 
-        client = MlflowClient(project.mlflow_url)
-        exp = client.get_experiment_by_name("bn-comparison-iris")
-        runs = client.search_runs([exp.experiment_id])
-        [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-        children = {r.info.run_name: r for r in runs if r.info.run_name in SEED_RUNS}
-        yield SimpleNamespace(
-            project=project,
-            env=env,
-            mirror=http_mirror[0],
-            stdout=done.stdout,
-            links=printed_links(done.stdout, "iris"),
-            experiment_id=exp.experiment_id,
-            parent=parent,
-            children=children,
-            client=client,
-        )
-    finally:
-        down = run([bnpipe, "stack", "down"], project.env, timeout=120)
-        assert down.returncode == 0, explain(down)
+    client = MlflowClient(project.mlflow_url)
+    exp = client.get_experiment_by_name("bn-comparison-iris")
+    runs = client.search_runs([exp.experiment_id])
+    [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = {r.info.run_name: r for r in runs if r.info.run_name in SEED_RUNS}
+    return SimpleNamespace(
+        project=project,
+        env=env,
+        mirror=http_mirror[0],
+        stdout=done.stdout,
+        links=printed_links(done.stdout, "iris"),
+        experiment_id=exp.experiment_id,
+        parent=parent,
+        children=children,
+        client=client,
+    )
 
 
 def printed_links(stdout: str, dataset: str) -> dict[str, str]:
     """``  iris runs:    http://...`` lines at the end of `bnpipe run`."""
     found = re.findall(rf"^  {dataset} (runs|parent|compare): +(\S+)$", stdout, re.M)
     return dict(found)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
@@ -359,10 +331,12 @@ def test_an_unchanged_run_says_so_on_its_flow_run_page(ui_run, page):
     again = run(argv, ui_run.env, timeout=600)
     assert again.returncode == 0, explain(again, project)
     assert f"iris: unchanged since run {ui_run.parent.info.run_id}" in again.stdout
-    [skipped] = get_json(
+    unchanged = get_json(
         f"{project.api_url}/flow_runs/filter",
         {"flow_runs": {"state": {"name": {"any_": ["Unchanged"]}}}},
-    )
+    )  # on the shared stack: this one, and those of other tests' datasets
+    [skipped] = [r for r in unchanged if ui_run.parent.info.run_id in r["state"]["message"]]
+    assert "iris: unchanged since run" in skipped["state"]["message"], skipped
     page.goto(f"http://127.0.0.1:{project.prefect_port}/runs/flow-run/{skipped['id']}")
     expect(page.get_by_text("Unchanged", exact=True).first).to_be_visible()
     page.get_by_text("Artifacts", exact=True).first.click()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from bnpipe.ops import stack
-from bnpipe.ops.credentials import TLS_ROLES, Credentials, CredentialsError
+from bnpipe.ops.credentials import AUTH_CACHE_SECONDS, TLS_ROLES, Credentials, CredentialsError
 
 
-def test_credentials_are_generated_once_into_files_only_the_owner_reads(tmp_path):
+def test_credentials_are_generated_once_into_files_only_the_owner_reads(tmp_path, monkeypatch):
     creds = Credentials(tmp_path / "credentials")
     made = creds.ensure("sqlite:///" + str(tmp_path / "auth.db"))
     assert "Prefect auth string" in made and any("TLS" in m for m in made)
@@ -25,6 +25,11 @@ def test_credentials_are_generated_once_into_files_only_the_owner_reads(tmp_path
     assert creds.ensure("sqlite:///elsewhere.db") == []
     assert creds.secrets() == values
     assert "database_uri = sqlite:///elsewhere.db" in creds.auth_ini.read_text()
+    # MLflow reads it so: a verified password is remembered, not scrypt-checked per request
+    from mlflow.server.auth.config import read_auth_config
+
+    monkeypatch.setenv("MLFLOW_AUTH_CONFIG_PATH", str(creds.auth_ini))
+    assert read_auth_config().auth_cache_ttl_seconds == AUTH_CACHE_SECONDS > 0
     # the admin password reaches the server by environment, never through the ini
     assert creds.mlflow_password("admin") not in creds.auth_ini.read_text()
     assert creds.mlflow_server_env()["MLFLOW_AUTH_ADMIN_PASSWORD"] == creds.mlflow_password("admin")

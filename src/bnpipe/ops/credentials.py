@@ -41,6 +41,7 @@ MLFLOW_USER = "bnpipe"
 MLFLOW_READER = "reader"
 PREFECT_USER = "bnpipe"
 CERT_DAYS = 3650
+AUTH_CACHE_SECONDS = 60  # MLflow remembers a verified password this long (auth_cache_ttl_seconds)
 MLFLOW_USERS = (MLFLOW_ADMIN, MLFLOW_USER, MLFLOW_READER)
 TLS_ROLES = ("scheduler", "worker", "client")
 RESTART = "`bnpipe stack down`, then `bnpipe stack up`"
@@ -215,7 +216,10 @@ class Credentials:
             "default_permission = READ\n"
             f"database_uri = {auth_database_uri}\n"
             f"admin_username = {MLFLOW_ADMIN}\n"
-            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+            # a verified password is remembered (in memory, 60 s): without, every
+            # request pays a scrypt check (~0.1-0.5 CPU-s), the most of a run's cost
+            f"auth_cache_ttl_seconds = {AUTH_CACHE_SECONDS}\n",
         )
         return made + self._ensure_certificates(hosts)
 
