@@ -225,7 +225,9 @@ class TrainingCluster:
     def exported(self) -> Iterator[str]:
         """For the block, flows started in this process train on this cluster:
         ``BNPIPE_DASK_ADDRESS`` names its scheduler, and Dask's TLS settings carry
-        the local cluster's throwaway keys (a user's scheduler brings its own).
+        the local cluster's throwaway keys (a user's scheduler brings its own); not
+        "require encryption", which would refuse every other, plain-TCP scheduler
+        this process talks to while the block lasts.
         Yields the address. Waits for the cluster to open."""
         import dask
 
@@ -237,7 +239,6 @@ class TrainingCluster:
         if self._cluster is not None and address.startswith("tls://"):
             sec = self._cluster.security
             tls = {
-                "distributed.comm.require-encryption": True,
                 "distributed.comm.tls.ca-file": sec.tls_ca_file,
                 "distributed.comm.tls.client.cert": sec.tls_client_cert,
                 "distributed.comm.tls.client.key": sec.tls_client_key,
