@@ -93,6 +93,31 @@ def test_check_is_a_no_op_without_a_signal():
     assert interrupts.pending() is None
 
 
+def test_a_sigterm_that_prefect_raised_stops_the_other_threads_as_a_sigterm(capfd):
+    """While a flow runs, Prefect's engine owns SIGTERM and raises its own
+    TerminationSignal: the datasets' threads must still stop as for SIGTERM
+    (exit 143, runs KILLED), not as for an unnamed stop."""
+    from prefect.exceptions import TerminationSignal
+
+    from bnpipe.ops import interrupts
+    from bnpipe.tracking.runs import status_for
+
+    interrupts.reset()
+    prefects = TerminationSignal(signal.SIGTERM)
+    assert interrupts.signal_of(prefects) == signal.SIGTERM
+    assert interrupts.signal_of(KeyboardInterrupt()) is None
+    assert interrupts.signal_of(RuntimeError("signal")) is None
+    try:
+        with interrupts.stopping_others(prefects):
+            with pytest.raises(interrupts.Terminated) as raised:
+                interrupts.check()  # what a dataset's thread calls
+            assert raised.value.exit_code == 143
+            assert status_for(interrupts.stop_reason(RuntimeError("job cancelled"))) == "KILLED"
+        assert "bnpipe: SIGTERM received: stopping" in capfd.readouterr().err
+    finally:
+        interrupts.reset()
+
+
 DEFERRED = r"""
 import sys, time
 from bnpipe.ops import interrupts

@@ -55,12 +55,27 @@ def exception_for(signum: int) -> Interrupted:
     return Terminated(f"terminated by signal {signum}", signum)
 
 
-def _handler(signum: int, frame) -> None:
+def _received(signum: int) -> None:
     global _pending
     if _pending is None:
         _pending = signum
         # os.write: print() here could re-enter a buffered write the main thread was in
         os.write(2, f"bnpipe: {signal.Signals(signum).name} received: stopping\n".encode())
+
+
+def signal_of(exc: BaseException) -> int | None:
+    """The signal behind ``exc`` when it is a signal's own exception under another
+    name: while a flow runs, Prefect's engine replaces the SIGTERM handler with
+    one raising its ``TerminationSignal`` (a BaseException with ``.signal``).
+    Recognised by shape, so that this module needs no Prefect."""
+    if isinstance(exc, (Interrupted, Exception)):
+        return None
+    signum = getattr(exc, "signal", None)
+    return signum if isinstance(signum, int) and signum in HANDLED else None
+
+
+def _handler(signum: int, frame) -> None:
+    _received(signum)
     if _deferring:
         return
     raise exception_for(signum)
@@ -126,6 +141,9 @@ def stopping_others(exc: BaseException) -> Iterator[None]:
     thread got ``exc`` (Ctrl-C, SIGTERM, a cancelled flow run) and waits in the
     block for the datasets' threads to end their runs KILLED."""
     global _stopped
+    signum = signal_of(exc)
+    if signum is not None:  # SIGTERM through Prefect's handler: as if ours had got it
+        _received(signum)
     _stopped = exc
     try:
         with held():

@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         if "\n" not in message:
             print("(run with --debug for the traceback)", file=sys.stderr)
         return code
+    except BaseException as exc:  # a signal Prefect's engine raised as its own exception
+        signum = interrupts.signal_of(exc)
+        if signum is None:
+            raise
+        stop = interrupts.exception_for(signum)
+        print(f"bnpipe: {stop}; open MLflow runs were ended KILLED", file=sys.stderr)
+        return stop.exit_code
 
 
 def entry() -> None:
