@@ -120,11 +120,17 @@ class Plan:
             tag_snapshot(run, snap)
             checked = check(spec, settings, snap, run, drift=self.register_best)
             configs = {c: c.config(self.config).resolve(spec) for c in self.cells}
+            keys = {c.label: cell_key(spec, snap, configs[c], settings) for c in self.cells}
+            complete = find_complete_cells(run, keys)  # each cell's chain finds its own again
             again = None
             if self.register_best:
-                keys = {c.label: cell_key(spec, snap, configs[c], settings) for c in self.cells}
-                best = best_reused_cell(run, spec, find_complete_cells(run, keys))
+                best = best_reused_cell(run, spec, complete)
                 again = next((label for label, k in keys.items() if k == best), None)
+            reused = sum(k in complete and label != again for label, k in keys.items())
+            print(
+                f"{spec.name}: {len(keys)} cells, {reused} reused from earlier sweeps, "
+                f"{len(keys) - reused} to train"
+            )
             return [
                 Request(spec, configs[c], settings, origin, register=False, report=False,
                         force=c.label == again, cell=SweepCell(c, run, checked))
