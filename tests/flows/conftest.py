@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped after the flow tests: nothing leaks into the next folder
 def env(tmp_path_factory, data_mirror):
     from prefect.testing.utilities import prefect_test_harness
 

@@ -237,8 +237,14 @@ def test_local_workers_die_with_a_sigkilled_parent(tmp_path):
     )
     path = tmp_path / "parent.py"
     path.write_text(script)
+    # a local cluster of its own, whatever scheduler an earlier test exported
+    own = {k: v for k, v in os.environ.items() if not k.startswith(("BNPIPE_DASK", "DASK_"))}
     proc = subprocess.Popen(
-        [sys.executable, str(path)], stdout=subprocess.PIPE, text=True, start_new_session=True
+        [sys.executable, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=own,
     )
     try:
         pids = [int(p) for p in proc.stdout.readline().split()]
